@@ -1,0 +1,6 @@
+// One bind_* function per bound concept; module.cpp only calls them.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+void bind_schedules(pybind11::module_& m);

@@ -1,0 +1,1 @@
+"""Shared configuration machinery, in the shape of the original tml.core."""

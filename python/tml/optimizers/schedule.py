@@ -1,0 +1,360 @@
+"""`compute_lr`, `Schedule` and `Schedules`: compiled learning-rate schedules.
+
+Every value is bitwise equal to the original tml `compute_lr` evaluated in Python
+float64. Arrays of steps and many schedules are evaluated in one compiled call, with
+the GIL released and large inputs split across the usable cores.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Mapping
+from typing import Any, Union
+
+import numpy as np
+
+from tml import _core
+
+__all__ = ["Schedule", "Schedules", "compute_lr", "get_num_threads", "set_num_threads"]
+
+_INT64_MAX = np.iinfo(np.int64).max
+_FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+
+# A config: LearningRate, YAML-shaped dict, or any object with the four kind attributes.
+Config = Any
+Step = Union[int, float, np.integer, np.floating]
+
+
+def set_num_threads(n: int) -> None:
+    """Caps the threads one batch call may use; 0 restores the default (usable cores)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"n must be an integer >= 0, got n={n!r}")
+    _core.set_max_threads(n)
+
+
+def get_num_threads() -> int:
+    """Threads one batch call may use."""
+    return int(_core.get_max_threads())
+
+
+def _torch_tensor_type() -> Any:
+    # torch is optional: only look for tensors if the caller already imported torch.
+    torch = sys.modules.get("torch")
+    return None if torch is None else torch.Tensor
+
+
+def _float_dtype(dtype: Any) -> np.dtype[Any]:
+    """numpy float dtype from None, a numpy/str dtype or a torch dtype."""
+    if dtype is None:
+        return np.dtype(np.float64)
+    name = str(dtype).removeprefix("torch.")
+    try:
+        resolved = np.dtype(name if name in ("float32", "float64") else dtype)
+    except TypeError:
+        resolved = None
+    if resolved not in _FLOAT_DTYPES:
+        raise TypeError(f"dtype must be float32 or float64, got dtype={dtype!r}")
+    return resolved
+
+
+def _position(shape: tuple[int, ...], flat: int) -> str:
+    return ", ".join(str(i) for i in np.unravel_index(flat, shape)) if shape else ""
+
+
+def _object_steps_error(arr: np.ndarray) -> Exception:
+    """The error for steps numpy could only hold as objects (None, str, huge ints...)."""
+    for flat, value in enumerate(arr.reshape(-1)):
+        where = f"steps[{_position(arr.shape, flat)}] = {value!r}"
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            return TypeError(f"{where}: steps must be integers or floats, got {type(value).__name__}")
+        if isinstance(value, (int, np.integer)) and not 0 <= value <= _INT64_MAX:
+            return ValueError(f"{where} is not a valid step: integer steps must be in [0, 2**63 - 1]")
+    return TypeError(f"steps must be integers or floats, got an array of dtype {arr.dtype}")
+
+
+def _as_steps(step: Any) -> np.ndarray:
+    """Steps as a C-contiguous int64 or float64 array, converted once."""
+    if isinstance(step, range):
+        try:
+            return np.arange(step.start, step.stop, step.step, dtype=np.int64)
+        except OverflowError:
+            raise ValueError(f"steps {step!r} do not fit in int64") from None
+    if isinstance(step, (str, bytes)) or not isinstance(
+        step, (np.ndarray, list, tuple, int, float, np.generic)
+    ):
+        raise TypeError(
+            "step must be a number, a list, tuple, range, numpy array or torch tensor, "
+            f"got {type(step).__name__}"
+        )
+    arr = np.asarray(step)
+    kind = arr.dtype.kind
+    if kind in "iu":
+        if arr.dtype == np.uint64 and arr.size and (arr > _INT64_MAX).any():
+            flat = int(np.argmax(arr.reshape(-1) > _INT64_MAX))
+            raise ValueError(
+                f"steps[{_position(arr.shape, flat)}] = {arr.reshape(-1)[flat]} is not a valid "
+                "step: integer steps must be in [0, 2**63 - 1]"
+            )
+        return np.asarray(arr, dtype=np.int64, order="C")
+    if kind == "f":
+        return np.asarray(arr, dtype=np.float64, order="C")
+    if kind == "O":
+        raise _object_steps_error(arr)
+    raise TypeError(f"steps must be integers or floats, got dtype {arr.dtype}")
+
+
+def _evaluate(
+    compiled: Any, groups: int | None, step: Any, out: Any, dtype: Any
+) -> Any:
+    """Evaluates `compiled` (a _core.ScheduleSet) at `step`.
+
+    groups is None for a single schedule (result shaped like the steps) or the number of
+    schedules (result shaped (groups, *steps.shape)).
+    """
+    tensor = _torch_tensor_type()
+    if tensor is not None and isinstance(step, tensor):
+        return _evaluate_tensor(compiled, groups, step, out, dtype)
+    if isinstance(step, bool) or isinstance(step, np.bool_):
+        raise TypeError(f"step must be an integer or a float, got {step!r} (bool)")
+    if groups is None and isinstance(step, (int, float, np.integer, np.floating)):
+        if out is not None:
+            raise TypeError("out is for array steps; a scalar step returns a float")
+        value = compiled.at(0, step)
+        return value if dtype is None else _float_dtype(dtype).type(value)
+
+    out_dtype = _float_dtype(dtype if dtype is not None or out is None else out.dtype)
+    if out is not None:
+        _check_out(out, out_dtype, dtype)
+    steps = _as_steps(step)
+    shape = steps.shape if groups is None else (groups, *steps.shape)
+    if out is None:
+        result = np.empty(shape, dtype=out_dtype)
+        compiled.evaluate(steps, result)
+        return result
+    if out.shape != shape:
+        raise ValueError(f"out has shape {out.shape}, expected {shape}")
+    if out.flags.c_contiguous and not np.may_share_memory(out, steps):
+        compiled.evaluate(steps, out)
+    else:  # strided, or aliasing the steps: compute aside, then copy in
+        result = np.empty(shape, dtype=out.dtype)
+        compiled.evaluate(steps, result)
+        out[...] = result
+    return out
+
+
+def _check_out(out: Any, out_dtype: np.dtype[Any], dtype: Any) -> None:
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy array, got {type(out).__name__}")
+    if out.dtype not in _FLOAT_DTYPES:
+        raise TypeError(f"out must have dtype float32 or float64, got {out.dtype}")
+    if dtype is not None and out.dtype != out_dtype:
+        raise TypeError(f"out has dtype {out.dtype} but dtype={dtype!r} was asked for")
+    if not out.flags.writeable:
+        raise ValueError("out is read-only")
+
+
+def _evaluate_tensor(compiled: Any, groups: int | None, step: Any, out: Any, dtype: Any) -> Any:
+    import torch
+
+    if step.dtype == torch.bool or step.is_complex():
+        raise TypeError(f"steps must be integers or floats, got a tensor of dtype {step.dtype}")
+    host = step.detach().cpu()
+    if host.is_floating_point() and host.dtype not in (torch.float16, torch.float32, torch.float64):
+        host = host.to(torch.float64)  # bfloat16 and friends have no numpy dtype; widening is exact
+    np_dtype = _float_dtype(dtype if dtype is not None or out is None else out.dtype)
+    values = torch.from_numpy(_evaluate(compiled, groups, host.numpy(), None, np_dtype))
+    if groups is None and step.dim() == 0:
+        values = values.reshape(())
+    if out is None:
+        return values.to(step.device)
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"out must be a tensor for tensor steps, got {type(out).__name__}")
+    if tuple(out.shape) != tuple(values.shape):
+        raise ValueError(f"out has shape {tuple(out.shape)}, expected {tuple(values.shape)}")
+    if out.dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"out must have dtype float32 or float64, got {out.dtype}")
+    return out.copy_(values)
+
+
+class Schedule:
+    """One learning-rate schedule, validated and compiled once.
+
+    `Schedule(cfg)(step)` equals `compute_lr(cfg, step)`, bitwise, for any step form.
+    Immutable, thread-safe and picklable.
+
+    Args:
+        lr_config: a `LearningRate`, a YAML-shaped dict such as
+            `{"linear_ramp_to_constant": {"learning_rate": 0.1, "num_ramp_steps": 100}}`,
+            or any object with attributes `constant`, `piecewise_constant`,
+            `linear_ramp_to_constant` and `linear_ramp_to_cosine` (one of them set).
+
+    Raises:
+        ValueError: the config is invalid (the message names the field and value).
+        TypeError: the config is not a config, or a field has the wrong type.
+
+    Example:
+        >>> s = Schedule({"linear_ramp_to_constant": {"learning_rate": 0.1, "num_ramp_steps": 10}})
+        >>> s(5)
+        0.05
+        >>> s([0, 5, 20]).tolist()
+        [0.0, 0.05, 0.1]
+    """
+
+    __slots__ = ("_compiled",)
+
+    def __init__(self, lr_config: Config) -> None:
+        compiled = lr_config._compiled if isinstance(lr_config, Schedule) else None
+        self._compiled = compiled if compiled is not None else _core.ScheduleSet([lr_config])
+
+    def __call__(self, step: Any, *, out: Any = None, dtype: Any = None) -> Any:
+        """The learning rate at `step`; see `compute_lr` for the forms of step."""
+        return _evaluate(self._compiled, None, step, out, dtype)
+
+    @property
+    def kind(self) -> str:
+        """`constant`, `piecewise_constant`, `linear_ramp_to_constant` or `linear_ramp_to_cosine`."""
+        return str(self._compiled.kinds()[0])
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The schedule as a YAML-shaped dict."""
+        return dict(self._compiled.configs()[0])
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Schedule, (self.config,))
+
+    def __repr__(self) -> str:
+        return f"Schedule({self.config!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Schedule) and self.config == other.config
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class Schedules:
+    """Many learning-rate schedules of any kinds, evaluated together.
+
+    Called with one step, returns shape `(G,)`: schedule g at that step. Called with an
+    array of steps, returns shape `(G, *steps.shape)`. One compiled call, no Python
+    loop over schedules or steps. Immutable, thread-safe and picklable.
+
+    Args:
+        configs: a sequence of configs, or a mapping name -> config (order kept; the
+            names are `.names`). Each config is anything `Schedule` accepts.
+
+    Raises:
+        ValueError / TypeError: a config is invalid; the message names the schedule
+            (by name, or by position for a sequence), the field and the value.
+
+    Example:
+        >>> s = Schedules({"ctr": {"constant": 0.1}, "cvr": {"constant": 0.2}})
+        >>> s(100).tolist()
+        [0.1, 0.2]
+        >>> s.names
+        ('ctr', 'cvr')
+    """
+
+    __slots__ = ("_compiled", "_names")
+
+    def __init__(self, configs: Mapping[str, Config] | Iterable[Config]) -> None:
+        if isinstance(configs, Mapping):
+            names: tuple[Any, ...] | None = tuple(configs.keys())
+            items = list(configs.values())
+        elif isinstance(configs, (str, bytes)) or not isinstance(configs, Iterable):
+            raise TypeError(
+                f"configs must be a sequence or a mapping of configs, got {type(configs).__name__}"
+            )
+        else:
+            names, items = None, list(configs)
+        # A sequence of Schedule objects is compiled from their configs.
+        items = [c.config if isinstance(c, Schedule) else c for c in items]
+        self._names = names
+        self._compiled = _core.ScheduleSet(items, names=names)
+
+    def __call__(self, step: Any, *, out: Any = None, dtype: Any = None) -> Any:
+        """All schedules at `step`: shape `(G,)` for one step, `(G, *shape)` for arrays."""
+        return _evaluate(self._compiled, len(self._compiled), step, out, dtype)
+
+    def __len__(self) -> int:
+        return len(self._compiled)
+
+    def __getitem__(self, key: int | str) -> Schedule:
+        """Schedule by position, or by name when built from a mapping."""
+        if isinstance(key, str):
+            if self._names is None or key not in self._names:
+                raise KeyError(key)
+            key = self._names.index(key)
+        configs = self._compiled.configs()
+        return Schedule(configs[key])
+
+    @property
+    def names(self) -> tuple[Any, ...] | None:
+        """Names of the schedules (mapping keys), or None when built from a sequence."""
+        return self._names
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """Kind of each schedule."""
+        return tuple(self._compiled.kinds())
+
+    @property
+    def configs(self) -> list[dict[str, Any]]:
+        """Each schedule as a YAML-shaped dict."""
+        return list(self._compiled.configs())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        configs = self.configs
+        arg = configs if self._names is None else dict(zip(self._names, configs))
+        return (Schedules, (arg,))
+
+    def __repr__(self) -> str:
+        label = f"names={list(self._names)!r}" if self._names is not None else f"{len(self)} schedules"
+        return f"Schedules({label}, kinds={list(self.kinds)!r})"
+
+
+def compute_lr(lr_config: Config, step: Any, *, out: Any = None, dtype: Any = None) -> Any:
+    """The learning rate of `lr_config` at `step`, as the original tml `compute_lr`.
+
+    Kinds (L = learning_rate, F = final_learning_rate, R = num_ramp_steps,
+    T = final_num_steps, s = step):
+
+    - constant c: `c`
+    - piecewise_constant: `values[bisect_right(boundaries, s)]`
+    - linear_ramp_to_constant: `min(L, L / R * s)`
+    - linear_ramp_to_cosine: `L / R * s` for s < R;
+      `F + (L - F) * 0.5 * (1 + cos(pi * (s - R) / (T - R)))` for R <= s <= T; `F` after.
+
+    Results are bitwise equal to the reference evaluated in Python float64.
+
+    Args:
+        lr_config: a `LearningRate`, a YAML-shaped dict, any object with the four kind
+            attributes, or a compiled `Schedule`.
+        step: an int or float (or numpy scalar) -> float; a list, tuple, range or numpy
+            array of any shape and integer or float dtype -> numpy array of that shape;
+            a torch tensor -> tensor of that shape on the same device.
+        out: for array steps, a float32/float64 array of exactly the result's shape to
+            write into (may be non-contiguous); returned.
+        dtype: float64 (default) or float32 (the float64 result rounded once); for a
+            scalar step, a numpy scalar of that dtype is returned.
+
+    Raises:
+        ValueError: a step is negative, NaN, infinite or above 2**63 - 1 (the message
+            gives its position and value), the config is invalid, or `out` has the wrong
+            shape. `out` is left unchanged.
+        TypeError: steps of bool, complex, string or object dtype; a wrong `out` dtype.
+
+    Example:
+        >>> cfg = {"piecewise_constant": {"learning_rate_boundaries": [10],
+        ...                               "learning_rate_values": [1.0, 0.1]}}
+        >>> compute_lr(cfg, 10)
+        0.1
+        >>> compute_lr(cfg, range(9, 12)).tolist()
+        [1.0, 0.1, 0.1]
+    """
+    if out is None and dtype is None and (type(step) is int or type(step) is float):
+        if type(lr_config) is Schedule:
+            return lr_config._compiled.at(0, step)
+        return _core.lr_at(lr_config, step)  # no compiled object kept: scalar calls stay cheap
+    return Schedule(lr_config)(step, out=out, dtype=dtype)
+
