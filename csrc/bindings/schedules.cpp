@@ -107,7 +107,8 @@ bool is_bool(py::handle h) {
 }
 
 // A learning rate: any real number (int, float, numpy scalar), widened to double.
-double read_rate(py::handle v, const std::function<std::string()>& where) {
+template <class Where>
+double read_rate(py::handle v, const Where& where) {
     if (!PyFloat_Check(v.ptr()) &&
         (is_bool(v) || !(PyLong_Check(v.ptr()) || py::isinstance(v, keys().real))))
         throw py::type_error(where() + " must be a number, got " + show(v) + " (" +
@@ -118,7 +119,8 @@ double read_rate(py::handle v, const std::function<std::string()>& where) {
 }
 
 // An integer field; an integral float such as 10.0 is taken as 10, 10.5 is refused.
-std::int64_t read_int(py::handle v, const std::function<std::string()>& where) {
+template <class Where>
+std::int64_t read_int(py::handle v, const Where& where) {
     if (PyFloat_Check(v.ptr())) {
         const double d = PyFloat_AS_DOUBLE(v.ptr());
         if (!std::isfinite(d) || d != std::floor(d))
@@ -149,18 +151,22 @@ std::int64_t int_field(py::handle node, const py::str& name, const char* kind) {
                     [&] { return join(kind, std::string(name).c_str()); });
 }
 
+// Reads a list field into `out` (reused between calls: no allocation once warm).
 template <class T, class Read>
-std::vector<T> list_field(py::handle node, const py::str& name, const char* kind, Read read) {
+const std::vector<T>& list_field(py::handle node, const py::str& name, const char* kind,
+                                 Read read, std::vector<T>& out) {
     py::object v = required(node, name, kind);
-    const std::string where = join(kind, std::string(name).c_str());
+    const auto where = [&] { return join(kind, std::string(name).c_str()); };
     if (PyUnicode_Check(v.ptr()) || PyBytes_Check(v.ptr()) || !PySequence_Check(v.ptr()))
-        throw py::type_error(where + " must be a list, got " + show(v) + " (" + type_name(v) +
+        throw py::type_error(where() + " must be a list, got " + show(v) + " (" + type_name(v) +
                              ")");
-    const py::sequence seq = py::reinterpret_borrow<py::sequence>(v);
-    std::vector<T> out;
-    out.reserve(seq.size());
-    for (std::size_t j = 0; j < seq.size(); ++j)
-        out.push_back(read(seq[j], [&] { return where + "[" + std::to_string(j) + "]"; }));
+    const py::object seq = py::reinterpret_steal<py::object>(PySequence_Fast(v.ptr(), ""));
+    if (!seq) throw py::error_already_set();
+    const Py_ssize_t n = PySequence_Fast_GET_SIZE(seq.ptr());
+    PyObject** items = PySequence_Fast_ITEMS(seq.ptr());
+    out.clear();
+    for (Py_ssize_t j = 0; j < n; ++j)
+        out.push_back(read(items[j], [&] { return where() + "[" + std::to_string(j) + "]"; }));
     return out;
 }
 
@@ -194,9 +200,13 @@ void add_config(tml::ScheduleSet& set, py::handle cfg) {
     } else if (!piecewise.is_none()) {
         const char* kind = tml::PiecewiseConstant::name;
         check_keys(piecewise, kind, {"learning_rate_boundaries", "learning_rate_values"});
+        thread_local std::vector<std::int64_t> boundaries;
+        thread_local std::vector<double> values;
         set.add_piecewise_constant(
-            list_field<std::int64_t>(piecewise, k.learning_rate_boundaries, kind, read_int),
-            list_field<double>(piecewise, k.learning_rate_values, kind, read_rate));
+            list_field(piecewise, k.learning_rate_boundaries, kind,
+                       read_int<std::function<std::string()>>, boundaries),
+            list_field(piecewise, k.learning_rate_values, kind,
+                       read_rate<std::function<std::string()>>, values));
     } else if (!ramp.is_none()) {
         const char* kind = tml::LinearRampToConstant::name;
         check_keys(ramp, kind, {"learning_rate", "num_ramp_steps"});
@@ -380,14 +390,13 @@ tml::ScheduleSet compile(const py::sequence& configs, const py::object& names) {
 }
 
 // The scalar path of compute_lr: reads the config into a per-thread scratch set (no
-// allocation once warm, except piecewise lists) and evaluates one step.
-PyObject* lr_at(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+// allocation once warm) and evaluates one step.
+PyObject* scalar_lr(PyObject* cfg, PyObject* step) {
     try {
-        if (nargs != 2) throw py::type_error("lr_at(lr_config, step) takes 2 arguments");
         thread_local tml::ScheduleSet scratch;
         scratch.clear();
-        add_config(scratch, args[0]);
-        return PyFloat_FromDouble(eval_one(scratch, 0, read_step(args[1])));
+        add_config(scratch, cfg);
+        return PyFloat_FromDouble(eval_one(scratch, 0, read_step(step)));
     } catch (py::error_already_set& e) {
         e.restore();
     } catch (py::builtin_exception& e) {
@@ -398,6 +407,35 @@ PyObject* lr_at(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
         PyErr_SetString(PyExc_RuntimeError, e.what());
     }
     return nullptr;
+}
+
+// compute_lr itself, as a C function: Python int and float steps (the per-step calls
+// of a training loop) are evaluated here without a Python frame; every other call goes
+// to the Python implementation registered by tml.optimizers.schedule, which also
+// supplies the docstring.
+struct ComputeLr {
+    PyMethodDef def{"compute_lr", nullptr, METH_FASTCALL | METH_KEYWORDS, nullptr};
+    PyObject* general = nullptr;        // the Python compute_lr (strong reference, kept)
+    PyObject* schedule_type = nullptr;  // tml.optimizers.Schedule: handled by `general`
+    std::string doc;
+};
+ComputeLr& compute_lr_state() {
+    static auto* state = new ComputeLr();  // leaked: lives as long as the function object
+    return *state;
+}
+
+PyObject* compute_lr(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    ComputeLr& state = compute_lr_state();
+    if (nargs == 2 && kwnames == nullptr && (PyLong_CheckExact(args[1]) || PyFloat_CheckExact(args[1])) &&
+        state.schedule_type != nullptr &&
+        Py_TYPE(args[0]) != reinterpret_cast<PyTypeObject*>(state.schedule_type))
+        return scalar_lr(args[0], args[1]);
+    if (state.general == nullptr) {  // called before tml.optimizers was imported
+        PyObject* mod = PyImport_ImportModule("tml.optimizers.schedule");
+        if (mod == nullptr) return nullptr;
+        Py_DECREF(mod);
+    }
+    return PyObject_Vectorcall(state.general, args, static_cast<std::size_t>(nargs), kwnames);
 }
 
 }  // namespace
@@ -433,13 +471,24 @@ void bind_schedules(py::module_& m) {
         .def("evaluate", &evaluate, py::arg("steps"), py::arg("out").noconvert(),
              "Every schedule at every step into `out`; contiguous int64/float64 steps.");
 
-    // A plain CPython function, not a pybind11 one: pybind11's dispatch alone costs about
-    // what the reference's whole scalar call does, and this is compute_lr's scalar path.
-    static PyMethodDef lr_at_def = {"lr_at", reinterpret_cast<PyCFunction>(
-                                                 reinterpret_cast<void (*)()>(&lr_at)),
-                                    METH_FASTCALL, "lr_at(lr_config, step) -> float"};
-    m.add_object("lr_at", py::reinterpret_steal<py::object>(
-                              PyCFunction_NewEx(&lr_at_def, nullptr, m.attr("__name__").ptr())));
+    ComputeLr& state = compute_lr_state();
+    state.def.ml_meth =
+        reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&compute_lr));
+    m.add_object("compute_lr", py::reinterpret_steal<py::object>(
+                                   PyCFunction_NewEx(&state.def, m.ptr(), m.attr("__name__").ptr())));
+    m.def(
+        "_register_compute_lr",
+        [](py::object general, py::object schedule_type, const std::string& doc) {
+            ComputeLr& st = compute_lr_state();
+            Py_XDECREF(st.general);
+            Py_XDECREF(st.schedule_type);
+            st.general = general.release().ptr();
+            st.schedule_type = schedule_type.release().ptr();
+            st.doc = doc;
+            st.def.ml_doc = st.doc.c_str();
+        },
+        py::arg("general"), py::arg("schedule_type"), py::arg("doc"),
+        "Installs the Python path and docstring of compute_lr (tml.optimizers.schedule).");
     m.def(
         "set_max_threads", [](unsigned n) { max_threads = n > 0 ? n : tml::available_cores(); },
         py::arg("n"), "Threads a batch call may use; 0 restores the default (all usable cores).");

@@ -10,6 +10,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <thread>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #if defined(__linux__)
@@ -85,6 +87,25 @@ std::size_t first_invalid_step(const Step* steps, std::size_t n, unsigned max_th
     return first.load();
 }
 
+template <class Kernel, class Step, class Out, class = void>
+struct has_fill : std::false_type {};
+template <class Kernel, class Step, class Out>
+struct has_fill<Kernel, Step, Out,
+                std::void_t<decltype(std::declval<const Kernel&>().fill(
+                    std::declval<const Step*>(), std::size_t{}, std::declval<Out*>(),
+                    std::declval<const Tables&>()))>> : std::true_type {};
+
+// One schedule over a run of steps: the kind's own batch form where it has one, else
+// its formula element by element.
+template <class Kernel, class Step, class Out>
+void fill(const Kernel& kernel, const Step* steps, std::size_t n, Out* out, const Tables& t) {
+    if constexpr (has_fill<Kernel, Step, Out>::value) {
+        kernel.fill(steps, n, out, t);
+    } else {
+        for (std::size_t k = 0; k < n; ++k) out[k] = static_cast<Out>(kernel(steps[k], t));
+    }
+}
+
 // out[g * n + i] = schedule g at steps[i], for every g in the set and i < n.
 // Out is double or float; a float result is the double result rounded once.
 template <class Step, class Out>
@@ -100,12 +121,7 @@ void evaluate(const ScheduleSet& set, const Step* steps, std::size_t n, Out* out
             const std::size_t len = std::min(n - i, end - begin);
             Out* dst = out + begin;
             const Step* src = steps + i;
-            std::visit(
-                [&](const auto& kernel) {
-                    for (std::size_t k = 0; k < len; ++k)
-                        dst[k] = static_cast<Out>(kernel(src[k], tables));
-                },
-                set[g]);
+            std::visit([&](const auto& kernel) { fill(kernel, src, len, dst, tables); }, set[g]);
             begin += len;
             ++g;
             i = 0;

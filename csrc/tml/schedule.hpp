@@ -152,10 +152,33 @@ struct PiecewiseConstant {
         return t.values[value_offset + index(s, t.boundaries_float + boundary_offset)];
     }
 
+    // Batch form: steps in a batch usually increase (a range of steps), so the previous
+    // segment is tried before searching; the value is the same as operator() gives.
+    template <class Out>
+    void fill(const std::int64_t* steps, std::size_t n, Out* out, const Tables& t) const {
+        fill_with(steps, n, out, t.boundaries_int + boundary_offset, t.values + value_offset);
+    }
+    template <class Out>
+    void fill(const double* steps, std::size_t n, Out* out, const Tables& t) const {
+        fill_with(steps, n, out, t.boundaries_float + boundary_offset, t.values + value_offset);
+    }
+
   private:
     template <class T>
     std::size_t index(T s, const T* b) const {
         return static_cast<std::size_t>(std::upper_bound(b, b + count, s) - b);
+    }
+
+    template <class T, class Out>
+    void fill_with(const T* steps, std::size_t n, Out* out, const T* b, const double* v) const {
+        std::size_t seg = 0;
+        for (std::size_t k = 0; k < n; ++k) {
+            const T s = steps[k];
+            // seg is right when b[seg-1] <= s < b[seg] (missing ends are unbounded)
+            if (!((seg == 0 || b[seg - 1] <= s) && (seg == count || s < b[seg])))
+                seg = index(s, b);
+            out[k] = static_cast<Out>(v[seg]);
+        }
     }
 };
 

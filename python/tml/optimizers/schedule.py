@@ -313,7 +313,7 @@ class Schedules:
         return f"Schedules({label}, kinds={list(self.kinds)!r})"
 
 
-def compute_lr(lr_config: Config, step: Any, *, out: Any = None, dtype: Any = None) -> Any:
+def _compute_lr(lr_config: Config, step: Any, *, out: Any = None, dtype: Any = None) -> Any:
     """The learning rate of `lr_config` at `step`, as the original tml `compute_lr`.
 
     Kinds (L = learning_rate, F = final_learning_rate, R = num_ramp_steps,
@@ -352,9 +352,16 @@ def compute_lr(lr_config: Config, step: Any, *, out: Any = None, dtype: Any = No
         >>> compute_lr(cfg, range(9, 12)).tolist()
         [1.0, 0.1, 0.1]
     """
-    if out is None and dtype is None and (type(step) is int or type(step) is float):
-        if type(lr_config) is Schedule:
-            return lr_config._compiled.at(0, step)
-        return _core.lr_at(lr_config, step)  # no compiled object kept: scalar calls stay cheap
     return Schedule(lr_config)(step, out=out, dtype=dtype)
 
+
+# compute_lr is a C function that evaluates Python int/float steps itself (no Python
+# frame: per-step calls cost about what the original pure-Python function did) and
+# hands every other call to _compute_lr above, whose docstring it carries.
+_compute_lr.__name__ = _compute_lr.__qualname__ = "compute_lr"  # as errors name it
+_core._register_compute_lr(
+    _compute_lr,
+    Schedule,
+    "compute_lr(lr_config, step, *, out=None, dtype=None)\n--\n\n" + (_compute_lr.__doc__ or ""),
+)
+compute_lr = _core.compute_lr
