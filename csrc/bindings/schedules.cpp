@@ -72,8 +72,8 @@ py::object field(py::handle node, const py::str& name, const char* where) {
         if (!PyErr_ExceptionMatches(PyExc_AttributeError)) throw py::error_already_set();
         PyErr_Clear();
         throw py::type_error(std::string(where) + " must be a dict or an object with attribute '" +
-                             std::string(name) + "', got " + show(node) + " (" +
-                             type_name(node) + ")");
+                             std::string(name) + "', got " + show(node) + " (" + type_name(node) +
+                             ")");
     }
     return py::reinterpret_steal<py::object>(v);
 }
@@ -111,8 +111,8 @@ template <class Where>
 double read_rate(py::handle v, const Where& where) {
     if (!PyFloat_Check(v.ptr()) &&
         (is_bool(v) || !(PyLong_Check(v.ptr()) || py::isinstance(v, keys().real))))
-        throw py::type_error(where() + " must be a number, got " + show(v) + " (" +
-                             type_name(v) + ")");
+        throw py::type_error(where() + " must be a number, got " + show(v) + " (" + type_name(v) +
+                             ")");
     const double d = PyFloat_AsDouble(v.ptr());
     if (d == -1.0 && PyErr_Occurred()) throw py::error_already_set();
     return d;
@@ -130,8 +130,8 @@ std::int64_t read_int(py::handle v, const Where& where) {
         return static_cast<std::int64_t>(d);
     }
     if (is_bool(v) || !PyIndex_Check(v.ptr()))
-        throw py::type_error(where() + " must be an integer, got " + show(v) + " (" +
-                             type_name(v) + ")");
+        throw py::type_error(where() + " must be an integer, got " + show(v) + " (" + type_name(v) +
+                             ")");
     py::object index = py::reinterpret_steal<py::object>(PyNumber_Index(v.ptr()));
     if (!index) throw py::error_already_set();
     int overflow = 0;
@@ -153,8 +153,8 @@ std::int64_t int_field(py::handle node, const py::str& name, const char* kind) {
 
 // Reads a list field into `out` (reused between calls: no allocation once warm).
 template <class T, class Read>
-const std::vector<T>& list_field(py::handle node, const py::str& name, const char* kind,
-                                 Read read, std::vector<T>& out) {
+const std::vector<T>& list_field(py::handle node, const py::str& name, const char* kind, Read read,
+                                 std::vector<T>& out) {
     py::object v = required(node, name, kind);
     const auto where = [&] { return join(kind, std::string(name).c_str()); };
     if (PyUnicode_Check(v.ptr()) || PyBytes_Check(v.ptr()) || !PySequence_Check(v.ptr()))
@@ -177,17 +177,19 @@ void add_config(tml::ScheduleSet& set, py::handle cfg) {
         throw py::type_error(std::string("lr_config is None; expected a LearningRate, a dict or "
                                          "an object with attributes ") +
                              kind_list);
-    check_keys(cfg, "lr_config", {"constant", "piecewise_constant", "linear_ramp_to_constant",
-                                  "linear_ramp_to_cosine"});
+    check_keys(
+        cfg, "lr_config",
+        {"constant", "piecewise_constant", "linear_ramp_to_constant", "linear_ramp_to_cosine"});
     const py::object constant = field(cfg, k.constant, "lr_config");
     const py::object piecewise = field(cfg, k.piecewise_constant, "lr_config");
     const py::object ramp = field(cfg, k.linear_ramp_to_constant, "lr_config");
     const py::object cosine = field(cfg, k.linear_ramp_to_cosine, "lr_config");
-    const int count = !constant.is_none() + !piecewise.is_none() + !ramp.is_none() +
-                      !cosine.is_none();
+    const int count =
+        !constant.is_none() + !piecewise.is_none() + !ramp.is_none() + !cosine.is_none();
     if (count != 1) {
         std::string got;
-        for (auto [name, v] : {std::pair{"constant", &constant}, {"piecewise_constant", &piecewise},
+        for (auto [name, v] : {std::pair{"constant", &constant},
+                               {"piecewise_constant", &piecewise},
                                {"linear_ramp_to_constant", &ramp},
                                {"linear_ramp_to_cosine", &cosine}})
             if (!v->is_none()) got += (got.empty() ? "" : ", ") + std::string(name);
@@ -202,11 +204,10 @@ void add_config(tml::ScheduleSet& set, py::handle cfg) {
         check_keys(piecewise, kind, {"learning_rate_boundaries", "learning_rate_values"});
         thread_local std::vector<std::int64_t> boundaries;
         thread_local std::vector<double> values;
-        set.add_piecewise_constant(
-            list_field(piecewise, k.learning_rate_boundaries, kind,
-                       read_int<std::function<std::string()>>, boundaries),
-            list_field(piecewise, k.learning_rate_values, kind,
-                       read_rate<std::function<std::string()>>, values));
+        set.add_piecewise_constant(list_field(piecewise, k.learning_rate_boundaries, kind,
+                                              read_int<std::function<std::string()>>, boundaries),
+                                   list_field(piecewise, k.learning_rate_values, kind,
+                                              read_rate<std::function<std::string()>>, values));
     } else if (!ramp.is_none()) {
         const char* kind = tml::LinearRampToConstant::name;
         check_keys(ramp, kind, {"learning_rate", "num_ramp_steps"});
@@ -315,7 +316,8 @@ std::string position(const py::array& steps, std::size_t flat) {
 }
 
 template <class Step, class Out>
-void evaluate_typed(const tml::ScheduleSet& set, const py::array& steps, py::array& out) {
+void evaluate_typed(const tml::ScheduleSet& set, const py::array& steps, py::array& out,
+                    tml::Check check) {
     const auto* src = static_cast<const Step*>(steps.data());
     auto* dst = static_cast<Out*>(out.mutable_data());
     const auto n = static_cast<std::size_t>(steps.size());
@@ -324,19 +326,20 @@ void evaluate_typed(const tml::ScheduleSet& set, const py::array& steps, py::arr
         // Steps and out are C-contiguous buffers owned by numpy arrays the caller holds
         // for the whole call, and `set` is immutable: nothing here touches Python.
         py::gil_scoped_release release;
-        bad = tml::first_invalid_step(src, n, max_threads.load());
-        if (bad == n) tml::evaluate(set, src, n, dst, max_threads.load());
+        bad = tml::evaluate(set, src, n, dst, max_threads.load(), check);
     }
     if (bad != n)
-        throw py::value_error("steps[" + position(steps, bad) + "] = " +
-                              show(py::cast(src[bad])) +
+        throw py::value_error("steps[" + position(steps, bad) + "] = " + show(py::cast(src[bad])) +
                               " is not a valid step: steps must be finite and >= 0");
 }
 
 // Evaluates every schedule at every step into `out` (shape (G, *steps.shape) flattened).
 // Both arrays must already be C-contiguous with the dtypes checked here: the Python
 // layer converts once, so that nothing is copied silently and `out` is the caller's.
-void evaluate(const tml::ScheduleSet& set, const py::array& steps, py::array& out) {
+// A caller's `out` is left untouched by an invalid step; a fresh `scratch` one is
+// checked block by block as it is written, saving a pass over the steps.
+void evaluate(const tml::ScheduleSet& set, const py::array& steps, py::array& out, bool scratch) {
+    const auto check = scratch ? tml::Check::while_writing : tml::Check::before_writing;
     if (!(steps.flags() & py::array::c_style) || !(out.flags() & py::array::c_style))
         throw py::value_error("steps and out must be C-contiguous");
     if (!out.writeable()) throw py::value_error("out is read-only");
@@ -354,11 +357,15 @@ void evaluate(const tml::ScheduleSet& set, const py::array& steps, py::array& ou
         throw py::type_error("out must be float64 or float32, got " +
                              std::string(py::str(out.dtype())));
     if (s == 'i') {
-        if (osize == 8) evaluate_typed<std::int64_t, double>(set, steps, out);
-        else evaluate_typed<std::int64_t, float>(set, steps, out);
+        if (osize == 8)
+            evaluate_typed<std::int64_t, double>(set, steps, out, check);
+        else
+            evaluate_typed<std::int64_t, float>(set, steps, out, check);
     } else {
-        if (osize == 8) evaluate_typed<double, double>(set, steps, out);
-        else evaluate_typed<double, float>(set, steps, out);
+        if (osize == 8)
+            evaluate_typed<double, double>(set, steps, out, check);
+        else
+            evaluate_typed<double, float>(set, steps, out, check);
     }
 }
 
@@ -370,8 +377,8 @@ tml::ScheduleSet compile(const py::sequence& configs, const py::object& names) {
     const bool labelled = !names.is_none() || n > 1;
     for (std::size_t g = 0; g < n; ++g) {
         const auto label = [&] {
-            return "schedule " + (names.is_none() ? std::to_string(g)
-                                                  : show(py::sequence(names)[g])) + ": ";
+            return "schedule " +
+                   (names.is_none() ? std::to_string(g) : show(py::sequence(names)[g])) + ": ";
         };
         try {
             add_config(set, configs[g]);
@@ -426,7 +433,8 @@ ComputeLr& compute_lr_state() {
 
 PyObject* compute_lr(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
     ComputeLr& state = compute_lr_state();
-    if (nargs == 2 && kwnames == nullptr && (PyLong_CheckExact(args[1]) || PyFloat_CheckExact(args[1])) &&
+    if (nargs == 2 && kwnames == nullptr &&
+        (PyLong_CheckExact(args[1]) || PyFloat_CheckExact(args[1])) &&
         state.schedule_type != nullptr &&
         Py_TYPE(args[0]) != reinterpret_cast<PyTypeObject*>(state.schedule_type))
         return scalar_lr(args[0], args[1]);
@@ -469,13 +477,13 @@ void bind_schedules(py::module_& m) {
             },
             py::arg("index"), py::arg("step"), "Schedule `index` at one scalar step.")
         .def("evaluate", &evaluate, py::arg("steps"), py::arg("out").noconvert(),
+             py::arg("scratch") = false,
              "Every schedule at every step into `out`; contiguous int64/float64 steps.");
 
     ComputeLr& state = compute_lr_state();
-    state.def.ml_meth =
-        reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&compute_lr));
-    m.add_object("compute_lr", py::reinterpret_steal<py::object>(
-                                   PyCFunction_NewEx(&state.def, m.ptr(), m.attr("__name__").ptr())));
+    state.def.ml_meth = reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&compute_lr));
+    m.add_object("compute_lr", py::reinterpret_steal<py::object>(PyCFunction_NewEx(
+                                   &state.def, m.ptr(), m.attr("__name__").ptr())));
     m.def(
         "_register_compute_lr",
         [](py::object general, py::object schedule_type, const std::string& doc) {

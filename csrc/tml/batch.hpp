@@ -1,7 +1,7 @@
 // Batch evaluation: G schedules times N steps in one call, split across cores.
 //
-// Plain loops over raw pointers and counts; no Python. The caller validates steps
-// with `first_invalid_step` before calling `evaluate`, which trusts them.
+// Plain loops over raw pointers and counts; no Python. Steps are validated here too
+// (finite and >= 0), so no caller can evaluate an invalid step by forgetting to.
 #pragma once
 
 #include <algorithm>
@@ -9,6 +9,8 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <limits>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -43,8 +45,8 @@ inline constexpr std::size_t min_items_per_thread = std::size_t{1} << 15;
 // thread taking the first. Small inputs stay on the calling thread.
 template <class Body>
 void parallel_for(std::size_t n, unsigned max_threads, const Body& body) {
-    std::size_t threads = std::min<std::size_t>(max_threads > 0 ? max_threads : 1,
-                                                n / min_items_per_thread);
+    std::size_t threads =
+        std::min<std::size_t>(max_threads > 0 ? max_threads : 1, n / min_items_per_thread);
     if (threads <= 1) {
         body(std::size_t{0}, n);
         return;
@@ -62,26 +64,60 @@ void parallel_for(std::size_t n, unsigned max_threads, const Body& body) {
 }
 
 inline bool invalid_step(std::int64_t s) { return s < 0; }
-inline bool invalid_step(double s) { return !(s >= 0.0) || std::isinf(s); }
+inline bool invalid_step(double s) {
+    return !((s >= 0.0) & (s < std::numeric_limits<double>::infinity()));
+}
+
+// Whether any of steps[0, n) may be invalid: a quick filter written with integer ORs
+// so that it vectorises with baseline SSE2 (which has no 64-bit compares). For int64,
+// a negative step shows in the sign bit of the OR. For doubles, a negative value (sign
+// bit) or an infinity/NaN (exponent all ones: adding 2**52 to the bits carries into the
+// sign) shows the same way; -0.0 also trips it and is then cleared by the exact scan.
+inline bool maybe_invalid(const std::int64_t* steps, std::size_t n) {
+    std::uint64_t acc = 0;
+    for (std::size_t i = 0; i < n; ++i) acc |= static_cast<std::uint64_t>(steps[i]);
+    return (acc >> 63) != 0;
+}
+inline bool maybe_invalid(const double* steps, std::size_t n) {
+    std::uint64_t acc = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        std::uint64_t bits;
+        std::memcpy(&bits, steps + i, sizeof bits);
+        acc |= bits | (bits + (std::uint64_t{1} << 52));
+    }
+    return (acc >> 63) != 0;
+}
+
+// Steps are checked in blocks small enough to stay in L1 between the check and the
+// evaluation that reads them again.
+inline constexpr std::size_t check_block = 2048;
+
+// Offset of the first invalid step in steps[0, n), or n. The vectorised filter runs
+// first; the exact test only when it trips.
+template <class Step>
+std::size_t first_invalid_in(const Step* steps, std::size_t n) {
+    if (!maybe_invalid(steps, n)) return n;
+    std::size_t i = 0;
+    while (i < n && !invalid_step(steps[i])) ++i;
+    return i;
+}
+
+// Lowers `first` to `i` unless it already holds a smaller index.
+inline void keep_min(std::atomic<std::size_t>& first, std::size_t i) {
+    std::size_t seen = first.load();
+    while (i < seen && !first.compare_exchange_weak(seen, i)) {
+    }
+}
 
 // Index of the first negative (or NaN, or infinite) step, or n when all are valid.
 template <class Step>
 std::size_t first_invalid_step(const Step* steps, std::size_t n, unsigned max_threads) {
     std::atomic<std::size_t> first{n};
     parallel_for(n, max_threads, [&](std::size_t begin, std::size_t end) {
-        // Branch-free block test first (it vectorises), exact position only on failure.
-        constexpr std::size_t block = 1024;
-        for (std::size_t b = begin; b < end; b += block) {
-            const std::size_t e = std::min(end, b + block);
-            bool bad = false;
-            for (std::size_t i = b; i < e; ++i) bad |= invalid_step(steps[i]);
-            if (!bad) continue;
-            std::size_t i = b;
-            while (!invalid_step(steps[i])) ++i;
-            std::size_t seen = first.load();
-            while (i < seen && !first.compare_exchange_weak(seen, i)) {
-            }
-            return;
+        for (std::size_t b = begin; b < end; b += check_block) {
+            const std::size_t m = std::min(check_block, end - b);
+            const std::size_t k = first_invalid_in(steps + b, m);
+            if (k != m) return keep_min(first, b + k);
         }
     });
     return first.load();
@@ -106,27 +142,51 @@ void fill(const Kernel& kernel, const Step* steps, std::size_t n, Out* out, cons
     }
 }
 
-// out[g * n + i] = schedule g at steps[i], for every g in the set and i < n.
-// Out is double or float; a float result is the double result rounded once.
+// When steps are checked, relative to writing `out`.
+enum class Check {
+    before_writing,  // all steps first: `out` is untouched when one is invalid
+    while_writing,   // each block just before it is evaluated: one pass over memory,
+                     // but `out` holds partial results when a step is invalid
+};
+
+// out[g * n + i] = schedule g at steps[i], for every g in the set and i < n, when every
+// step is valid (finite and >= 0); returns n then, else the index of the first invalid
+// step. Out is double or float; a float result is the double result rounded once.
 template <class Step, class Out>
-void evaluate(const ScheduleSet& set, const Step* steps, std::size_t n, Out* out,
-              unsigned max_threads) {
+std::size_t evaluate(const ScheduleSet& set, const Step* steps, std::size_t n, Out* out,
+                     unsigned max_threads, Check check) {
     const std::size_t groups = set.size();
-    if (groups == 0 || n == 0) return;
+    if (check == Check::before_writing || groups == 0) {
+        const std::size_t bad = first_invalid_step(steps, n, max_threads);
+        if (bad != n || groups == 0) return bad;
+    }
+    const bool checked = check == Check::while_writing;
     const Tables tables = set.tables();
+    std::atomic<std::size_t> first{n};
     parallel_for(groups * n, max_threads, [&](std::size_t begin, std::size_t end) {
+        // A slice runs through groups in order; each thread stops at its first invalid
+        // step, which leaves the smallest invalid step index in `first`: every index is
+        // seen in group 0 by the thread whose slice holds it.
         std::size_t g = begin / n;
         std::size_t i = begin % n;
         while (begin < end) {
             const std::size_t len = std::min(n - i, end - begin);
-            Out* dst = out + begin;
-            const Step* src = steps + i;
-            std::visit([&](const auto& kernel) { fill(kernel, src, len, dst, tables); }, set[g]);
+            for (std::size_t b = 0; b < len; b += check_block) {
+                const std::size_t m = std::min(check_block, len - b);
+                const Step* src = steps + i + b;
+                if (checked) {
+                    const std::size_t k = first_invalid_in(src, m);
+                    if (k != m) return keep_min(first, i + b + k);
+                }
+                Out* dst = out + begin + b;
+                std::visit([&](const auto& kernel) { fill(kernel, src, m, dst, tables); }, set[g]);
+            }
             begin += len;
             ++g;
             i = 0;
         }
     });
+    return first.load();
 }
 
 }  // namespace tml

@@ -67,14 +67,13 @@ std::string str(const T& v) {
 inline void check_rate(const char* kind, const char* field, double v) {
     if (!(std::isfinite(v) && v >= 0.0))
         throw std::invalid_argument(std::string(kind) + "." + field +
-                                    " must be a finite number >= 0, got " + field + "=" +
-                                    str(v));
+                                    " must be a finite number >= 0, got " + field + "=" + str(v));
 }
 
 inline void check_count(const char* kind, const char* field, std::int64_t v, std::int64_t lo) {
     if (v < lo || v > max_config_int)
-        throw std::invalid_argument(std::string(kind) + "." + field + " must be in [" +
-                                    str(lo) + ", 2**53], got " + field + "=" + str(v));
+        throw std::invalid_argument(std::string(kind) + "." + field + " must be in [" + str(lo) +
+                                    ", 2**53], got " + field + "=" + str(v));
 }
 }  // namespace detail
 
@@ -119,9 +118,9 @@ struct PiecewiseConstant {
                 " boundaries");
         for (std::size_t j = 0; j < boundaries.size(); ++j) {
             if (boundaries[j] < -max_config_int || boundaries[j] > max_config_int)
-                throw std::invalid_argument(
-                    "piecewise_constant.learning_rate_boundaries[" + detail::str(j) +
-                    "] must be in [-2**53, 2**53], got " + detail::str(boundaries[j]));
+                throw std::invalid_argument("piecewise_constant.learning_rate_boundaries[" +
+                                            detail::str(j) + "] must be in [-2**53, 2**53], got " +
+                                            detail::str(boundaries[j]));
             if (j > 0 && boundaries[j] <= boundaries[j - 1])
                 throw std::invalid_argument(
                     "piecewise_constant.learning_rate_boundaries must be strictly increasing, "
@@ -175,8 +174,7 @@ struct PiecewiseConstant {
         for (std::size_t k = 0; k < n; ++k) {
             const T s = steps[k];
             // seg is right when b[seg-1] <= s < b[seg] (missing ends are unbounded)
-            if (!((seg == 0 || b[seg - 1] <= s) && (seg == count || s < b[seg])))
-                seg = index(s, b);
+            if (!((seg == 0 || b[seg - 1] <= s) && (seg == count || s < b[seg]))) seg = index(s, b);
             out[k] = static_cast<Out>(v[seg]);
         }
     }
@@ -192,8 +190,7 @@ struct LinearRampToConstant {
     static LinearRampToConstant make(double learning_rate, std::int64_t num_ramp_steps) {
         detail::check_rate(name, "learning_rate", learning_rate);
         detail::check_count(name, "num_ramp_steps", num_ramp_steps, 1);
-        return {learning_rate, num_ramp_steps,
-                learning_rate / static_cast<double>(num_ramp_steps)};
+        return {learning_rate, num_ramp_steps, learning_rate / static_cast<double>(num_ramp_steps)};
     }
     template <class Step>
     double operator()(Step s, const Tables&) const {
@@ -245,7 +242,8 @@ struct LinearRampToCosine {
     }
 };
 
-using Schedule = std::variant<Constant, PiecewiseConstant, LinearRampToConstant, LinearRampToCosine>;
+using Schedule =
+    std::variant<Constant, PiecewiseConstant, LinearRampToConstant, LinearRampToCosine>;
 
 inline const char* kind_name(const Schedule& s) {
     return std::visit([](const auto& k) { return std::decay_t<decltype(k)>::name; }, s);
@@ -258,8 +256,7 @@ class ScheduleSet {
     void add_constant(double learning_rate) { items_.emplace_back(Constant::make(learning_rate)); }
     void add_piecewise_constant(const std::vector<std::int64_t>& boundaries,
                                 const std::vector<double>& values) {
-        items_.emplace_back(
-            PiecewiseConstant::make(boundaries, values, b_int_, b_float_, values_));
+        items_.emplace_back(PiecewiseConstant::make(boundaries, values, b_int_, b_float_, values_));
     }
     void add_linear_ramp_to_constant(double learning_rate, std::int64_t num_ramp_steps) {
         items_.emplace_back(LinearRampToConstant::make(learning_rate, num_ramp_steps));

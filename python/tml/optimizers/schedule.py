@@ -129,7 +129,7 @@ def _evaluate(
     shape = steps.shape if groups is None else (groups, *steps.shape)
     if out is None:
         result = np.empty(shape, dtype=out_dtype)
-        compiled.evaluate(steps, result)
+        compiled.evaluate(steps, result, scratch=True)
         return result
     if out.shape != shape:
         raise ValueError(f"out has shape {out.shape}, expected {shape}")
@@ -137,7 +137,7 @@ def _evaluate(
         compiled.evaluate(steps, out)
     else:  # strided, or aliasing the steps: compute aside, then copy in
         result = np.empty(shape, dtype=out.dtype)
-        compiled.evaluate(steps, result)
+        compiled.evaluate(steps, result, scratch=True)
         out[...] = result
     return out
 
