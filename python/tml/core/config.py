@@ -49,10 +49,14 @@ class BaseConfig(pydantic.BaseModel):
             chosen = [name for name in names if getattr(self, name) is not None]
             if kind == "one_of" and len(chosen) != 1:
                 got = ", ".join(f"{n}={getattr(self, n)!r}" for n in chosen) or "none set"
-                raise ValueError(f"exactly one of {', '.join(names)} is required ({group!r}); got {got}")
+                raise ValueError(
+                    f"exactly one of {', '.join(names)} is required ({group!r}); got {got}"
+                )
             if kind == "at_most_one_of" and len(chosen) > 1:
                 got = ", ".join(f"{n}={getattr(self, n)!r}" for n in chosen)
-                raise ValueError(f"at most one of {', '.join(names)} can be set ({group!r}); got {got}")
+                raise ValueError(
+                    f"at most one of {', '.join(names)} can be set ({group!r}); got {got}"
+                )
         return self
 
     def pretty_print(self) -> str:

@@ -7,7 +7,7 @@ that constructs is a config that evaluates.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar
 
 import pydantic
 
@@ -94,12 +94,10 @@ class LearningRate(BaseConfig):
           final_num_steps: 100000
     """
 
-    constant: Union[float, None] = _one_of("lr", "A constant learning rate, finite and >= 0.")
-    linear_ramp_to_cosine: Union[LinearRampToCosine, None] = _one_of("lr", "Ramp, then cosine.")
-    linear_ramp_to_constant: Union[LinearRampToConstant, None] = _one_of(
-        "lr", "Ramp, then constant."
-    )
-    piecewise_constant: Union[PiecewiseConstant, None] = _one_of("lr", "Steps of constants.")
+    constant: float | None = _one_of("lr", "A constant learning rate, finite and >= 0.")
+    linear_ramp_to_cosine: LinearRampToCosine | None = _one_of("lr", "Ramp, then cosine.")
+    linear_ramp_to_constant: LinearRampToConstant | None = _one_of("lr", "Ramp, then constant.")
+    piecewise_constant: PiecewiseConstant | None = _one_of("lr", "Steps of constants.")
 
     @pydantic.model_validator(mode="after")
     def _compile(self) -> LearningRate:
@@ -138,12 +136,12 @@ class OptimizerConfig(BaseConfig):
     When `learning_rate` is unset, the algorithm's `lr` is used as a constant.
     """
 
-    learning_rate: Union[LearningRate, None] = pydantic.Field(
+    learning_rate: LearningRate | None = pydantic.Field(
         None, description="Learning-rate schedule; the algorithm's lr when unset."
     )
-    adam: Union[AdamConfig, None] = _one_of("optimizer", "Adam.")
-    sgd: Union[SgdConfig, None] = _one_of("optimizer", "SGD.")
-    adagrad: Union[AdagradConfig, None] = _one_of("optimizer", "Adagrad.")
+    adam: AdamConfig | None = _one_of("optimizer", "Adam.")
+    sgd: SgdConfig | None = _one_of("optimizer", "SGD.")
+    adagrad: AdagradConfig | None = _one_of("optimizer", "Adagrad.")
 
 
 class MultiTaskLearningRates(BaseConfig):
@@ -152,7 +150,7 @@ class MultiTaskLearningRates(BaseConfig):
     tower_learning_rates: dict[str, LearningRate] = pydantic.Field(
         description="Learning rate of each task tower, by task name."
     )
-    backbone_learning_rate: Union[LearningRate, None] = pydantic.Field(
+    backbone_learning_rate: LearningRate | None = pydantic.Field(
         None, description="Learning rate of every parameter outside the towers."
     )
 
@@ -166,4 +164,6 @@ def get_optimizer_algorithm_config(optimizer_config: OptimizerConfig) -> Optimiz
     for algorithm in (optimizer_config.adam, optimizer_config.sgd, optimizer_config.adagrad):
         if algorithm is not None:
             return algorithm
-    raise ValueError(f"No optimizer selected in optimizer_config (adam, sgd, adagrad): {optimizer_config!r}")
+    raise ValueError(
+        f"No optimizer selected in optimizer_config (adam, sgd, adagrad): {optimizer_config!r}"
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Mapping
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +22,6 @@ _FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 
 # A config: LearningRate, YAML-shaped dict, or any object with the four kind attributes.
 Config = Any
-Step = Union[int, float, np.integer, np.floating]
 
 
 def set_num_threads(n: int) -> None:
@@ -66,9 +65,13 @@ def _object_steps_error(arr: np.ndarray) -> Exception:
     for flat, value in enumerate(arr.reshape(-1)):
         where = f"steps[{_position(arr.shape, flat)}] = {value!r}"
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-            return TypeError(f"{where}: steps must be integers or floats, got {type(value).__name__}")
+            return TypeError(
+                f"{where}: steps must be integers or floats, got {type(value).__name__}"
+            )
         if isinstance(value, (int, np.integer)) and not 0 <= value <= _INT64_MAX:
-            return ValueError(f"{where} is not a valid step: integer steps must be in [0, 2**63 - 1]")
+            return ValueError(
+                f"{where} is not a valid step: integer steps must be in [0, 2**63 - 1]"
+            )
     return TypeError(f"steps must be integers or floats, got an array of dtype {arr.dtype}")
 
 
@@ -103,9 +106,7 @@ def _as_steps(step: Any) -> np.ndarray:
     raise TypeError(f"steps must be integers or floats, got dtype {arr.dtype}")
 
 
-def _evaluate(
-    compiled: Any, groups: int | None, step: Any, out: Any, dtype: Any
-) -> Any:
+def _evaluate(compiled: Any, groups: int | None, step: Any, out: Any, dtype: Any) -> Any:
     """Evaluates `compiled` (a _core.ScheduleSet) at `step`.
 
     groups is None for a single schedule (result shaped like the steps) or the number of
@@ -114,7 +115,7 @@ def _evaluate(
     tensor = _torch_tensor_type()
     if tensor is not None and isinstance(step, tensor):
         return _evaluate_tensor(compiled, groups, step, out, dtype)
-    if isinstance(step, bool) or isinstance(step, np.bool_):
+    if isinstance(step, (bool, np.bool_)):
         raise TypeError(f"step must be an integer or a float, got {step!r} (bool)")
     if groups is None and isinstance(step, (int, float, np.integer, np.floating)):
         if out is not None:
@@ -203,8 +204,11 @@ class Schedule:
     __slots__ = ("_compiled",)
 
     def __init__(self, lr_config: Config) -> None:
-        compiled = lr_config._compiled if isinstance(lr_config, Schedule) else None
-        self._compiled = compiled if compiled is not None else _core.ScheduleSet([lr_config])
+        self._compiled: _core.ScheduleSet = (
+            lr_config._compiled
+            if isinstance(lr_config, Schedule)
+            else _core.ScheduleSet([lr_config])
+        )
 
     def __call__(self, step: Any, *, out: Any = None, dtype: Any = None) -> Any:
         """The learning rate at `step`; see `compute_lr` for the forms of step."""
@@ -305,11 +309,13 @@ class Schedules:
 
     def __reduce__(self) -> tuple[Any, ...]:
         configs = self.configs
-        arg = configs if self._names is None else dict(zip(self._names, configs))
+        arg = configs if self._names is None else dict(zip(self._names, configs, strict=True))
         return (Schedules, (arg,))
 
     def __repr__(self) -> str:
-        label = f"names={list(self._names)!r}" if self._names is not None else f"{len(self)} schedules"
+        label = (
+            f"names={list(self._names)!r}" if self._names is not None else f"{len(self)} schedules"
+        )
         return f"Schedules({label}, kinds={list(self.kinds)!r})"
 
 
