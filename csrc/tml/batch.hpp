@@ -156,11 +156,12 @@ template <class Step, class Out>
 std::size_t evaluate(const ScheduleSet& set, const Step* steps, std::size_t n, Out* out,
                      unsigned max_threads, Check check) {
     const std::size_t groups = set.size();
-    if (check == Check::before_writing || groups == 0) {
+    // Few steps (one step for many schedules, say) are cheaper to check once up front.
+    const bool checked = check == Check::while_writing && groups > 0 && n >= check_block;
+    if (!checked) {
         const std::size_t bad = first_invalid_step(steps, n, max_threads);
         if (bad != n || groups == 0) return bad;
     }
-    const bool checked = check == Check::while_writing;
     const Tables tables = set.tables();
     std::atomic<std::size_t> first{n};
     parallel_for(groups * n, max_threads, [&](std::size_t begin, std::size_t end) {
