@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -106,39 +107,55 @@ bool is_bool(py::handle h) {
     return PyBool_Check(h.ptr()) || py::isinstance(h, keys().numpy_bool);
 }
 
-// A learning rate: any real number (int, float, numpy scalar), widened to double.
+// A Python number as a double; an int too large for a double is a ValueError naming
+// the field, like any other out-of-range value.
 template <class Where>
-double read_rate(py::handle v, const Where& where) {
-    if (!PyFloat_Check(v.ptr()) &&
-        (is_bool(v) || !(PyLong_Check(v.ptr()) || py::isinstance(v, keys().real))))
-        throw py::type_error(where() + " must be a number, got " + show(v) + " (" + type_name(v) +
-                             ")");
+double as_double(py::handle v, const Where& where) {
     const double d = PyFloat_AsDouble(v.ptr());
-    if (d == -1.0 && PyErr_Occurred()) throw py::error_already_set();
+    if (d == -1.0 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) throw py::error_already_set();
+        PyErr_Clear();
+        throw py::value_error(where() + " must be a finite number, got " + show(v));
+    }
     return d;
 }
 
-// An integer field; an integral float such as 10.0 is taken as 10, 10.5 is refused.
+bool is_real(py::handle v) {
+    return PyFloat_Check(v.ptr()) || PyLong_Check(v.ptr()) || py::isinstance(v, keys().real);
+}
+
+// A learning rate: any real number (int, float, numpy scalar), widened to double.
+template <class Where>
+double read_rate(py::handle v, const Where& where) {
+    if (!PyFloat_CheckExact(v.ptr()) && (is_bool(v) || !is_real(v)))
+        throw py::type_error(where() + " must be a number, got " + show(v) + " (" + type_name(v) +
+                             ")");
+    return as_double(v, where);
+}
+
+// An integer field: an int, or an integral real such as 10.0 (taken as 10); 10.5 is
+// refused.
 template <class Where>
 std::int64_t read_int(py::handle v, const Where& where) {
-    if (PyFloat_Check(v.ptr())) {
-        const double d = PyFloat_AS_DOUBLE(v.ptr());
-        if (!std::isfinite(d) || d != std::floor(d))
-            throw py::value_error(where() + " must be an integer, got " + show(v));
-        if (std::fabs(d) > 0x1p62)
-            throw py::value_error(where() + " must be in [-2**53, 2**53], got " + show(v));
-        return static_cast<std::int64_t>(d);
-    }
-    if (is_bool(v) || !PyIndex_Check(v.ptr()))
+    PyObject* p = v.ptr();
+    if (is_bool(v) || !is_real(v))
         throw py::type_error(where() + " must be an integer, got " + show(v) + " (" + type_name(v) +
                              ")");
-    py::object index = py::reinterpret_steal<py::object>(PyNumber_Index(v.ptr()));
-    if (!index) throw py::error_already_set();
-    int overflow = 0;
-    const long long i = PyLong_AsLongLongAndOverflow(index.ptr(), &overflow);
-    if (overflow != 0)
+    if (!PyFloat_Check(p) && PyIndex_Check(p)) {
+        py::object index = py::reinterpret_steal<py::object>(PyNumber_Index(p));
+        if (!index) throw py::error_already_set();
+        int overflow = 0;
+        const long long i = PyLong_AsLongLongAndOverflow(index.ptr(), &overflow);
+        if (overflow != 0)
+            throw py::value_error(where() + " must be in [-2**53, 2**53], got " + show(v));
+        return static_cast<std::int64_t>(i);
+    }
+    const double d = as_double(v, where);
+    if (!std::isfinite(d) || d != std::floor(d))
+        throw py::value_error(where() + " must be an integer, got " + show(v));
+    if (std::fabs(d) > 0x1p62)
         throw py::value_error(where() + " must be in [-2**53, 2**53], got " + show(v));
-    return static_cast<std::int64_t>(i);
+    return static_cast<std::int64_t>(d);
 }
 
 double rate_field(py::handle node, const py::str& name, const char* kind) {
@@ -162,16 +179,25 @@ const std::vector<T>& list_field(py::handle node, const py::str& name, const cha
                              ")");
     const py::object seq = py::reinterpret_steal<py::object>(PySequence_Fast(v.ptr(), ""));
     if (!seq) throw py::error_already_set();
-    const Py_ssize_t n = PySequence_Fast_GET_SIZE(seq.ptr());
-    PyObject** items = PySequence_Fast_ITEMS(seq.ptr());
     out.clear();
-    for (Py_ssize_t j = 0; j < n; ++j)
-        out.push_back(read(items[j], [&] { return where() + "[" + std::to_string(j) + "]"; }));
+    // Size and item re-read each time, and the item held: reading a value may run Python
+    // code (a __float__) that changes the list.
+    for (Py_ssize_t j = 0; j < PySequence_Fast_GET_SIZE(seq.ptr()); ++j) {
+        const py::object item =
+            py::reinterpret_borrow<py::object>(PySequence_Fast_GET_ITEM(seq.ptr(), j));
+        out.push_back(read(item, [&] { return where() + "[" + std::to_string(j) + "]"; }));
+    }
     return out;
 }
 
+// Buffers for the lists of a piecewise config, reused from one config to the next.
+struct ListBuffers {
+    std::vector<std::int64_t> boundaries;
+    std::vector<double> values;
+};
+
 // Reads one config and appends it, validated, to `set`.
-void add_config(tml::ScheduleSet& set, py::handle cfg) {
+void add_config(tml::ScheduleSet& set, py::handle cfg, ListBuffers& buffers) {
     const Keys& k = keys();
     if (cfg.is_none())
         throw py::type_error(std::string("lr_config is None; expected a LearningRate, a dict or "
@@ -202,12 +228,11 @@ void add_config(tml::ScheduleSet& set, py::handle cfg) {
     } else if (!piecewise.is_none()) {
         const char* kind = tml::PiecewiseConstant::name;
         check_keys(piecewise, kind, {"learning_rate_boundaries", "learning_rate_values"});
-        thread_local std::vector<std::int64_t> boundaries;
-        thread_local std::vector<double> values;
-        set.add_piecewise_constant(list_field(piecewise, k.learning_rate_boundaries, kind,
-                                              read_int<std::function<std::string()>>, boundaries),
-                                   list_field(piecewise, k.learning_rate_values, kind,
-                                              read_rate<std::function<std::string()>>, values));
+        set.add_piecewise_constant(
+            list_field(piecewise, k.learning_rate_boundaries, kind,
+                       read_int<std::function<std::string()>>, buffers.boundaries),
+            list_field(piecewise, k.learning_rate_values, kind,
+                       read_rate<std::function<std::string()>>, buffers.values));
     } else if (!ramp.is_none()) {
         const char* kind = tml::LinearRampToConstant::name;
         check_keys(ramp, kind, {"learning_rate", "num_ramp_steps"});
@@ -369,19 +394,19 @@ void evaluate(const tml::ScheduleSet& set, const py::array& steps, py::array& ou
     }
 }
 
-// Compiles a sequence of configs. Errors in a batch name the schedule: by `names[g]`
-// when names are given (a mapping of configs), else by position.
-tml::ScheduleSet compile(const py::sequence& configs, const py::object& names) {
+// Compiles a sequence of configs. With `labelled`, errors name the schedule: by
+// `names[g]` when names are given (a mapping of configs), else by position.
+tml::ScheduleSet compile(const py::sequence& configs, const py::object& names, bool labelled) {
     tml::ScheduleSet set;
+    ListBuffers buffers;
     const std::size_t n = configs.size();
-    const bool labelled = !names.is_none() || n > 1;
     for (std::size_t g = 0; g < n; ++g) {
         const auto label = [&] {
             return "schedule " +
                    (names.is_none() ? std::to_string(g) : show(py::sequence(names)[g])) + ": ";
         };
         try {
-            add_config(set, configs[g]);
+            add_config(set, configs[g], buffers);
         } catch (py::type_error& e) {
             if (!labelled) throw;
             throw py::type_error(label() + e.what());
@@ -396,14 +421,28 @@ tml::ScheduleSet compile(const py::sequence& configs, const py::object& names) {
     return set;
 }
 
-// The scalar path of compute_lr: reads the config into a per-thread scratch set (no
-// allocation once warm) and evaluates one step.
+// The scalar path of compute_lr: reads the config into per-thread scratch buffers (no
+// allocation once warm) and evaluates one step. Reading a config may run Python code
+// that calls compute_lr again: such a nested call gets buffers of its own.
+struct Scratch {
+    tml::ScheduleSet set;
+    ListBuffers lists;
+    bool busy = false;
+};
+
 PyObject* scalar_lr(PyObject* cfg, PyObject* step) {
     try {
-        thread_local tml::ScheduleSet scratch;
-        scratch.clear();
-        add_config(scratch, cfg);
-        return PyFloat_FromDouble(eval_one(scratch, 0, read_step(step)));
+        thread_local Scratch shared;
+        std::unique_ptr<Scratch> nested;
+        Scratch& scratch = shared.busy ? *(nested = std::make_unique<Scratch>()) : shared;
+        struct Release {
+            Scratch& s;
+            ~Release() { s.busy = false; }
+        } release{scratch};
+        scratch.busy = true;
+        scratch.set.clear();
+        add_config(scratch.set, cfg, scratch.lists);
+        return PyFloat_FromDouble(eval_one(scratch.set, 0, read_step(step)));
     } catch (py::error_already_set& e) {
         e.restore();
     } catch (py::builtin_exception& e) {
@@ -451,7 +490,8 @@ PyObject* compute_lr(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObjec
 void bind_schedules(py::module_& m) {
     py::class_<tml::ScheduleSet>(m, "ScheduleSet",
                                  "Validated, compiled schedules; immutable and thread-safe.")
-        .def(py::init(&compile), py::arg("configs"), py::arg("names") = py::none())
+        .def(py::init(&compile), py::arg("configs"), py::arg("names") = py::none(),
+             py::arg("labelled") = false)
         .def("__len__", &tml::ScheduleSet::size)
         .def(
             "kinds",

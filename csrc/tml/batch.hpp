@@ -156,6 +156,7 @@ template <class Step, class Out>
 std::size_t evaluate(const ScheduleSet& set, const Step* steps, std::size_t n, Out* out,
                      unsigned max_threads, Check check) {
     const std::size_t groups = set.size();
+    if (n == 0) return 0;
     // Few steps (one step for many schedules, say) are cheaper to check once up front.
     const bool checked = check == Check::while_writing && groups > 0 && n >= check_block;
     if (!checked) {

@@ -60,11 +60,17 @@ def _position(shape: tuple[int, ...], flat: int) -> str:
     return ", ".join(str(i) for i in np.unravel_index(flat, shape)) if shape else ""
 
 
-def _object_steps_error(arr: np.ndarray) -> Exception:
-    """The error for steps numpy could only hold as objects (None, str, huge ints...)."""
-    for flat, value in enumerate(arr.reshape(-1)):
-        where = f"steps[{_position(arr.shape, flat)}] = {value!r}"
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+def _element_error(values: np.ndarray) -> Exception:
+    """The error for the first list element numpy would have converted wrongly.
+
+    `values` holds the list's own Python objects (dtype object): a bool, a non-number,
+    or an integer outside int64 (which numpy turns into uint64, float64 or object).
+    """
+    for flat, value in enumerate(values.reshape(-1)):
+        where = f"steps[{_position(values.shape, flat)}] = {value!r}"
+        if isinstance(value, (bool, np.bool_)) or not isinstance(
+            value, (int, float, np.integer, np.floating)
+        ):
             return TypeError(
                 f"{where}: steps must be integers or floats, got {type(value).__name__}"
             )
@@ -72,7 +78,35 @@ def _object_steps_error(arr: np.ndarray) -> Exception:
             return ValueError(
                 f"{where} is not a valid step: integer steps must be in [0, 2**63 - 1]"
             )
-    return TypeError(f"steps must be integers or floats, got an array of dtype {arr.dtype}")
+    return TypeError(f"steps must be integers or floats, got an array of dtype {values.dtype}")
+
+
+def _leaf_types(seq: list[Any] | tuple[Any, ...]) -> set[type]:
+    """Types of the elements of a (nested) list, at C speed for flat lists."""
+    types = set(map(type, seq))
+    for container in (list, tuple):
+        if container in types:
+            types.discard(container)
+            for sub in seq:
+                if type(sub) is container:
+                    types |= _leaf_types(sub)
+    return types
+
+
+def _list_steps(step: list[Any] | tuple[Any, ...]) -> np.ndarray:
+    """A list of steps as an array; refuses what numpy would convert silently.
+
+    numpy turns `[True, 2]` into `[1, 2]` and `[1, 2**63]` into floats; neither is a
+    valid list of steps.
+    """
+    arr = np.asarray(step)
+    types = _leaf_types(step)
+    suspicious = bool(types & {bool, np.bool_}) or arr.dtype.kind in "uO"
+    if not suspicious and int in types and arr.dtype.kind == "f" and arr.size:
+        suspicious = bool(np.abs(arr).max() >= 2.0**63)  # an int that left int64
+    if suspicious:
+        raise _element_error(np.array(step, dtype=object))
+    return arr
 
 
 def _as_steps(step: Any) -> np.ndarray:
@@ -82,14 +116,17 @@ def _as_steps(step: Any) -> np.ndarray:
             return np.arange(step.start, step.stop, step.step, dtype=np.int64)
         except OverflowError:
             raise ValueError(f"steps {step!r} do not fit in int64") from None
-    if isinstance(step, (str, bytes)) or not isinstance(
-        step, (np.ndarray, list, tuple, int, float, np.generic)
+    if isinstance(step, (list, tuple)):
+        arr = _list_steps(step)
+    elif isinstance(step, (np.ndarray, int, float, np.generic)) and not isinstance(
+        step, (str, bytes)
     ):
+        arr = np.asarray(step)
+    else:
         raise TypeError(
             "step must be a number, a list, tuple, range, numpy array or torch tensor, "
             f"got {type(step).__name__}"
         )
-    arr = np.asarray(step)
     kind = arr.dtype.kind
     if kind in "iu":
         if arr.dtype == np.uint64 and arr.size and (arr > _INT64_MAX).any():
@@ -100,9 +137,18 @@ def _as_steps(step: Any) -> np.ndarray:
             )
         return np.asarray(arr, dtype=np.int64, order="C")
     if kind == "f":
-        return np.asarray(arr, dtype=np.float64, order="C")
+        steps = np.asarray(arr, dtype=np.float64, order="C")
+        if arr.dtype.itemsize > 8:  # long double: only values float64 holds exactly
+            inexact = steps != arr
+            if inexact.any():
+                flat = int(np.argmax(inexact.reshape(-1)))
+                raise ValueError(
+                    f"steps[{_position(arr.shape, flat)}] = {arr.reshape(-1)[flat]} is not "
+                    "exactly a float64; the schedules evaluate float64 steps, as the reference"
+                )
+        return steps
     if kind == "O":
-        raise _object_steps_error(arr)
+        raise _element_error(arr)
     raise TypeError(f"steps must be integers or floats, got dtype {arr.dtype}")
 
 
@@ -120,12 +166,14 @@ def _evaluate(compiled: Any, groups: int | None, step: Any, out: Any, dtype: Any
     if groups is None and isinstance(step, (int, float, np.integer, np.floating)):
         if out is not None:
             raise TypeError("out is for array steps; a scalar step returns a float")
+        if isinstance(step, np.generic):  # a numpy scalar: the dtype checks of arrays
+            step = _as_steps(step)[()]
         value = compiled.at(0, step)
         return value if dtype is None else _float_dtype(dtype).type(value)
 
-    out_dtype = _float_dtype(dtype if dtype is not None or out is None else out.dtype)
     if out is not None:
-        _check_out(out, out_dtype, dtype)
+        _check_out(out, dtype)
+    out_dtype = _float_dtype(dtype if dtype is not None or out is None else out.dtype)
     steps = _as_steps(step)
     shape = steps.shape if groups is None else (groups, *steps.shape)
     if out is None:
@@ -143,12 +191,12 @@ def _evaluate(compiled: Any, groups: int | None, step: Any, out: Any, dtype: Any
     return out
 
 
-def _check_out(out: Any, out_dtype: np.dtype[Any], dtype: Any) -> None:
+def _check_out(out: Any, dtype: Any) -> None:
     if not isinstance(out, np.ndarray):
         raise TypeError(f"out must be a numpy array, got {type(out).__name__}")
     if out.dtype not in _FLOAT_DTYPES:
-        raise TypeError(f"out must have dtype float32 or float64, got {out.dtype}")
-    if dtype is not None and out.dtype != out_dtype:
+        raise TypeError(f"out must have dtype float32 or float64, got out.dtype={out.dtype}")
+    if dtype is not None and out.dtype != _float_dtype(dtype):
         raise TypeError(f"out has dtype {out.dtype} but dtype={dtype!r} was asked for")
     if not out.flags.writeable:
         raise ValueError("out is read-only")
@@ -274,7 +322,7 @@ class Schedules:
         # A sequence of Schedule objects is compiled from their configs.
         items = [c.config if isinstance(c, Schedule) else c for c in items]
         self._names = names
-        self._compiled = _core.ScheduleSet(items, names=names)
+        self._compiled = _core.ScheduleSet(items, names=names, labelled=True)
 
     def __call__(self, step: Any, *, out: Any = None, dtype: Any = None) -> Any:
         """All schedules at `step`: shape `(G,)` for one step, `(G, *shape)` for arrays."""

@@ -1,0 +1,405 @@
+"""`tml.core.config` and the optimizer configs: field groups, YAML loading, errors.
+
+The original tml declared field groups as `pydantic.Field(None, one_of="x")`; under
+pydantic 2 that still works but warns (PydanticDeprecatedSince20), so those classes
+are defined under `pytest.warns`. The warning-free spelling is
+`json_schema_extra={"one_of": "x"}`.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pydantic
+import pytest
+
+from oracle import assert_same_bits, reference_array
+from tml.core.config import BaseConfig, load_config_from_yaml
+from tml.optimizers import compute_lr
+from tml.optimizers.config import (
+    AdagradConfig,
+    AdamConfig,
+    LearningRate,
+    LinearRampToConstant,
+    LinearRampToCosine,
+    MultiTaskLearningRates,
+    OptimizerConfig,
+    PiecewiseConstant,
+    SgdConfig,
+    get_optimizer_algorithm_config,
+)
+
+# ---------------------------------------------------------------------------
+# BaseConfig
+
+
+class Plain(BaseConfig):
+    name: str
+    size: int = 3
+
+
+def test_base_config_forbids_unknown_fields() -> None:
+    assert Plain(name="a").size == 3
+    with pytest.raises(pydantic.ValidationError, match="colour") as info:
+        Plain(name="a", colour="red")
+    assert info.value.errors()[0]["type"] == "extra_forbidden"
+    assert info.value.errors()[0]["loc"] == ("colour",)
+
+
+def _original_style() -> tuple[type[BaseConfig], type[BaseConfig]]:
+    with pytest.warns(pydantic.PydanticDeprecatedSince20):
+
+        class Exactly(BaseConfig):
+            x: int | None = pydantic.Field(None, one_of="xy")
+            y: int | None = pydantic.Field(None, one_of="xy")
+            z: int | None = None
+
+    with pytest.warns(pydantic.PydanticDeprecatedSince20):
+
+        class AtMost(BaseConfig):
+            x: int | None = pydantic.Field(None, at_most_one_of="xy")
+            y: int | None = pydantic.Field(None, at_most_one_of="xy")
+
+    return Exactly, AtMost
+
+
+def _warning_free_style() -> tuple[type[BaseConfig], type[BaseConfig]]:
+    # filterwarnings=error in pyproject: any warning here fails the test.
+    class Exactly(BaseConfig):
+        x: int | None = pydantic.Field(None, json_schema_extra={"one_of": "xy"})
+        y: int | None = pydantic.Field(None, json_schema_extra={"one_of": "xy"})
+        z: int | None = None
+
+    class AtMost(BaseConfig):
+        x: int | None = pydantic.Field(None, json_schema_extra={"at_most_one_of": "xy"})
+        y: int | None = pydantic.Field(None, json_schema_extra={"at_most_one_of": "xy"})
+
+    return Exactly, AtMost
+
+
+@pytest.mark.parametrize(
+    "declare", [_original_style, _warning_free_style], ids=["original", "json_schema_extra"]
+)
+def test_one_of(declare: Any) -> None:
+    exactly, _ = declare()
+    assert exactly(x=1).x == 1
+    assert exactly(y=0).y == 0  # 0 is set: only None counts as unset
+    assert exactly(x=1, z=5).z == 5  # z is not in the group
+    with pytest.raises(pydantic.ValidationError) as info:
+        exactly()
+    assert "x" in str(info.value)
+    assert "y" in str(info.value)
+    with pytest.raises(pydantic.ValidationError) as info:
+        exactly(x=1, y=2)
+    message = str(info.value)
+    assert "x=1" in message
+    assert "y=2" in message
+    with pytest.raises(pydantic.ValidationError):
+        exactly(x=None, y=None, z=1)
+
+
+@pytest.mark.parametrize(
+    "declare", [_original_style, _warning_free_style], ids=["original", "json_schema_extra"]
+)
+def test_at_most_one_of(declare: Any) -> None:
+    _, at_most = declare()
+    assert at_most().x is None
+    assert at_most(x=1).x == 1
+    assert at_most(y=2).y == 2
+    with pytest.raises(pydantic.ValidationError) as info:
+        at_most(x=1, y=2)
+    assert "x=1" in str(info.value)
+    assert "y=2" in str(info.value)
+
+
+def test_groups_are_independent_and_inherited() -> None:
+    class Two(BaseConfig):
+        a: int | None = pydantic.Field(None, json_schema_extra={"one_of": "first"})
+        b: int | None = pydantic.Field(None, json_schema_extra={"one_of": "first"})
+        c: int | None = pydantic.Field(None, json_schema_extra={"one_of": "second"})
+        d: int | None = pydantic.Field(None, json_schema_extra={"one_of": "second"})
+
+    class Child(Two):
+        e: int = 0
+
+    for cls in (Two, Child):
+        assert cls(a=1, d=2).d == 2
+        with pytest.raises(pydantic.ValidationError, match="second"):
+            cls(a=1)
+        with pytest.raises(pydantic.ValidationError, match="first"):
+            cls(a=1, b=1, c=1)
+    with pytest.raises(pydantic.ValidationError) as info:
+        Child(a=1, c=1, f=3)
+    assert [e["loc"] for e in info.value.errors()] == [("f",)]
+
+
+# ---------------------------------------------------------------------------
+# load_config_from_yaml
+
+
+def _write(tmp_path: Path, text: str, name: str = "config.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+class Paths(BaseConfig):
+    plain: str
+    braced: str
+    user: str
+    unknown: str
+    embedded: str
+
+
+def test_environment_substitution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TML_TEST_ROOT", "/data/run7")
+    monkeypatch.setenv("TML_TEST_TAG", "v2")
+    # getpass.getuser() reads the first of these that is set; set them all alike.
+    for var in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.setenv(var, "tml_tester")
+    monkeypatch.delenv("TML_TEST_SURELY_UNSET", raising=False)
+    path = _write(
+        tmp_path,
+        """
+        plain: $TML_TEST_ROOT/model
+        braced: ${TML_TEST_ROOT}_${TML_TEST_TAG}
+        user: /home/$USER/ckpt
+        unknown: $TML_TEST_SURELY_UNSET/x
+        embedded: "a${TML_TEST_TAG}b"
+        """,
+    )
+    config = load_config_from_yaml(Paths, path)
+    assert config.plain == "/data/run7/model"
+    assert config.braced == "/data/run7_v2"
+    assert config.user == "/home/tml_tester/ckpt"
+    assert config.unknown == "$TML_TEST_SURELY_UNSET/x"
+    assert config.embedded == "av2b"
+    assert load_config_from_yaml(Paths, str(path)) == config  # str paths too
+
+
+def test_substitution_can_fill_numbers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TML_TEST_LR", "0.25")
+    monkeypatch.setenv("TML_TEST_RAMP", "40")
+    path = _write(
+        tmp_path,
+        """
+        linear_ramp_to_constant:
+          learning_rate: $TML_TEST_LR
+          num_ramp_steps: ${TML_TEST_RAMP}
+        """,
+    )
+    lr = load_config_from_yaml(LearningRate, path)
+    assert lr.linear_ramp_to_constant == LinearRampToConstant(learning_rate=0.25, num_ramp_steps=40)
+    assert compute_lr(lr, 20) == 0.125
+
+
+def _validation_error(tmp_path: Path, config_type: Any, text: str) -> pydantic.ValidationError:
+    path = _write(tmp_path, text)
+    with pytest.raises(pydantic.ValidationError) as info:
+        load_config_from_yaml(config_type, path)
+    assert isinstance(info.value, ValueError)
+    return info.value
+
+
+def test_unknown_key_loc_is_the_yaml_path(tmp_path: Path) -> None:
+    error = _validation_error(
+        tmp_path,
+        OptimizerConfig,
+        """
+        adam:
+          lr: 0.001
+        learning_rate:
+          linear_ramp_to_cosine:
+            learning_rate: 0.001
+            final_learning_rate: 0.0
+            num_ramp_steps: 10
+            final_num_steps: 100
+            warmup: 3
+        """,
+    )
+    locs = [e["loc"] for e in error.errors()]
+    assert ("learning_rate", "linear_ramp_to_cosine", "warmup") in locs
+
+
+def test_bad_value_loc_is_the_yaml_path(tmp_path: Path) -> None:
+    error = _validation_error(
+        tmp_path,
+        OptimizerConfig,
+        """
+        sgd:
+          lr: 0.1
+        learning_rate:
+          linear_ramp_to_cosine:
+            learning_rate: 0.001
+            final_learning_rate: 0.0
+            num_ramp_steps: 100
+            final_num_steps: 100
+        """,
+    )
+    (err,) = error.errors()
+    assert err["loc"][:2] == ("learning_rate", "linear_ramp_to_cosine")
+    assert "final_num_steps" in err["msg"]
+    assert "100" in err["msg"]
+    error = _validation_error(
+        tmp_path,
+        LearningRate,
+        """
+        piecewise_constant:
+          learning_rate_boundaries: [100, 250.5]
+          learning_rate_values: [0.1, 0.01, 0.001]
+        """,
+    )
+    (err,) = error.errors()
+    assert err["loc"] == ("piecewise_constant", "learning_rate_boundaries", 1)
+    assert err["input"] == 250.5
+
+
+def test_tower_error_names_the_tower(tmp_path: Path) -> None:
+    error = _validation_error(
+        tmp_path,
+        MultiTaskLearningRates,
+        """
+        tower_learning_rates:
+          is_clicked:
+            constant: 0.1
+          is_replied:
+            constant: -0.1
+        """,
+    )
+    locs = [e["loc"] for e in error.errors()]
+    assert any(loc[:2] == ("tower_learning_rates", "is_replied") for loc in locs), locs
+
+
+def test_invalid_yaml_is_an_error(tmp_path: Path) -> None:
+    path = _write(tmp_path, "constant: [0.1\n")
+    with pytest.raises(Exception, match=r"(?i)yaml|expected|flow"):
+        load_config_from_yaml(LearningRate, path)
+
+
+# ---------------------------------------------------------------------------
+# Optimizer and learning-rate configs from YAML
+
+
+def test_optimizer_config_from_yaml(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """
+        adam:
+          lr: 0.001
+          betas: [0.8, 0.99]
+          eps: 1.0e-8
+        learning_rate:
+          linear_ramp_to_cosine:
+            learning_rate: 0.001
+            final_learning_rate: 1.0e-5
+            num_ramp_steps: 1000
+            final_num_steps: 100000
+        """,
+    )
+    config = load_config_from_yaml(OptimizerConfig, path)
+    assert config.sgd is None
+    assert config.adagrad is None
+    algorithm = get_optimizer_algorithm_config(config)
+    assert isinstance(algorithm, AdamConfig)
+    assert algorithm.lr == 0.001
+    assert tuple(algorithm.betas) == (0.8, 0.99)
+    assert algorithm.eps == 1e-8
+    assert isinstance(config.learning_rate, LearningRate)
+    assert isinstance(config.learning_rate.linear_ramp_to_cosine, LinearRampToCosine)
+    steps = np.array([0, 999, 1000, 50_000, 100_000, 100_001])
+    expected = reference_array(
+        {
+            "linear_ramp_to_cosine": {
+                "learning_rate": 0.001,
+                "final_learning_rate": 1e-5,
+                "num_ramp_steps": 1000,
+                "final_num_steps": 100000,
+            }
+        },
+        steps,
+    )
+    assert_same_bits(compute_lr(config.learning_rate, steps), expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "cls", "fields"),
+    [
+        ("sgd:\n  lr: 0.1\n  momentum: 0.9\n", SgdConfig, {"lr": 0.1, "momentum": 0.9}),
+        ("adagrad:\n  lr: 0.05\n", AdagradConfig, {"lr": 0.05}),
+        ("adam:\n  lr: 0.002\n", AdamConfig, {"lr": 0.002}),
+    ],
+    ids=["sgd", "adagrad", "adam"],
+)
+def test_each_algorithm(tmp_path: Path, text: str, cls: type, fields: dict[str, Any]) -> None:
+    config = load_config_from_yaml(OptimizerConfig, _write(tmp_path, text))
+    algorithm = get_optimizer_algorithm_config(config)
+    assert type(algorithm) is cls
+    for name, value in fields.items():
+        assert getattr(algorithm, name) == value
+    assert config.learning_rate is None
+
+
+def test_optimizer_config_needs_exactly_one_algorithm() -> None:
+    with pytest.raises(pydantic.ValidationError, match="adam"):
+        OptimizerConfig()
+    with pytest.raises(pydantic.ValidationError, match="sgd"):
+        OptimizerConfig(adam=AdamConfig(lr=0.1), sgd=SgdConfig(lr=0.1))
+    with pytest.raises(pydantic.ValidationError, match="nesterov"):
+        OptimizerConfig(sgd={"lr": 0.1, "nesterov": True})
+
+
+def test_get_optimizer_algorithm_config_without_algorithm() -> None:
+    empty = OptimizerConfig.model_construct(adam=None, sgd=None, adagrad=None, learning_rate=None)
+    with pytest.raises(ValueError, match=r"(?i)optimizer"):
+        get_optimizer_algorithm_config(empty)
+
+
+def test_multi_task_learning_rates_from_yaml(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """
+        tower_learning_rates:
+          is_clicked:
+            linear_ramp_to_constant:
+              learning_rate: 0.01
+              num_ramp_steps: 100
+          is.replied:
+            piecewise_constant:
+              learning_rate_boundaries: [10, 20.0]
+              learning_rate_values: [0.3, 0.2, 0.1]
+        backbone_learning_rate:
+          constant: 0.005
+        """,
+    )
+    config = load_config_from_yaml(MultiTaskLearningRates, path)
+    assert list(config.tower_learning_rates) == ["is_clicked", "is.replied"]  # order kept
+    replied = config.tower_learning_rates["is.replied"]
+    assert isinstance(replied.piecewise_constant, PiecewiseConstant)
+    assert replied.piecewise_constant.learning_rate_boundaries == [10, 20]
+    assert config.backbone_learning_rate is not None
+    assert config.backbone_learning_rate.constant == 0.005
+    assert compute_lr(replied, 20) == 0.1
+    assert compute_lr(config.tower_learning_rates["is_clicked"], 50) == 0.005
+    no_backbone = MultiTaskLearningRates(tower_learning_rates={"t": LearningRate(constant=0.1)})
+    assert no_backbone.backbone_learning_rate is None
+
+
+def test_learning_rate_kinds_and_yaml_shape() -> None:
+    """A LearningRate's dump is the YAML shape, and it round-trips through compute_lr."""
+    lr = LearningRate(
+        linear_ramp_to_cosine={
+            "learning_rate": 0.1,
+            "final_learning_rate": 0.2,  # allowed: ends higher than it peaks
+            "num_ramp_steps": 5.0,  # integral float accepted
+            "final_num_steps": 9,
+        }
+    )
+    dumped = lr.model_dump()
+    assert dumped["linear_ramp_to_cosine"]["num_ramp_steps"] == 5
+    assert dumped["constant"] is None
+    steps = np.arange(12)
+    assert_same_bits(compute_lr(lr, steps), compute_lr(dumped, steps))
+    assert_same_bits(compute_lr(lr, steps), reference_array(dumped, steps))

@@ -1,0 +1,321 @@
+"""`Schedule` and `Schedules`: compiled once, called many times (SPEC section 3).
+
+Mixed kinds, sequences and mappings, shapes, indexing, pickling, repr, and many
+threads calling one object at once. Expected values come from the oracle.
+"""
+
+from __future__ import annotations
+
+import inspect
+import pickle
+import subprocess
+import sys
+import textwrap
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tml.optimizers
+import tml.optimizers.optimizer
+from oracle import assert_same_bits, bits, namespace, reference_array, reference_lr
+from strategies import configs, edge_steps
+from tml.optimizers import LearningRate, Schedule, Schedules, compute_lr
+
+COSINE = {
+    "linear_ramp_to_cosine": {
+        "learning_rate": 1e-3,
+        "final_learning_rate": 1e-5,
+        "num_ramp_steps": 100,
+        "final_num_steps": 5000,
+    }
+}
+PIECEWISE = {
+    "piecewise_constant": {
+        "learning_rate_boundaries": [50, 1000, 4000],
+        "learning_rate_values": [0.1, 0.05, 0.01, 0.001],
+    }
+}
+RAMP = {"linear_ramp_to_constant": {"learning_rate": 0.02, "num_ramp_steps": 300}}
+CONSTANT = {"constant": 0.003}
+MIXED = {"backbone": COSINE, "is_clicked": PIECEWISE, "is_replied": RAMP, "embeddings": CONSTANT}
+STEPS = np.array(
+    [0, 1, 49, 50, 51, 99, 100, 101, 299, 300, 999, 1000, 2500, 3999, 4000, 5000, 5001, 10**7]
+)
+
+
+def test_mixed_kinds_shapes_and_values() -> None:
+    names = ["backbone", "is_clicked", "is_replied", "embeddings"]
+    for schedules in (Schedules(MIXED), Schedules(list(MIXED.values()))):
+        assert len(schedules) == 4
+        assert schedules.kinds == (
+            "linear_ramp_to_cosine",
+            "piecewise_constant",
+            "linear_ramp_to_constant",
+            "constant",
+        )
+        one = schedules(1000)
+        assert type(one) is np.ndarray
+        assert one.shape == (4,)
+        assert one.dtype == np.float64
+        assert [bits(v) for v in one] == [
+            bits(reference_lr(namespace(c), 1000)) for c in MIXED.values()
+        ]
+        one_float = schedules(1000.5)
+        assert one_float.shape == (4,)
+        grid = STEPS.reshape(3, 6)
+        many = schedules(grid)
+        assert many.shape == (4, 3, 6)
+        for row, name in zip(many, names, strict=True):
+            assert_same_bits(row, reference_array(MIXED[name], grid))
+        assert schedules(np.int32(7)).shape == (4,)
+        f32 = schedules(1000, dtype=np.float32)
+        assert f32.shape == (4,)
+        assert f32.dtype == np.float32
+        np.testing.assert_array_equal(f32, one.astype(np.float32))
+        assert schedules(np.array(7)).shape == (4,)
+        assert schedules([7]).shape == (4, 1)
+
+
+def test_names_of_a_mapping_keep_their_order() -> None:
+    order = ["zeta", "alpha", "mid", "b"]
+    configs = {name: {"constant": float(i)} for i, name in enumerate(order)}
+    schedules = Schedules(configs)
+    assert schedules.names == tuple(order)
+    assert schedules(0).tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert Schedules(list(configs.values())).names is None
+    assert Schedules(tuple(configs.values())).names is None
+    assert Schedules(c for c in configs.values()).names is None  # any iterable
+
+
+def test_indexing() -> None:
+    schedules = Schedules(MIXED)
+    for i, (name, config) in enumerate(MIXED.items()):
+        for key in (i, name, i - len(MIXED)):
+            one = schedules[key]
+            assert isinstance(one, Schedule)
+            assert_same_bits(one(STEPS), reference_array(config, STEPS))
+    with pytest.raises(KeyError):
+        schedules["missing"]
+    with pytest.raises(IndexError):
+        schedules[4]
+    by_position = Schedules(list(MIXED.values()))
+    assert_same_bits(by_position[2](STEPS), reference_array(RAMP, STEPS))
+    with pytest.raises(KeyError):
+        by_position["backbone"]
+
+
+def test_config_forms_and_schedules_as_items() -> None:
+    items = [
+        LearningRate.model_validate(COSINE),
+        PIECEWISE,
+        namespace(RAMP),
+        Schedule(CONSTANT),
+        SimpleNamespace(
+            constant=0.5,
+            piecewise_constant=None,
+            linear_ramp_to_constant=None,
+            linear_ramp_to_cosine=None,
+        ),
+    ]
+    rows = Schedules(items)(STEPS)
+    for row, config in zip(
+        rows, [COSINE, PIECEWISE, RAMP, CONSTANT, {"constant": 0.5}], strict=True
+    ):
+        assert_same_bits(row, reference_array(config, STEPS))
+
+
+def test_schedule_behaves_as_compute_lr() -> None:
+    for config in MIXED.values():
+        schedule = Schedule(config)
+        assert_same_bits(schedule(STEPS), compute_lr(config, STEPS))
+        assert_same_bits(schedule(STEPS), reference_array(config, STEPS))
+        assert [bits(schedule(s)) for s in STEPS.tolist()] == [
+            bits(compute_lr(config, s)) for s in STEPS.tolist()
+        ]
+        # A Schedule is itself accepted wherever a config is.
+        assert_same_bits(compute_lr(schedule, STEPS), reference_array(config, STEPS))
+        assert bits(compute_lr(schedule, 321)) == bits(reference_lr(namespace(config), 321))
+        assert_same_bits(Schedule(schedule)(STEPS), reference_array(config, STEPS))
+        # Its config rebuilds it.
+        assert_same_bits(Schedule(schedule.config)(STEPS), reference_array(config, STEPS))
+        assert schedule.kind == next(iter(config))
+
+
+@given(config=configs)
+def test_pickle_round_trip(config: dict[str, Any]) -> None:
+    steps = np.array(edge_steps(config), dtype=np.float64)
+    expected = reference_array(config, steps)
+    schedule = pickle.loads(pickle.dumps(Schedule(config)))
+    assert_same_bits(schedule(steps), expected)
+    named = pickle.loads(pickle.dumps(Schedules({"a": CONSTANT, "b": config})))
+    assert named.names == ("a", "b")
+    assert_same_bits(named(steps)[1], expected)
+    plain = pickle.loads(pickle.dumps(Schedules([config, CONSTANT]), protocol=2))
+    assert plain.names is None
+    assert_same_bits(plain(steps)[0], expected)
+
+
+def test_repr() -> None:
+    text = repr(Schedule(RAMP))
+    assert text.startswith("Schedule(")
+    assert "linear_ramp_to_constant" in text
+    assert "300" in text
+    assert "0.02" in text
+    text = repr(Schedules(MIXED))
+    assert text.startswith("Schedules(")
+    for word in ("backbone", "is_clicked", "piecewise_constant", "constant"):
+        assert word in text
+    assert "Schedules(" in repr(Schedules([RAMP, COSINE]))
+
+
+def test_reusable_and_unchanged_by_calls() -> None:
+    schedules = Schedules(MIXED)
+    first = schedules(STEPS)
+    with pytest.raises(ValueError, match="-1"):
+        schedules([-1])
+    schedules(np.arange(10_000))
+    assert_same_bits(schedules(STEPS), first)
+
+
+# ---------------------------------------------------------------------------
+# Thread safety
+
+
+def test_threads_share_one_schedule() -> None:
+    schedule = Schedule(COSINE)
+    schedules = Schedules(MIXED)
+    steps_int = np.arange(0, 6000 * 20, 20, dtype=np.int64) % 6000
+    steps_float = steps_int.astype(np.float64) + 0.25
+    expected = {
+        "int": reference_array(COSINE, steps_int),
+        "float": reference_array(COSINE, steps_float),
+    }
+    expected_rows = [reference_array(c, steps_int) for c in MIXED.values()]
+    # Larger inputs than one thread's share, so the compiled call splits them too.
+    big = np.tile(steps_int, 12)
+    expected_big = np.tile(expected["int"], 12)
+    start = threading.Barrier(8)
+
+    def work(k: int) -> bool:
+        start.wait()
+        for _ in range(3):
+            if k % 4 == 0:
+                assert_same_bits(schedule(steps_int), expected["int"])
+            elif k % 4 == 1:
+                assert_same_bits(schedule(steps_float), expected["float"])
+            elif k % 4 == 2:
+                for row, want in zip(schedules(steps_int), expected_rows, strict=True):
+                    assert_same_bits(row, want)
+            else:
+                assert_same_bits(schedule(big), expected_big)
+            # Scalar calls from many threads at once, every kind (piecewise reads lists).
+            for s in (0, 49, 50, 99, 100, 2500, 4000, 5000, 5001):
+                for config in MIXED.values():
+                    assert bits(compute_lr(config, s)) == bits(reference_lr(namespace(config), s))
+                assert bits(schedule(s)) == bits(reference_lr(namespace(COSINE), s))
+        return True
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert all(pool.map(work, range(8)))
+
+
+# ---------------------------------------------------------------------------
+# Module surface
+
+
+def test_compute_lr_is_the_same_function_everywhere() -> None:
+    assert tml.optimizers.optimizer.compute_lr is tml.optimizers.compute_lr
+
+
+def test_compute_lr_signature_and_keywords() -> None:
+    params = inspect.signature(compute_lr).parameters
+    assert list(params) == ["lr_config", "step", "out", "dtype"]
+    assert params["out"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert params["dtype"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert compute_lr.__doc__
+    assert "lr_config" in compute_lr.__doc__
+    # The original was called positionally and by keyword; both keep working.
+    assert compute_lr(lr_config=RAMP, step=150) == compute_lr(RAMP, 150) == 0.01
+    assert compute_lr(RAMP, step=150.0) == 0.01
+    with pytest.raises(TypeError):
+        compute_lr(RAMP, 1, 2)  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        compute_lr(RAMP)  # type: ignore[call-arg]
+
+
+def test_compute_lr_reads_the_config_each_call_schedule_compiles_once() -> None:
+    config = {
+        "piecewise_constant": {"learning_rate_boundaries": [10], "learning_rate_values": [1.0, 2.0]}
+    }
+    compiled = Schedule(config)
+    names = Schedules({"a": config})
+    assert compute_lr(config, 25) == 2.0
+    # The original read attributes on every call: an edited config gives new values...
+    config["piecewise_constant"]["learning_rate_boundaries"].append(20)
+    config["piecewise_constant"]["learning_rate_values"].append(3.0)
+    assert compute_lr(config, 25) == 3.0
+    assert compute_lr(config, 25.0) == 3.0
+    assert compute_lr(config, [25]).tolist() == [3.0]
+    # ... and an edit that makes it invalid is caught on the next call.
+    config["piecewise_constant"]["learning_rate_values"][0] = -1.0
+    with pytest.raises(ValueError, match="learning_rate_values"):
+        compute_lr(config, 25)
+    # A compiled schedule is a snapshot: later edits do not reach it.
+    assert compiled(25) == 2.0
+    assert names(25).tolist() == [2.0]
+    lr = LearningRate(constant=0.1)
+    assert compute_lr(lr, 5) == 0.1
+    lr.constant = 0.3
+    assert compute_lr(lr, 5) == 0.3
+
+
+def test_imports_and_works_without_torch() -> None:
+    code = textwrap.dedent(
+        """
+        import sys
+
+        class NoTorch:
+            def find_spec(self, name, path=None, target=None):
+                if name == "torch" or name.startswith("torch."):
+                    raise ImportError("torch is blocked for this test")
+                return None
+
+        sys.meta_path.insert(0, NoTorch())
+        import numpy as np
+        import tml.optimizers
+        from tml.optimizers.optimizer import compute_lr
+        from tml.optimizers import Schedule, Schedules
+        assert compute_lr is tml.optimizers.compute_lr
+        cfg = {"linear_ramp_to_constant": {"learning_rate": 0.1, "num_ramp_steps": 10}}
+        print(compute_lr(cfg, 5), compute_lr(cfg, np.array([5, 20])).tolist(),
+              Schedules([cfg])([5]).tolist())
+        assert "torch" not in sys.modules
+        try:
+            tml.optimizers.optimizer.LRShim
+        except ImportError as e:
+            print("LRShim:", "torch" in str(e))
+        """
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split("\n")[0] == "0.05 [0.05, 0.1] [[0.05]]"
+    assert "LRShim: True" in run.stdout
+
+
+@pytest.mark.parametrize(
+    "kind_config", [COSINE, PIECEWISE, RAMP, CONSTANT], ids=lambda c: next(iter(c))
+)
+@given(step=st.integers(min_value=0, max_value=2**63 - 1) | st.floats(min_value=0, max_value=1e20))
+def test_schedule_matches_schedules_row(kind_config: dict[str, Any], step: Any) -> None:
+    expected = bits(reference_lr(namespace(kind_config), step))
+    assert bits(Schedule(kind_config)(step)) == expected
+    assert bits(Schedules([CONSTANT, kind_config])(step)[1]) == expected
+    assert bits(Schedules([kind_config])([step])[0, 0]) == expected
