@@ -152,6 +152,11 @@ def _as_steps(step: Any) -> np.ndarray:
     raise TypeError(f"steps must be integers or floats, got dtype {arr.dtype}")
 
 
+def _scalar_step(step: Any) -> Any:
+    """A numpy scalar step goes through the dtype checks of arrays (long double...)."""
+    return _as_steps(step)[()] if isinstance(step, np.generic) else step
+
+
 def _evaluate(compiled: Any, groups: int | None, step: Any, out: Any, dtype: Any) -> Any:
     """Evaluates `compiled` (a _core.ScheduleSet) at `step`.
 
@@ -166,9 +171,7 @@ def _evaluate(compiled: Any, groups: int | None, step: Any, out: Any, dtype: Any
     if groups is None and isinstance(step, (int, float, np.integer, np.floating)):
         if out is not None:
             raise TypeError("out is for array steps; a scalar step returns a float")
-        if isinstance(step, np.generic):  # a numpy scalar: the dtype checks of arrays
-            step = _as_steps(step)[()]
-        value = compiled.at(0, step)
+        value = compiled.at(0, _scalar_step(step))
         return value if dtype is None else _float_dtype(dtype).type(value)
 
     if out is not None:
@@ -328,6 +331,25 @@ class Schedules:
         """All schedules at `step`: shape `(G,)` for one step, `(G, *shape)` for arrays."""
         return _evaluate(self._compiled, len(self._compiled), step, out, dtype)
 
+    def values(self, step: int | float | np.integer | np.floating) -> list[float]:
+        """Every schedule at one step, as a list of Python floats (one compiled call)."""
+        return self._compiled.values_at(_scalar_step(step))
+
+    def assign(
+        self, step: int | float | np.integer | np.floating, targets: Any, key: str = "lr"
+    ) -> list[float]:
+        """Stores schedule g's value at `step` as `targets[g][key]`; returns the values.
+
+        Made for optimizer parameter groups: `schedules.assign(step,
+        optimizer.param_groups)` sets every group's learning rate with one compiled call
+        and no Python loop, the values being Python floats equal to `compute_lr`.
+
+        Raises:
+            ValueError: `targets` does not hold one item per schedule, or the step is
+                invalid (nothing is stored then).
+        """
+        return self._compiled.values_at(_scalar_step(step), targets, key)
+
     def __len__(self) -> int:
         return len(self._compiled)
 
@@ -361,6 +383,8 @@ class Schedules:
         return (Schedules, (arg,))
 
     def __repr__(self) -> str:
+        if not hasattr(self, "_compiled"):  # __init__ raised
+            return "Schedules(<invalid>)"
         label = (
             f"names={list(self._names)!r}" if self._names is not None else f"{len(self)} schedules"
         )

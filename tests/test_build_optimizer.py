@@ -1,0 +1,179 @@
+"""get_optimizer_class and build_optimizer: the algorithm set in the config, its fields, one schedule."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from tml.core.config import load_config_from_yaml  # noqa: E402
+from tml.optimizers import compute_lr  # noqa: E402
+from tml.optimizers.config import OptimizerConfig  # noqa: E402
+from tml.optimizers.optimizer import LRShim, build_optimizer, get_optimizer_class  # noqa: E402
+
+COSINE = {
+    "linear_ramp_to_cosine": {
+        "learning_rate": 0.02,
+        "final_learning_rate": 0.001,
+        "num_ramp_steps": 5,
+        "final_num_steps": 30,
+    }
+}
+
+
+def model() -> Any:
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+
+
+def train(net: Any, optimizer: Any, scheduler: Any, steps: int) -> list[float]:
+    """The learning rate of each optimizer step."""
+    torch.manual_seed(1)
+    used = []
+    for _ in range(steps):
+        x = torch.randn(16, 4)
+        loss = net(x).pow(2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        used.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    return used
+
+
+@pytest.mark.parametrize(
+    ("field", "cls"),
+    [("adam", torch.optim.Adam), ("sgd", torch.optim.SGD), ("adagrad", torch.optim.Adagrad)],
+)
+def test_get_optimizer_class(field: str, cls: Any) -> None:
+    assert get_optimizer_class(OptimizerConfig(**{field: {"lr": 0.1}})) is cls
+
+
+def test_no_algorithm_is_a_value_error() -> None:
+    config = OptimizerConfig.model_construct(learning_rate=None, adam=None, sgd=None, adagrad=None)
+    with pytest.raises(ValueError, match="exactly one of adam, sgd, adagrad; got none set"):
+        get_optimizer_class(config)
+    with pytest.raises(ValueError, match="adam, sgd, adagrad"):
+        build_optimizer(model(), config)
+
+
+def test_two_algorithms_is_a_value_error() -> None:
+    config = OptimizerConfig(adam={"lr": 0.1})
+    object.__setattr__(config, "sgd", OptimizerConfig(sgd={"lr": 0.2}).sgd)
+    with pytest.raises(ValueError, match="got adam, sgd"):
+        get_optimizer_class(config)
+
+
+def test_adam_gets_its_betas_and_eps() -> None:
+    config = OptimizerConfig(adam={"lr": 0.003, "betas": [0.8, 0.95], "eps": 1e-5})
+    optimizer, _ = build_optimizer(model(), config)
+    assert type(optimizer) is torch.optim.Adam
+    group = optimizer.param_groups[0]
+    assert group["betas"] == (0.8, 0.95)
+    assert group["eps"] == 1e-5
+    assert group["initial_lr"] == 0.003
+
+
+def test_sgd_gets_its_momentum() -> None:
+    optimizer, _ = build_optimizer(model(), OptimizerConfig(sgd={"lr": 0.1, "momentum": 0.7}))
+    assert type(optimizer) is torch.optim.SGD
+    assert optimizer.param_groups[0]["momentum"] == 0.7
+
+
+def test_adagrad_gets_its_eps() -> None:
+    optimizer, _ = build_optimizer(model(), OptimizerConfig(adagrad={"lr": 0.1, "eps": 1e-4}))
+    assert type(optimizer) is torch.optim.Adagrad
+    assert optimizer.param_groups[0]["eps"] == 1e-4
+
+
+def test_one_group_named_all_params_with_every_parameter() -> None:
+    net = model()
+    optimizer, scheduler = build_optimizer(net, OptimizerConfig(sgd={"lr": 0.1}))
+    assert isinstance(scheduler, LRShim)
+    assert scheduler.group_names == ["ALL_PARAMS"]
+    assert len(optimizer.param_groups) == 1
+    assert [id(p) for p in optimizer.param_groups[0]["params"]] == [id(p) for p in net.parameters()]
+
+
+@pytest.mark.parametrize("field", ["adam", "sgd", "adagrad"])
+def test_schedule_drives_the_learning_rate(field: str) -> None:
+    net = model()
+    optimizer, scheduler = build_optimizer(
+        net, OptimizerConfig(**{field: {"lr": 0.5}}, learning_rate=COSINE)
+    )
+    used = train(net, optimizer, scheduler, 40)
+    assert used == [compute_lr(COSINE, step) for step in range(40)]
+    assert all(type(lr) is float for lr in used)
+
+
+def test_unset_learning_rate_is_the_algorithm_lr_as_a_constant() -> None:
+    net = model()
+    optimizer, scheduler = build_optimizer(net, OptimizerConfig(adam={"lr": 0.0042}))
+    assert train(net, optimizer, scheduler, 5) == [0.0042] * 5
+    assert scheduler.state_dict()["lr_dict"] == {"ALL_PARAMS": {"constant": 0.0042}}
+
+
+def test_training_changes_the_model_and_resumes_exactly(tmp_path: Any) -> None:
+    config = OptimizerConfig(adam={"lr": 0.1}, learning_rate=COSINE)
+    net = model()
+    optimizer, scheduler = build_optimizer(net, config)
+    full = train(net, optimizer, scheduler, 20)
+    full_params = [p.detach().clone() for p in net.parameters()]
+
+    net = model()
+    optimizer, scheduler = build_optimizer(net, config)
+    first = train(net, optimizer, scheduler, 8)
+    state = {
+        "model": net.state_dict(),
+        "opt": optimizer.state_dict(),
+        "sched": scheduler.state_dict(),
+    }
+    torch.save(state, tmp_path / "ckpt.pt")
+    saved = torch.load(tmp_path / "ckpt.pt", weights_only=True)
+
+    net = model()
+    optimizer, scheduler = build_optimizer(net, config)
+    net.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["opt"])
+    scheduler.load_state_dict(saved["sched"])
+    # train() reseeds its data; replay the 8 batches already seen so the rest match.
+    torch.manual_seed(1)
+    for _ in range(8):
+        torch.randn(16, 4)
+    rest = []
+    for _ in range(12):
+        x = torch.randn(16, 4)
+        loss = net(x).pow(2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        rest.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert first + rest == full
+    assert all(torch.equal(a, b) for a, b in zip(net.parameters(), full_params, strict=True))
+
+
+def test_from_yaml(tmp_path: Any) -> None:
+    path = tmp_path / "opt.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """
+            adam:
+              lr: 0.001
+              betas: [0.85, 0.99]
+            learning_rate:
+              linear_ramp_to_constant:
+                learning_rate: 0.01
+                num_ramp_steps: 4
+            """
+        )
+    )
+    config = load_config_from_yaml(OptimizerConfig, path)
+    net = model()
+    optimizer, scheduler = build_optimizer(net, config)
+    assert optimizer.param_groups[0]["betas"] == (0.85, 0.99)
+    ramp = {"linear_ramp_to_constant": {"learning_rate": 0.01, "num_ramp_steps": 4}}
+    assert train(net, optimizer, scheduler, 7) == [compute_lr(ramp, s) for s in range(7)]

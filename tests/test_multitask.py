@@ -1,0 +1,299 @@
+"""build_multi_task_optimizer: tower groups by sanitized task name, backbone, errors, YAML, example."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+torch = pytest.importorskip("torch")
+
+from tml.core.config import load_config_from_yaml  # noqa: E402
+from tml.optimizers import compute_lr  # noqa: E402
+from tml.optimizers.config import LearningRate, MultiTaskLearningRates, OptimizerConfig  # noqa: E402
+from tml.optimizers.optimizer import build_multi_task_optimizer  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CLICK = {
+    "linear_ramp_to_cosine": {
+        "learning_rate": 0.01,
+        "final_learning_rate": 0.001,
+        "num_ramp_steps": 3,
+        "final_num_steps": 20,
+    }
+}
+LIKE = {"linear_ramp_to_constant": {"learning_rate": 0.005, "num_ramp_steps": 7}}
+REPLY = {
+    "piecewise_constant": {
+        "learning_rate_boundaries": [4, 9],
+        "learning_rate_values": [0.02, 0.01, 0.0],
+    }
+}
+BACKBONE = {"constant": 0.003}
+SGD = OptimizerConfig(sgd={"lr": 0.0})
+
+
+class Towers(torch.nn.Module):
+    """Backbone plus towers under a ModuleDict, named as recap names them."""
+
+    def __init__(self, tasks: list[str], backbone: bool = True) -> None:
+        super().__init__()
+        if backbone:
+            self.backbone = torch.nn.Linear(4, 6)
+        self.towers = torch.nn.ModuleDict(
+            {
+                t.replace(".", "__"): torch.nn.Sequential(
+                    torch.nn.Linear(6, 3), torch.nn.Linear(3, 1)
+                )
+                for t in tasks
+            }
+        )
+        self.tasks = tasks
+
+    def forward(self, x: Any) -> Any:
+        h = self.backbone(x) if hasattr(self, "backbone") else x.new_ones(x.shape[0], 6)
+        return sum(self.towers[t.replace(".", "__")](h).sum() for t in self.tasks)
+
+
+def rates(backbone: Any = BACKBONE, **towers: Any) -> MultiTaskLearningRates:
+    return MultiTaskLearningRates(tower_learning_rates=towers, backbone_learning_rate=backbone)
+
+
+def names_of(model: Any, group: dict[str, Any]) -> list[str]:
+    by_id = {id(p): n for n, p in model.named_parameters()}
+    return [by_id[id(p)] for p in group["params"]]
+
+
+def test_groups_follow_task_names_then_backbone() -> None:
+    tasks = ["is_clicked", "is_liked.v2", "is_replied"]
+    model = Towers(tasks)
+    lrs = MultiTaskLearningRates(
+        tower_learning_rates={"is_replied": REPLY, "is_clicked": CLICK, "is_liked.v2": LIKE},
+        backbone_learning_rate=BACKBONE,
+    )
+    optimizer, scheduler = build_multi_task_optimizer(model, SGD, lrs)
+    assert scheduler.group_names == ["is_replied", "is_clicked", "is_liked.v2", "backbone"]
+    assert [g["name"] for g in optimizer.param_groups] == scheduler.group_names
+    members = [names_of(model, g) for g in optimizer.param_groups]
+    assert members[0] == [
+        n for n, _ in model.named_parameters() if n.startswith("towers.is_replied.")
+    ]
+    assert members[1] == [
+        n for n, _ in model.named_parameters() if n.startswith("towers.is_clicked.")
+    ]
+    assert members[2] == [
+        n for n, _ in model.named_parameters() if n.startswith("towers.is_liked__v2.")
+    ]
+    assert members[3] == ["backbone.weight", "backbone.bias"]
+    assert sorted(n for names in members for n in names) == sorted(
+        n for n, _ in model.named_parameters()
+    )
+
+
+def test_each_group_follows_its_own_schedule() -> None:
+    model = Towers(["is_clicked", "is_liked.v2", "is_replied"])
+    lrs = rates(is_clicked=CLICK, **{"is_liked.v2": LIKE}, is_replied=REPLY)
+    optimizer, scheduler = build_multi_task_optimizer(model, OptimizerConfig(adam={"lr": 0.1}), lrs)
+    configs = [CLICK, LIKE, REPLY, BACKBONE]
+    for step in range(25):
+        assert [g["lr"] for g in optimizer.param_groups] == [compute_lr(c, step) for c in configs]
+        optimizer.zero_grad()
+        model(torch.randn(5, 4)).backward()
+        optimizer.step()
+        scheduler.step()
+
+
+def test_wrapped_model_parameter_names_still_match() -> None:
+    # DistributedDataParallel (and other wrappers) prefix names with "module.".
+    outer = torch.nn.Module()
+    outer.module = Towers(["ctr"])
+    optimizer, scheduler = build_multi_task_optimizer(outer, SGD, rates(ctr=CLICK))
+    assert scheduler.group_names == ["ctr", "backbone"]
+    assert names_of(outer, optimizer.param_groups[1]) == [
+        "module.backbone.weight",
+        "module.backbone.bias",
+    ]
+
+
+def test_no_backbone_group_when_every_parameter_is_in_a_tower() -> None:
+    model = Towers(["a", "b"], backbone=False)
+    optimizer, scheduler = build_multi_task_optimizer(
+        model, SGD, rates(backbone=None, a=CLICK, b=LIKE)
+    )
+    assert scheduler.group_names == ["a", "b"]
+    assert len(optimizer.param_groups) == 2
+
+
+def test_parameter_matched_by_two_tasks_is_refused() -> None:
+    model = torch.nn.Module()
+    model.towers = torch.nn.ModuleDict(
+        {"ctr": torch.nn.ModuleDict({"inner": torch.nn.Linear(2, 1)})}
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"'towers\.ctr\.inner\.weight' is matched by several tasks: 'ctr'.*'inner'",
+    ):
+        build_multi_task_optimizer(model, SGD, rates(backbone=None, ctr=CLICK, inner=LIKE))
+
+
+def test_task_matching_no_parameter_is_refused() -> None:
+    model = Towers(["ctr"])
+    with pytest.raises(ValueError, match=r"'is\.liked' \(looked for '\.is__liked\.'\)"):
+        build_multi_task_optimizer(model, SGD, rates(ctr=CLICK, **{"is.liked": LIKE}))
+
+
+def test_top_level_module_named_like_the_task_does_not_match() -> None:
+    # The rule needs a "." on both sides: a tower must sit inside a container module.
+    model = torch.nn.Module()
+    model.ctr = torch.nn.Linear(2, 1)
+    with pytest.raises(ValueError, match=r"tasks match no parameter: 'ctr'.*'ctr\.weight'"):
+        build_multi_task_optimizer(model, SGD, rates(ctr=CLICK))
+
+
+def test_backbone_parameters_without_backbone_rate_are_refused() -> None:
+    model = Towers(["ctr"])
+    with pytest.raises(
+        ValueError, match=r"'backbone\.weight', 'backbone\.bias' belong to no task tower"
+    ):
+        build_multi_task_optimizer(model, SGD, rates(backbone=None, ctr=CLICK))
+
+
+def test_backbone_rate_without_backbone_parameters_is_refused() -> None:
+    model = Towers(["ctr"], backbone=False)
+    with pytest.raises(ValueError, match="backbone_learning_rate is set but every parameter"):
+        build_multi_task_optimizer(model, SGD, rates(ctr=CLICK))
+
+
+def test_task_named_backbone_clashes_with_the_backbone_group() -> None:
+    model = torch.nn.Module()
+    model.towers = torch.nn.ModuleDict({"backbone": torch.nn.Linear(2, 1)})
+    model.shared = torch.nn.Linear(2, 2)
+    lrs = MultiTaskLearningRates(
+        tower_learning_rates={"backbone": CLICK}, backbone_learning_rate=BACKBONE
+    )
+    with pytest.raises(ValueError, match="task 'backbone' clashes"):
+        build_multi_task_optimizer(model, SGD, lrs)
+
+
+def test_optimizer_learning_rate_must_be_unset() -> None:
+    config = OptimizerConfig(sgd={"lr": 0.1}, learning_rate={"constant": 0.1})
+    with pytest.raises(ValueError, match=r"optimizer_config\.learning_rate is set"):
+        build_multi_task_optimizer(Towers(["ctr"]), config, rates(ctr=CLICK))
+
+
+def test_algorithm_and_its_fields_come_from_the_optimizer_config() -> None:
+    config = OptimizerConfig(adam={"lr": 0.1, "betas": [0.5, 0.6], "eps": 1e-3})
+    optimizer, _ = build_multi_task_optimizer(Towers(["ctr"]), config, rates(ctr=CLICK))
+    assert type(optimizer) is torch.optim.Adam
+    assert all(g["betas"] == (0.5, 0.6) and g["eps"] == 1e-3 for g in optimizer.param_groups)
+
+
+def test_learning_rates_as_a_yaml_shaped_dict() -> None:
+    lrs = {"tower_learning_rates": {"ctr": CLICK}, "backbone_learning_rate": BACKBONE}
+    _, scheduler = build_multi_task_optimizer(Towers(["ctr"]), SGD, lrs)
+    assert scheduler.get_last_lr() == [compute_lr(CLICK, 0), 0.003]
+
+
+def test_loads_from_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "lrs.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """
+            tower_learning_rates:
+              is_clicked:
+                linear_ramp_to_cosine:
+                  learning_rate: 0.01
+                  final_learning_rate: 0.001
+                  num_ramp_steps: 3
+                  final_num_steps: 20
+              is_liked.v2:
+                linear_ramp_to_constant: {learning_rate: 0.005, num_ramp_steps: 7}
+            backbone_learning_rate:
+              constant: 0.003
+            """
+        )
+    )
+    lrs = load_config_from_yaml(MultiTaskLearningRates, path)
+    assert lrs.tower_learning_rates["is_liked.v2"] == LearningRate.model_validate(LIKE)
+    model = Towers(["is_clicked", "is_liked.v2"])
+    optimizer, scheduler = build_multi_task_optimizer(model, SGD, lrs)
+    for _ in range(9):
+        optimizer.step()
+        scheduler.step()
+    assert scheduler.get_last_lr() == [compute_lr(CLICK, 9), compute_lr(LIKE, 9), 0.003]
+
+
+def run_example(
+    *args: str, tmp_path: Path
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    summary = tmp_path / "summary.json"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "python"), env.get("PYTHONPATH")]))
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-W",
+            "error",
+            str(ROOT / "examples" / "train_multitask.py"),
+            *args,
+            "--summary-json",
+            str(summary),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc, json.loads(summary.read_text())
+
+
+def test_example_runs_briefly_and_reports_each_tower(tmp_path: Path) -> None:
+    config = ROOT / "examples" / "train_multitask.yaml"
+    proc, summary = run_example(
+        "--config", str(config), "--steps", "12", "--log-every", "5", tmp_path=tmp_path
+    )
+    raw = yaml.safe_load(config.read_text())["multi_task_learning_rates"]
+    expected = dict(raw["tower_learning_rates"], backbone=raw["backbone_learning_rate"])
+    assert summary["steps"] == 12
+    assert list(summary["groups"]) == list(expected)
+    for name, cfg in expected.items():
+        group = summary["groups"][name]
+        assert group["lrs"] == [compute_lr(cfg, step) for step in range(12)], name
+        assert group["last_lr"] == compute_lr(cfg, 11)
+        assert name in proc.stdout
+    assert "step    10" in proc.stdout
+    assert "per-group learning rates over 12 steps" in proc.stdout
+
+
+def test_example_rejects_a_bad_config(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    text = (ROOT / "examples" / "train_multitask.yaml").read_text()
+    bad.write_text(text.replace("num_ramp_steps: 100", "num_ramp_steps: 0"))
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "examples" / "train_multitask.py"),
+            "--config",
+            str(bad),
+            "--steps",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert "num_ramp_steps" in proc.stderr
