@@ -142,6 +142,33 @@ void fill(const Kernel& kernel, const Step* steps, std::size_t n, Out* out, cons
     }
 }
 
+// Many schedules at a few steps (every group at the current step): the cost is the
+// dispatch on each schedule's kind, mispredicted when kinds are mixed. Schedules are
+// taken in blocks that stay in cache, and within a block one kind at a time.
+inline constexpr std::size_t few_steps = 16;
+inline constexpr std::size_t kind_block = 2048;
+
+template <class Step, class Out>
+void evaluate_by_kind(const ScheduleSet& set, std::size_t begin, std::size_t end, const Step* steps,
+                      std::size_t n, Out* out, const Tables& tables) {
+    constexpr std::size_t kinds = std::variant_size_v<Schedule>;
+    std::uint16_t order[kind_block];  // offsets from begin, grouped by kind
+    std::size_t start[kinds + 1] = {};
+    for (std::size_t g = begin; g < end; ++g) ++start[set[g].index() + 1];
+    const auto visit_one = [&](std::size_t g) {
+        std::visit([&](const auto& kernel) { fill(kernel, steps, n, out + g * n, tables); },
+                   set[g]);
+    };
+    if (std::count(start + 1, start + kinds + 1, end - begin) == 1) {  // one kind only
+        for (std::size_t g = begin; g < end; ++g) visit_one(g);
+        return;
+    }
+    for (std::size_t k = 1; k <= kinds; ++k) start[k] += start[k - 1];
+    for (std::size_t g = begin; g < end; ++g)
+        order[start[set[g].index()]++] = static_cast<std::uint16_t>(g - begin);
+    for (std::size_t j = 0; j < end - begin; ++j) visit_one(begin + order[j]);
+}
+
 // When steps are checked, relative to writing `out`.
 enum class Check {
     before_writing,  // all steps first: `out` is untouched when one is invalid
@@ -164,6 +191,13 @@ std::size_t evaluate(const ScheduleSet& set, const Step* steps, std::size_t n, O
         if (bad != n || groups == 0) return bad;
     }
     const Tables tables = set.tables();
+    if (n <= few_steps && groups > 1) {
+        parallel_for(groups, max_threads, [&](std::size_t begin, std::size_t end) {
+            for (std::size_t g = begin; g < end; g += kind_block)
+                evaluate_by_kind(set, g, std::min(end, g + kind_block), steps, n, out, tables);
+        });
+        return n;
+    }
     std::atomic<std::size_t> first{n};
     parallel_for(groups * n, max_threads, [&](std::size_t begin, std::size_t end) {
         // A slice runs through groups in order; each thread stops at its first invalid
