@@ -38,17 +38,23 @@ std::string show(py::handle h) { return py::repr(h); }
 std::string join(const char* a, const char* b) { return std::string(a) + "." + b; }
 
 // Field names, created once (a static py::object would be released after the interpreter).
+// Interned, as Python's own attribute names are: lookups then match keys by identity
+// instead of comparing the strings.
+py::str interned(const char* name) {
+    return py::reinterpret_steal<py::str>(PyUnicode_InternFromString(name));
+}
+
 struct Keys {
-    py::str constant{"constant"};
-    py::str piecewise_constant{"piecewise_constant"};
-    py::str linear_ramp_to_constant{"linear_ramp_to_constant"};
-    py::str linear_ramp_to_cosine{"linear_ramp_to_cosine"};
-    py::str learning_rate{"learning_rate"};
-    py::str final_learning_rate{"final_learning_rate"};
-    py::str num_ramp_steps{"num_ramp_steps"};
-    py::str final_num_steps{"final_num_steps"};
-    py::str learning_rate_boundaries{"learning_rate_boundaries"};
-    py::str learning_rate_values{"learning_rate_values"};
+    py::str constant = interned("constant");
+    py::str piecewise_constant = interned("piecewise_constant");
+    py::str linear_ramp_to_constant = interned("linear_ramp_to_constant");
+    py::str linear_ramp_to_cosine = interned("linear_ramp_to_cosine");
+    py::str learning_rate = interned("learning_rate");
+    py::str final_learning_rate = interned("final_learning_rate");
+    py::str num_ramp_steps = interned("num_ramp_steps");
+    py::str final_num_steps = interned("final_num_steps");
+    py::str learning_rate_boundaries = interned("learning_rate_boundaries");
+    py::str learning_rate_values = interned("learning_rate_values");
     py::object real = py::module_::import("numbers").attr("Real");
     py::object numpy_bool = py::module_::import("numpy").attr("bool_");
 };
@@ -127,6 +133,7 @@ bool is_real(py::handle v) {
 // A learning rate: any real number (int, float, numpy scalar), widened to double.
 template <class Where>
 double read_rate(py::handle v, const Where& where) {
+    if (PyFloat_CheckExact(v.ptr())) return PyFloat_AS_DOUBLE(v.ptr());
     if (!PyFloat_CheckExact(v.ptr()) && (is_bool(v) || !is_real(v)))
         throw py::type_error(where() + " must be a number, got " + show(v) + " (" + type_name(v) +
                              ")");
@@ -138,6 +145,11 @@ double read_rate(py::handle v, const Where& where) {
 template <class Where>
 std::int64_t read_int(py::handle v, const Where& where) {
     PyObject* p = v.ptr();
+    if (PyLong_CheckExact(p)) {
+        int overflow = 0;
+        const long long i = PyLong_AsLongLongAndOverflow(p, &overflow);
+        if (overflow == 0) return static_cast<std::int64_t>(i);
+    }
     if (is_bool(v) || !is_real(v))
         throw py::type_error(where() + " must be an integer, got " + show(v) + " (" + type_name(v) +
                              ")");

@@ -263,6 +263,8 @@ class Schedule:
 
     def __call__(self, step: Any, *, out: Any = None, dtype: Any = None) -> Any:
         """The learning rate at `step`; see `compute_lr` for the forms of step."""
+        if out is None and dtype is None and (type(step) is int or type(step) is float):
+            return self._compiled.at(0, step)  # the per-step call of a training loop
         return _evaluate(self._compiled, None, step, out, dtype)
 
     @property
