@@ -3,10 +3,10 @@
 Run from the repository root (the compiled module must be built; `g++` is needed for
 the all-core `std::cos` floor, which is compiled from bench/cos_floor.cpp at run time):
 
-    PYTHONPATH=python .venv/bin/python bench/bench_kernel.py             # full, about a minute
-    PYTHONPATH=python .venv/bin/python bench/bench_kernel.py --quick     # smoke run, seconds
-    PYTHONPATH=python .venv/bin/python bench/bench_kernel.py --json out.json
-    PYTHONPATH=python .venv/bin/python bench/bench_kernel.py --wait-quiet 30  # shared machine
+    .venv/bin/python bench/bench_kernel.py             # full, about a minute
+    .venv/bin/python bench/bench_kernel.py --quick     # smoke run, seconds
+    .venv/bin/python bench/bench_kernel.py --json out.json
+    .venv/bin/python bench/bench_kernel.py --wait-quiet 30  # shared machine
 
 Prints one table of ratios, all measured in this run, then the machine it ran on.
 Every compared implementation is checked against the package's own result (bitwise,

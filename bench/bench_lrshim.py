@@ -17,7 +17,7 @@ asserted; pass --check-targets to make a miss exit non-zero): at 10,000 groups L
 at least 8x faster than LambdaLR and within 2.5x of the bare loop; at 10 groups it is no
 slower than LambdaLR.
 
-Run: PYTHONPATH=python .venv/bin/python bench/bench_lrshim.py [--quick] [--groups 10 1000]
+Run: .venv/bin/python bench/bench_lrshim.py [--quick] [--groups 10 1000]
 """
 
 from __future__ import annotations

@@ -8,10 +8,10 @@ tower and one for the backbone, as in the original recap optimizer config.
 group and everything else in the backbone group; `LRShim` steps all the groups'
 schedules at once.
 
-Run (from the repository root):
+Run (from the repository root, with the package installed: pip install '.[torch]'):
 
-    PYTHONPATH=python python examples/train_multitask.py
-    PYTHONPATH=python python examples/train_multitask.py --steps 50 --log-every 10
+    python examples/train_multitask.py
+    python examples/train_multitask.py --steps 50 --log-every 10
 
 At the end it prints, per parameter group, the schedule kind and the learning rates it
 used; `--summary-json PATH` also writes them, with every step's learning rate.

@@ -15,12 +15,16 @@ import yaml
 
 torch = pytest.importorskip("torch")
 
+import tml  # noqa: E402
 from tml.core.config import load_config_from_yaml  # noqa: E402
 from tml.optimizers import compute_lr  # noqa: E402
 from tml.optimizers.config import LearningRate, MultiTaskLearningRates, OptimizerConfig  # noqa: E402
 from tml.optimizers.optimizer import build_multi_task_optimizer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+# The example runs in a subprocess against the same tml this test imported (the
+# installed package, or the source tree with the module built in place).
+TML_PATH = str(Path(tml.__file__).resolve().parents[1])
 
 CLICK = {
     "linear_ramp_to_cosine": {
@@ -236,7 +240,7 @@ def run_example(
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     summary = tmp_path / "summary.json"
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "python"), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [TML_PATH, env.get("PYTHONPATH")]))
     proc = subprocess.run(
         [
             sys.executable,
@@ -279,7 +283,7 @@ def test_example_rejects_a_bad_config(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     text = (ROOT / "examples" / "train_multitask.yaml").read_text()
     bad.write_text(text.replace("num_ramp_steps: 100", "num_ramp_steps: 0"))
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
+    env = dict(os.environ, PYTHONPATH=TML_PATH)
     proc = subprocess.run(
         [
             sys.executable,

@@ -4,3 +4,4 @@
 #include <pybind11/pybind11.h>
 
 void bind_schedules(pybind11::module_& m);
+void bind_compute_lr(pybind11::module_& m);

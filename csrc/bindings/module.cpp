@@ -6,4 +6,5 @@
 PYBIND11_MODULE(_core, m) {
     m.doc() = "Compiled learning-rate schedules (private: use tml.optimizers).";
     bind_schedules(m);
+    bind_compute_lr(m);
 }
