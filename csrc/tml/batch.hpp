@@ -38,28 +38,37 @@ inline unsigned available_cores() {
     return n > 0 ? n : 1;
 }
 
-// Below this many elements per thread, starting a thread costs more than it saves.
-inline constexpr std::size_t min_items_per_thread = std::size_t{1} << 15;
+// Work per thread below which starting a thread costs more than it saves, in units of
+// the cheapest element (a constant schedule at one step, about a nanosecond): a thread
+// start costs some tens of microseconds.
+inline constexpr std::size_t min_work_per_thread = std::size_t{1} << 16;
 
-// Runs body(begin, end) over [0, n) in contiguous slices, one per thread, the calling
-// thread taking the first. Small inputs stay on the calling thread.
+// Runs body(begin, end) over [0, n) in chunks that the calling thread and up to
+// max_threads - 1 others take in turn from a shared counter, so that a region of costly
+// elements (the cosine part of a schedule) does not land on one thread. `cost` is the
+// work of one element in the units above; small inputs stay on the calling thread.
+// Chunks may run in any order; every chunk runs.
 template <class Body>
-void parallel_for(std::size_t n, unsigned max_threads, const Body& body) {
-    std::size_t threads =
-        std::min<std::size_t>(max_threads > 0 ? max_threads : 1, n / min_items_per_thread);
+void parallel_for(std::size_t n, unsigned max_threads, const Body& body, std::size_t cost = 1) {
+    const std::size_t work = n * std::max<std::size_t>(cost, 1);
+    const std::size_t threads =
+        std::min<std::size_t>(max_threads > 0 ? max_threads : 1, work / min_work_per_thread);
     if (threads <= 1) {
         body(std::size_t{0}, n);
         return;
     }
-    const std::size_t slice = (n + threads - 1) / threads;
+    // About eight chunks a thread: enough to even out uneven costs, few enough that
+    // taking one is nothing next to running it.
+    const std::size_t chunk = std::max<std::size_t>((n + 8 * threads - 1) / (8 * threads), 1024);
+    std::atomic<std::size_t> next{0};
+    const auto run = [&] {
+        for (std::size_t begin; (begin = next.fetch_add(chunk)) < n;)
+            body(begin, std::min(n, begin + chunk));
+    };
     std::vector<std::thread> pool;
     pool.reserve(threads - 1);
-    for (std::size_t t = 1; t < threads; ++t) {
-        const std::size_t begin = std::min(n, t * slice);
-        const std::size_t end = std::min(n, begin + slice);
-        pool.emplace_back([&body, begin, end] { body(begin, end); });
-    }
-    body(std::size_t{0}, std::min(n, slice));
+    for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(run);
+    run();
     for (auto& th : pool) th.join();
 }
 
@@ -192,36 +201,43 @@ std::size_t evaluate(const ScheduleSet& set, const Step* steps, std::size_t n, O
     }
     const Tables tables = set.tables();
     if (n <= few_steps && groups > 1) {
-        parallel_for(groups, max_threads, [&](std::size_t begin, std::size_t end) {
-            for (std::size_t g = begin; g < end; g += kind_block)
-                evaluate_by_kind(set, g, std::min(end, g + kind_block), steps, n, out, tables);
-        });
+        parallel_for(
+            groups, max_threads,
+            [&](std::size_t begin, std::size_t end) {
+                for (std::size_t g = begin; g < end; g += kind_block)
+                    evaluate_by_kind(set, g, std::min(end, g + kind_block), steps, n, out, tables);
+            },
+            set.cost() * n);
         return n;
     }
     std::atomic<std::size_t> first{n};
-    parallel_for(groups * n, max_threads, [&](std::size_t begin, std::size_t end) {
-        // A slice runs through groups in order; each thread stops at its first invalid
-        // step, which leaves the smallest invalid step index in `first`: every index is
-        // seen in group 0 by the thread whose slice holds it.
-        std::size_t g = begin / n;
-        std::size_t i = begin % n;
-        while (begin < end) {
-            const std::size_t len = std::min(n - i, end - begin);
-            for (std::size_t b = 0; b < len; b += check_block) {
-                const std::size_t m = std::min(check_block, len - b);
-                const Step* src = steps + i + b;
-                if (checked) {
-                    const std::size_t k = first_invalid_in(src, m);
-                    if (k != m) return keep_min(first, i + b + k);
+    parallel_for(
+        groups * n, max_threads,
+        [&](std::size_t begin, std::size_t end) {
+            // A slice runs through groups in order; each thread stops at its first invalid
+            // step, which leaves the smallest invalid step index in `first`: every index is
+            // seen in group 0 by the thread whose slice holds it.
+            std::size_t g = begin / n;
+            std::size_t i = begin % n;
+            while (begin < end) {
+                const std::size_t len = std::min(n - i, end - begin);
+                for (std::size_t b = 0; b < len; b += check_block) {
+                    const std::size_t m = std::min(check_block, len - b);
+                    const Step* src = steps + i + b;
+                    if (checked) {
+                        const std::size_t k = first_invalid_in(src, m);
+                        if (k != m) return keep_min(first, i + b + k);
+                    }
+                    Out* dst = out + begin + b;
+                    std::visit([&](const auto& kernel) { fill(kernel, src, m, dst, tables); },
+                               set[g]);
                 }
-                Out* dst = out + begin + b;
-                std::visit([&](const auto& kernel) { fill(kernel, src, m, dst, tables); }, set[g]);
+                begin += len;
+                ++g;
+                i = 0;
             }
-            begin += len;
-            ++g;
-            i = 0;
-        }
-    });
+        },
+        set.cost());
     return first.load();
 }
 

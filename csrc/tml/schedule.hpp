@@ -80,6 +80,7 @@ inline void check_count(const char* kind, const char* field, std::int64_t v, std
 // lr = learning_rate
 struct Constant {
     static constexpr const char* name = "constant";
+    static constexpr std::size_t cost = 1;  // work per step, for threading: a store
     double learning_rate;
 
     static Constant make(double learning_rate) {
@@ -97,6 +98,8 @@ struct Constant {
 // lr = values[i], i = number of boundaries <= step (Python's bisect.bisect_right)
 struct PiecewiseConstant {
     static constexpr const char* name = "piecewise_constant";
+    static constexpr std::size_t cost =
+        2;                        // work per step, for threading: a search, usually skipped
     std::size_t boundary_offset;  // boundaries are Tables::boundaries_*[offset, offset + count)
     std::size_t value_offset;     // values are Tables::values[offset, offset + count + 1)
     std::size_t count;            // number of boundaries
@@ -183,6 +186,7 @@ struct PiecewiseConstant {
 // slope = learning_rate / num_ramp_steps; lr = min(learning_rate, slope * step)
 struct LinearRampToConstant {
     static constexpr const char* name = "linear_ramp_to_constant";
+    static constexpr std::size_t cost = 1;  // work per step, for threading: a multiply and a min
     double learning_rate;
     std::int64_t num_ramp_steps;
     double slope;
@@ -205,6 +209,7 @@ struct LinearRampToConstant {
 // step > T:       lr = F
 struct LinearRampToCosine {
     static constexpr const char* name = "linear_ramp_to_cosine";
+    static constexpr std::size_t cost = 10;  // work per step, for threading: a libm cos
     double learning_rate;
     double final_learning_rate;
     Count num_ramp_steps;
@@ -253,21 +258,25 @@ inline const char* kind_name(const Schedule& s) {
 // safe to evaluate from any number of threads at once.
 class ScheduleSet {
   public:
-    void add_constant(double learning_rate) { items_.emplace_back(Constant::make(learning_rate)); }
+    void add_constant(double learning_rate) { add(Constant::make(learning_rate)); }
     void add_piecewise_constant(const std::vector<std::int64_t>& boundaries,
                                 const std::vector<double>& values) {
-        items_.emplace_back(PiecewiseConstant::make(boundaries, values, b_int_, b_float_, values_));
+        add(PiecewiseConstant::make(boundaries, values, b_int_, b_float_, values_));
     }
     void add_linear_ramp_to_constant(double learning_rate, std::int64_t num_ramp_steps) {
-        items_.emplace_back(LinearRampToConstant::make(learning_rate, num_ramp_steps));
+        add(LinearRampToConstant::make(learning_rate, num_ramp_steps));
     }
     void add_linear_ramp_to_cosine(double learning_rate, double final_learning_rate,
                                    std::int64_t num_ramp_steps, std::int64_t final_num_steps) {
-        items_.emplace_back(LinearRampToCosine::make(learning_rate, final_learning_rate,
-                                                     num_ramp_steps, final_num_steps));
+        add(LinearRampToCosine::make(learning_rate, final_learning_rate, num_ramp_steps,
+                                     final_num_steps));
     }
 
+    // Mean work per step of one schedule (the kinds' `cost`), rounded up.
+    std::size_t cost() const { return items_.empty() ? 1 : (cost_ + size() - 1) / size(); }
+
     void clear() {
+        cost_ = 0;
         items_.clear();
         b_int_.clear();
         b_float_.clear();
@@ -279,6 +288,13 @@ class ScheduleSet {
     Tables tables() const { return {b_int_.data(), b_float_.data(), values_.data()}; }
 
   private:
+    template <class Kind>
+    void add(const Kind& kind) {
+        items_.emplace_back(kind);
+        cost_ += Kind::cost;
+    }
+
+    std::size_t cost_ = 0;
     std::vector<Schedule> items_;
     std::vector<std::int64_t> b_int_;
     std::vector<double> b_float_;
