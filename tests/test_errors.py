@@ -534,7 +534,7 @@ def test_schedules_mapping_errors_name_the_schedule() -> None:
         Schedules({"a": ramp(), "b": {"constant": 0.5, "warmup": 3}})
     assert "'b'" in str(info.value)
     with pytest.raises(TypeError, match="'only'"):
-        Schedules({"only": {"constant": "fast"}})
+        Schedules({"only": {"constant": [0.1]}})
 
 
 def test_schedules_sequence_errors_name_the_position() -> None:
@@ -554,3 +554,58 @@ def test_schedules_single_element_sequence_names_position_zero() -> None:
 def test_valid_namespace_config_still_evaluates() -> None:
     # Guard for the cases above: the attribute form is accepted when the values are good.
     assert compute_lr(namespace(ramp()), 5) == 0.05
+
+
+# ---------------------------------------------------------------------------
+# Both config paths (pydantic model, raw dict) take and refuse the same values
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ({"constant": "1e-3"}, 0.001),  # YAML 1.1 loaders leave 1e-3 a string
+        (ramp(learning_rate="0.1", num_ramp_steps="10"), 0.05),
+        (ramp(num_ramp_steps="10.0"), 0.05),
+    ],
+)
+def test_numeric_strings_are_numbers(config: dict[str, Any], expected: float) -> None:
+    assert compute_lr(config, 5) == expected
+    assert compute_lr(LearningRate.model_validate(config), 5) == expected
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"constant": True},
+        ramp(learning_rate=True),
+        ramp(num_ramp_steps=True),
+        piecewise([True], [1.0, 2.0]),
+    ],
+)
+def test_bools_are_not_numbers(config: dict[str, Any]) -> None:
+    with pytest.raises(pydantic.ValidationError, match="bool"):
+        LearningRate.model_validate(config)
+    with pytest.raises(TypeError, match="bool"):
+        compute_lr(config, 1)
+
+
+def test_out_of_range_count_names_the_field_and_value() -> None:
+    with pytest.raises(
+        ValueError,
+        match=r"num_ramp_steps must be an integer of magnitude at most 2\*\*53, got 10{30}",
+    ):
+        compute_lr(ramp(num_ramp_steps=10**30), 1)
+    with pytest.raises(
+        ValueError,
+        match=r"num_ramp_steps must be in \[1, 2\*\*53\], got num_ramp_steps=9007199254740993",
+    ):
+        compute_lr(ramp(num_ramp_steps=2**53 + 1), 1)
+
+
+def test_values_in_messages_are_shortest_and_python_spelled() -> None:
+    with pytest.raises(ValueError, match=r"got constant=-0\.1$"):
+        compute_lr({"constant": -0.1}, 1)
+    with pytest.raises(ValueError, match=r"got constant=nan$"):
+        compute_lr({"constant": float("nan")}, 1)
+    with pytest.raises(ValueError, match=r"got constant=inf$"):
+        compute_lr({"constant": float("inf")}, 1)

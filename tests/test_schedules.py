@@ -319,3 +319,32 @@ def test_schedule_matches_schedules_row(kind_config: dict[str, Any], step: Any) 
     assert bits(Schedule(kind_config)(step)) == expected
     assert bits(Schedules([CONSTANT, kind_config])(step)[1]) == expected
     assert bits(Schedules([kind_config])([step])[0, 0]) == expected
+
+
+def test_assign_checks_every_target_before_writing() -> None:
+    schedules = Schedules([RAMP, CONSTANT])
+    groups: list[Any] = [{"lr": 1.0}, 5]
+    with pytest.raises(TypeError, match=r"targets\[1\] must be a mapping"):
+        schedules.assign(10, groups)
+    assert groups[0] == {"lr": 1.0}
+    groups = [{"lr": 1.0}, {"lr": 1.0}]
+    values = schedules.assign(10, groups)
+    assert values == [g["lr"] for g in groups] == schedules.values(10)
+    with pytest.raises(ValueError, match="targets has 1 items"):
+        schedules.assign(10, groups[:1])
+
+
+def test_set_num_threads_bounds() -> None:
+    from tml.optimizers import get_num_threads, set_num_threads
+
+    before = get_num_threads()
+    try:
+        set_num_threads(np.int64(1))
+        assert get_num_threads() == 1
+        with pytest.raises(ValueError, match="n must be in"):
+            set_num_threads(2**32)
+        with pytest.raises(TypeError, match="integer"):
+            set_num_threads(1.5)  # type: ignore[arg-type]
+    finally:
+        set_num_threads(0)
+    assert get_num_threads() == before

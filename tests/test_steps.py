@@ -460,3 +460,66 @@ def test_longdouble_steps_are_not_rounded_silently() -> None:
         compute_lr(config, np.array([1, step], dtype=np.longdouble))
     exact = np.array([9, 10], dtype=np.longdouble)  # values float64 holds are accepted
     assert compute_lr(config, exact).tolist() == [1.0, 2.0]
+
+
+# ---------------------------------------------------------------------------
+# dtype and out forms that must be refused or honoured, not guessed
+
+
+@pytest.mark.parametrize("dtype", ["float16x", np.int64, "float16", int])
+def test_bad_dtype_is_a_type_error_for_every_step_form(dtype: Any) -> None:
+    for step in (2, np.arange(3), [1, 2]):
+        with pytest.raises(TypeError, match="dtype must be float32 or float64"):
+            compute_lr(RAMP, step, dtype=dtype)
+
+
+def test_byte_swapped_out_is_written_in_place() -> None:
+    out = np.zeros(5, dtype=">f8")
+    assert compute_lr(RAMP, np.arange(5), out=out) is out
+    assert_same_bits(out.astype(np.float64), reference_array(RAMP, range(5)))
+
+
+def test_masked_arrays_are_refused() -> None:
+    with pytest.raises(TypeError, match="masked"):
+        compute_lr(RAMP, np.ma.array([1, 2], mask=[0, 1]))
+
+
+def test_ragged_lists_are_a_value_error() -> None:
+    with pytest.raises(ValueError, match="rectangular"):
+        compute_lr(RAMP, [[1, 2], [3]])
+
+
+def test_numpy_scalar_errors_name_the_step_not_a_position() -> None:
+    with pytest.raises(ValueError, match=r"^step = 9223372036854775808 is not a valid step"):
+        compute_lr(RAMP, np.uint64(2**63))
+
+
+def test_scalar_paths_take_zero_d_arrays_and_refuse_larger_ones() -> None:
+    schedules = Schedules([RAMP, COSINE])
+    want = [reference_lr(namespace(RAMP), 3), reference_lr(namespace(COSINE), 3)]
+    assert schedules.values(np.array(3)) == want
+    with pytest.raises(TypeError, match="scalar"):
+        schedules.values(np.arange(3))
+
+
+def test_tensor_steps_and_out_are_checked_before_computing() -> None:
+    torch = pytest.importorskip("torch")
+    out = torch.zeros(3, dtype=torch.float64)
+    with pytest.raises(TypeError, match="asked for"):
+        compute_lr(RAMP, torch.arange(3), out=out, dtype=torch.float32)
+    with pytest.raises(TypeError, match=r"out\.dtype"):
+        compute_lr(RAMP, torch.arange(3), out=torch.zeros(3, dtype=torch.float16))
+    assert out.eq(0).all()
+    with pytest.raises(TypeError, match="meta"):
+        compute_lr(RAMP, torch.arange(3, device="meta"))
+    schedules = Schedules([RAMP])
+    assert schedules.values(torch.tensor(3)) == [reference_lr(namespace(RAMP), 3)]
+    with pytest.raises(TypeError, match="scalar"):
+        schedules.values(torch.tensor([3]))
+
+
+def test_schedule_subclasses_are_schedules() -> None:
+    class Named(Schedule):
+        __slots__ = ()
+
+    assert compute_lr(Named(RAMP), 4) == reference_lr(namespace(RAMP), 4)

@@ -67,7 +67,7 @@ PyObject* compute_lr(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObjec
     if (nargs == 2 && kwnames == nullptr &&
         (PyLong_CheckExact(args[1]) || PyFloat_CheckExact(args[1])) &&
         state.schedule_type != nullptr &&
-        Py_TYPE(args[0]) != reinterpret_cast<PyTypeObject*>(state.schedule_type))
+        !PyObject_TypeCheck(args[0], reinterpret_cast<PyTypeObject*>(state.schedule_type)))
         return scalar_lr(args[0], args[1]);
     if (state.general == nullptr) {  // called before tml.optimizers was imported
         PyObject* mod = PyImport_ImportModule("tml.optimizers.schedule");

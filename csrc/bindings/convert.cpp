@@ -120,18 +120,37 @@ bool is_real(py::handle v) {
     return PyFloat_Check(v.ptr()) || PyLong_Check(v.ptr()) || py::isinstance(v, keys().real);
 }
 
-// A learning rate: any real number (int, float, numpy scalar), widened to double.
+// A number written as a string, as YAML 1.1 loaders leave `1e-3`: parsed as Python's
+// int() or, failing that, float() would (pydantic's lax mode takes these too).
+template <class Where>
+py::object parse_number(py::handle v, const Where& where) {
+    PyObject* n = PyLong_FromUnicodeObject(v.ptr(), 10);
+    if (!n) {
+        PyErr_Clear();
+        n = PyFloat_FromString(v.ptr());
+    }
+    if (!n) {
+        PyErr_Clear();
+        throw py::value_error(where() + " must be a number, got " + show(v));
+    }
+    return py::reinterpret_steal<py::object>(n);
+}
+
+// A learning rate: any real number (int, float, numpy scalar, numeric string), widened
+// to double. A bool is refused: `True` is no learning rate.
 template <class Where>
 double read_rate(py::handle v, const Where& where) {
     if (PyFloat_CheckExact(v.ptr())) return PyFloat_AS_DOUBLE(v.ptr());
-    if (!PyFloat_CheckExact(v.ptr()) && (is_bool(v) || !is_real(v)))
+    if (PyUnicode_Check(v.ptr())) return read_rate(parse_number(v, where), where);
+    if (is_bool(v) || !is_real(v))
         throw py::type_error(where() + " must be a number, got " + show(v) + " (" + type_name(v) +
                              ")");
     return as_double(v, where);
 }
 
-// An integer field: an int, or an integral real such as 10.0 (taken as 10); 10.5 is
-// refused.
+// An integer field: an int, an integral real such as 10.0 (taken as 10; 10.5 is
+// refused), or a string of one. Values beyond int64 are refused here, the field's own
+// range by the core.
 template <class Where>
 std::int64_t read_int(py::handle v, const Where& where) {
     PyObject* p = v.ptr();
@@ -140,23 +159,26 @@ std::int64_t read_int(py::handle v, const Where& where) {
         const long long i = PyLong_AsLongLongAndOverflow(p, &overflow);
         if (overflow == 0) return static_cast<std::int64_t>(i);
     }
+    if (PyUnicode_Check(p)) return read_int(parse_number(v, where), where);
     if (is_bool(v) || !is_real(v))
         throw py::type_error(where() + " must be an integer, got " + show(v) + " (" + type_name(v) +
                              ")");
+    const auto too_large = [&] {
+        return py::value_error(where() + " must be an integer of magnitude at most 2**53, got " +
+                               show(v));
+    };
     if (!PyFloat_Check(p) && PyIndex_Check(p)) {
         py::object index = py::reinterpret_steal<py::object>(PyNumber_Index(p));
         if (!index) throw py::error_already_set();
         int overflow = 0;
         const long long i = PyLong_AsLongLongAndOverflow(index.ptr(), &overflow);
-        if (overflow != 0)
-            throw py::value_error(where() + " must be in [-2**53, 2**53], got " + show(v));
+        if (overflow != 0) throw too_large();
         return static_cast<std::int64_t>(i);
     }
     const double d = as_double(v, where);
     if (!std::isfinite(d) || d != std::floor(d))
         throw py::value_error(where() + " must be an integer, got " + show(v));
-    if (std::fabs(d) > 0x1p62)
-        throw py::value_error(where() + " must be in [-2**53, 2**53], got " + show(v));
+    if (std::fabs(d) > 0x1p62) throw too_large();
     return static_cast<std::int64_t>(d);
 }
 

@@ -100,6 +100,16 @@ py::list values_at(const tml::ScheduleSet& set, py::handle step, py::object targ
             throw py::value_error(
                 "targets has " + std::to_string(PySequence_Fast_GET_SIZE(seq.ptr())) +
                 " items, expected one per schedule (" + std::to_string(groups) + ")");
+        // All checked before any is written: a refused call changes nothing.
+        static const auto* mutable_mapping =
+            new py::object(py::module_::import("collections.abc").attr("MutableMapping"));
+        for (std::size_t g = 0; g < groups; ++g) {
+            py::handle target = PySequence_Fast_GET_ITEM(seq.ptr(), g);
+            if (!PyDict_Check(target.ptr()) && !py::isinstance(target, *mutable_mapping))
+                throw py::type_error("targets[" + std::to_string(g) +
+                                     "] must be a mapping (a parameter group dict), got " +
+                                     show(target));
+        }
     }
     py::list values(groups);
     for (std::size_t g = 0; g < groups; ++g) {

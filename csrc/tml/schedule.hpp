@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <limits>
 #include <sstream>
 #include <stdexcept>
@@ -56,12 +57,23 @@ struct Tables {
 };
 
 namespace detail {
-template <class T>
-std::string str(const T& v) {
-    std::ostringstream os;
-    os.precision(17);
-    os << v;
-    return os.str();
+inline std::string str(std::int64_t v) { return std::to_string(v); }
+inline std::string str(std::size_t v) { return std::to_string(v); }
+
+// The shortest text that reads back as `v` (0.1, not 0.10000000000000001), and Python's
+// spelling of the special values.
+inline std::string str(double v) {
+    if (std::isnan(v)) return "nan";
+    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+    std::string text;
+    for (int precision = 15; precision <= 17; ++precision) {
+        std::ostringstream os;
+        os.precision(precision);
+        os << v;
+        text = os.str();
+        if (std::strtod(text.c_str(), nullptr) == v) break;
+    }
+    return text;
 }
 
 inline void check_rate(const char* kind, const char* field, double v) {

@@ -7,8 +7,9 @@ that constructs is a config that evaluates.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
+import numpy as np
 import pydantic
 
 from tml import _core
@@ -27,6 +28,18 @@ __all__ = [
     "SgdConfig",
     "get_optimizer_algorithm_config",
 ]
+
+
+def _not_bool(value: Any) -> Any:
+    # pydantic's lax mode reads True as 1.0; a bool is no learning rate or step count
+    # (and the compiled reader, which raw dict configs go through, refuses it too).
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"must be a number, not a bool, got {value!r}")
+    return value
+
+
+Rate = Annotated[float, pydantic.BeforeValidator(_not_bool)]
+Steps = Annotated[int, pydantic.BeforeValidator(_not_bool)]
 
 
 def _one_of(group: str, description: str) -> Any:
@@ -52,10 +65,10 @@ class PiecewiseConstant(_Kind):
     """
 
     _kind: ClassVar[str] = "piecewise_constant"
-    learning_rate_boundaries: list[int] = pydantic.Field(
+    learning_rate_boundaries: list[Steps] = pydantic.Field(
         description="Steps where the value changes, strictly increasing integers."
     )
-    learning_rate_values: list[float] = pydantic.Field(
+    learning_rate_values: list[Rate] = pydantic.Field(
         description="One more value than boundaries, each finite and >= 0."
     )
 
@@ -64,8 +77,8 @@ class LinearRampToConstant(_Kind):
     """`min(learning_rate, learning_rate / num_ramp_steps * step)`."""
 
     _kind: ClassVar[str] = "linear_ramp_to_constant"
-    learning_rate: float = pydantic.Field(description="Value after the ramp, finite and >= 0.")
-    num_ramp_steps: int = pydantic.Field(description="Steps to reach learning_rate, >= 1.")
+    learning_rate: Rate = pydantic.Field(description="Value after the ramp, finite and >= 0.")
+    num_ramp_steps: Steps = pydantic.Field(description="Steps to reach learning_rate, >= 1.")
 
 
 class LinearRampToCosine(_Kind):
@@ -76,10 +89,10 @@ class LinearRampToCosine(_Kind):
     """
 
     _kind: ClassVar[str] = "linear_ramp_to_cosine"
-    learning_rate: float = pydantic.Field(description="Peak value, reached at num_ramp_steps.")
-    final_learning_rate: float = pydantic.Field(description="Value from final_num_steps on.")
-    num_ramp_steps: int = pydantic.Field(description="Length of the linear ramp, >= 1.")
-    final_num_steps: int = pydantic.Field(description="End of the cosine, > num_ramp_steps.")
+    learning_rate: Rate = pydantic.Field(description="Peak value, reached at num_ramp_steps.")
+    final_learning_rate: Rate = pydantic.Field(description="Value from final_num_steps on.")
+    num_ramp_steps: Steps = pydantic.Field(description="Length of the linear ramp, >= 1.")
+    final_num_steps: Steps = pydantic.Field(description="End of the cosine, > num_ramp_steps.")
 
 
 class LearningRate(BaseConfig):
@@ -94,7 +107,7 @@ class LearningRate(BaseConfig):
           final_num_steps: 100000
     """
 
-    constant: float | None = _one_of("lr", "A constant learning rate, finite and >= 0.")
+    constant: Rate | None = _one_of("lr", "A constant learning rate, finite and >= 0.")
     linear_ramp_to_cosine: LinearRampToCosine | None = _one_of("lr", "Ramp, then cosine.")
     linear_ramp_to_constant: LinearRampToConstant | None = _one_of("lr", "Ramp, then constant.")
     piecewise_constant: PiecewiseConstant | None = _one_of("lr", "Steps of constants.")

@@ -26,9 +26,11 @@ Config = Any
 
 def set_num_threads(n: int) -> None:
     """Caps the threads one batch call may use; 0 restores the default (usable cores)."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ValueError(f"n must be an integer >= 0, got n={n!r}")
-    _core.set_max_threads(n)
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"n must be an integer, got n={n!r}")
+    if not 0 <= n <= 1024:
+        raise ValueError(f"n must be in [0, 1024], got n={n!r}")
+    _core.set_max_threads(int(n))
 
 
 def get_num_threads() -> int:
@@ -51,13 +53,18 @@ def _float_dtype(dtype: Any) -> np.dtype[Any]:
         resolved = np.dtype(name if name in ("float32", "float64") else dtype)
     except TypeError:
         resolved = None
-    if resolved not in _FLOAT_DTYPES:
+    if resolved is None or resolved not in _FLOAT_DTYPES:
         raise TypeError(f"dtype must be float32 or float64, got dtype={dtype!r}")
     return resolved
 
 
 def _position(shape: tuple[int, ...], flat: int) -> str:
     return ", ".join(str(i) for i in np.unravel_index(flat, shape)) if shape else ""
+
+
+def _where(shape: tuple[int, ...], flat: int) -> str:
+    """How an error names a step: `steps[2, 1]` in an array, `step` for a scalar."""
+    return f"steps[{_position(shape, flat)}]" if shape else "step"
 
 
 def _element_error(values: np.ndarray) -> Exception:
@@ -67,7 +74,7 @@ def _element_error(values: np.ndarray) -> Exception:
     or an integer outside int64 (which numpy turns into uint64, float64 or object).
     """
     for flat, value in enumerate(values.reshape(-1)):
-        where = f"steps[{_position(values.shape, flat)}] = {value!r}"
+        where = f"{_where(values.shape, flat)} = {value!r}"
         if isinstance(value, (bool, np.bool_)) or not isinstance(
             value, (int, float, np.integer, np.floating)
         ):
@@ -99,7 +106,10 @@ def _list_steps(step: list[Any] | tuple[Any, ...]) -> np.ndarray:
     numpy turns `[True, 2]` into `[1, 2]` and `[1, 2**63]` into floats; neither is a
     valid list of steps.
     """
-    arr = np.asarray(step)
+    try:
+        arr = np.asarray(step)
+    except ValueError as e:  # ragged nesting
+        raise ValueError(f"steps must be a rectangular (nested) list of numbers: {e}") from None
     types = _leaf_types(step)
     suspicious = bool(types & {bool, np.bool_}) or arr.dtype.kind in "uO"
     if not suspicious and int in types and arr.dtype.kind == "f" and arr.size:
@@ -116,6 +126,8 @@ def _as_steps(step: Any) -> np.ndarray:
             return np.arange(step.start, step.stop, step.step, dtype=np.int64)
         except OverflowError:
             raise ValueError(f"steps {step!r} do not fit in int64") from None
+    if isinstance(step, np.ma.MaskedArray):
+        raise TypeError("masked arrays are not supported: the mask would be ignored")
     if isinstance(step, (list, tuple)):
         arr = _list_steps(step)
     elif isinstance(step, (np.ndarray, int, float, np.generic)) and not isinstance(
@@ -132,7 +144,7 @@ def _as_steps(step: Any) -> np.ndarray:
         if arr.dtype == np.uint64 and arr.size and (arr > _INT64_MAX).any():
             flat = int(np.argmax(arr.reshape(-1) > _INT64_MAX))
             raise ValueError(
-                f"steps[{_position(arr.shape, flat)}] = {arr.reshape(-1)[flat]} is not a valid "
+                f"{_where(arr.shape, flat)} = {arr.reshape(-1)[flat]} is not a valid "
                 "step: integer steps must be in [0, 2**63 - 1]"
             )
         return np.asarray(arr, dtype=np.int64, order="C")
@@ -143,7 +155,7 @@ def _as_steps(step: Any) -> np.ndarray:
             if inexact.any():
                 flat = int(np.argmax(inexact.reshape(-1)))
                 raise ValueError(
-                    f"steps[{_position(arr.shape, flat)}] = {arr.reshape(-1)[flat]} is not "
+                    f"{_where(arr.shape, flat)} = {arr.reshape(-1)[flat]} is not "
                     "exactly a float64; the schedules evaluate float64 steps, as the reference"
                 )
         return steps
@@ -153,8 +165,14 @@ def _as_steps(step: Any) -> np.ndarray:
 
 
 def _scalar_step(step: Any) -> Any:
-    """A numpy scalar step goes through the dtype checks of arrays (long double...)."""
-    return _as_steps(step)[()] if isinstance(step, np.generic) else step
+    """One step for the scalar paths: a numpy scalar, 0-d array or 0-d tensor goes
+    through the dtype checks of arrays (long double...); a larger array is refused."""
+    tensor = _torch_tensor_type()
+    if tensor is not None and isinstance(step, tensor):
+        step = _tensor_as_array(step)
+    if isinstance(step, np.ndarray) and step.ndim:
+        raise TypeError(f"step must be a scalar here, got an array of shape {step.shape}")
+    return _as_steps(step)[()] if isinstance(step, (np.generic, np.ndarray)) else step
 
 
 def _evaluate(compiled: Any, groups: int | None, step: Any, out: Any, dtype: Any) -> Any:
@@ -176,7 +194,9 @@ def _evaluate(compiled: Any, groups: int | None, step: Any, out: Any, dtype: Any
 
     if out is not None:
         _check_out(out, dtype)
-    out_dtype = _float_dtype(dtype if dtype is not None or out is None else out.dtype)
+    out_dtype = _float_dtype(
+        dtype if dtype is not None or out is None else out.dtype.newbyteorder("=")
+    )
     steps = _as_steps(step)
     shape = steps.shape if groups is None else (groups, *steps.shape)
     if out is None:
@@ -185,10 +205,10 @@ def _evaluate(compiled: Any, groups: int | None, step: Any, out: Any, dtype: Any
         return result
     if out.shape != shape:
         raise ValueError(f"out has shape {out.shape}, expected {shape}")
-    if out.flags.c_contiguous and not np.may_share_memory(out, steps):
+    if out.flags.c_contiguous and out.dtype.isnative and not np.may_share_memory(out, steps):
         compiled.evaluate(steps, out)
-    else:  # strided, or aliasing the steps: compute aside, then copy in
-        result = np.empty(shape, dtype=out.dtype)
+    else:  # strided, byte-swapped or aliasing the steps: compute aside, then copy in
+        result = np.empty(shape, dtype=out_dtype)
         compiled.evaluate(steps, result, scratch=True)
         out[...] = result
     return out
@@ -197,34 +217,44 @@ def _evaluate(compiled: Any, groups: int | None, step: Any, out: Any, dtype: Any
 def _check_out(out: Any, dtype: Any) -> None:
     if not isinstance(out, np.ndarray):
         raise TypeError(f"out must be a numpy array, got {type(out).__name__}")
-    if out.dtype not in _FLOAT_DTYPES:
+    if out.dtype.newbyteorder("=") not in _FLOAT_DTYPES:
         raise TypeError(f"out must have dtype float32 or float64, got out.dtype={out.dtype}")
-    if dtype is not None and out.dtype != _float_dtype(dtype):
+    if dtype is not None and out.dtype.newbyteorder("=") != _float_dtype(dtype):
         raise TypeError(f"out has dtype {out.dtype} but dtype={dtype!r} was asked for")
     if not out.flags.writeable:
         raise ValueError("out is read-only")
 
 
-def _evaluate_tensor(compiled: Any, groups: int | None, step: Any, out: Any, dtype: Any) -> Any:
+def _tensor_as_array(step: Any) -> np.ndarray:
+    """A tensor of steps as a numpy array on the host (integer or float dtype)."""
     import torch
 
     if step.dtype == torch.bool or step.is_complex():
         raise TypeError(f"steps must be integers or floats, got a tensor of dtype {step.dtype}")
+    if step.device.type == "meta":
+        raise TypeError("steps on the 'meta' device have no values")
     host = step.detach().cpu()
     if host.is_floating_point() and host.dtype not in (torch.float16, torch.float32, torch.float64):
         host = host.to(torch.float64)  # bfloat16 and friends have no numpy dtype; widening is exact
+    return host.numpy()  # type: ignore[no-any-return]
+
+
+def _evaluate_tensor(compiled: Any, groups: int | None, step: Any, out: Any, dtype: Any) -> Any:
+    import torch
+
+    if out is not None:  # checked before anything is computed, as for numpy `out`
+        if not isinstance(out, torch.Tensor):
+            raise TypeError(f"out must be a tensor for tensor steps, got {type(out).__name__}")
+        if out.dtype not in (torch.float32, torch.float64):
+            raise TypeError(f"out must have dtype float32 or float64, got out.dtype={out.dtype}")
+        if dtype is not None and _float_dtype(dtype) != _float_dtype(out.dtype):
+            raise TypeError(f"out has dtype {out.dtype} but dtype={dtype!r} was asked for")
     np_dtype = _float_dtype(dtype if dtype is not None or out is None else out.dtype)
-    values = torch.from_numpy(_evaluate(compiled, groups, host.numpy(), None, np_dtype))
-    if groups is None and step.dim() == 0:
-        values = values.reshape(())
+    values = torch.from_numpy(_evaluate(compiled, groups, _tensor_as_array(step), None, np_dtype))
     if out is None:
         return values.to(step.device)
-    if not isinstance(out, torch.Tensor):
-        raise TypeError(f"out must be a tensor for tensor steps, got {type(out).__name__}")
     if tuple(out.shape) != tuple(values.shape):
         raise ValueError(f"out has shape {tuple(out.shape)}, expected {tuple(values.shape)}")
-    if out.dtype not in (torch.float32, torch.float64):
-        raise TypeError(f"out must have dtype float32 or float64, got {out.dtype}")
     return out.copy_(values)
 
 
@@ -355,14 +385,16 @@ class Schedules:
     def __len__(self) -> int:
         return len(self._compiled)
 
-    def __getitem__(self, key: int | str) -> Schedule:
-        """Schedule by position, or by name when built from a mapping."""
-        if isinstance(key, str):
-            if self._names is None or key not in self._names:
-                raise KeyError(key)
+    def __getitem__(self, key: Any) -> Schedule:
+        """Schedule by name (built from a mapping; names win) or by position."""
+        if self._names is not None and key in self._names:
             key = self._names.index(key)
-        configs = self._compiled.configs()
-        return Schedule(configs[key])
+        elif isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer)):
+            names = "" if self._names is None else f"; names are {list(self._names)!r}"
+            raise KeyError(f"no schedule named {key!r}{names}")
+        elif not -len(self) <= key < len(self):
+            raise IndexError(f"schedule index {key} out of range for {len(self)} schedules")
+        return Schedule(self._compiled.configs()[key])
 
     @property
     def names(self) -> tuple[Any, ...] | None:
