@@ -60,6 +60,16 @@ def test_no_algorithm_is_a_value_error() -> None:
         build_optimizer(model(), config)
 
 
+def test_dict_config_is_validated_as_an_optimizer_config() -> None:
+    optimizer, scheduler = build_optimizer(model(), {"sgd": {"lr": 0.1, "momentum": 0.5}})
+    assert type(optimizer) is torch.optim.SGD
+    assert optimizer.param_groups[0]["momentum"] == 0.5
+    assert scheduler.get_last_lr() == [0.1]
+    assert get_optimizer_class({"adagrad": {"lr": 0.1}}) is torch.optim.Adagrad
+    with pytest.raises(ValueError, match="exactly one"):
+        build_optimizer(model(), {"learning_rate": {"constant": 0.1}})
+
+
 def test_two_algorithms_is_a_value_error() -> None:
     config = OptimizerConfig(adam={"lr": 0.1})
     object.__setattr__(config, "sgd", OptimizerConfig(sgd={"lr": 0.2}).sgd)

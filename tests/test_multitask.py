@@ -170,10 +170,24 @@ def test_backbone_parameters_without_backbone_rate_are_refused() -> None:
         build_multi_task_optimizer(model, SGD, rates(backbone=None, ctr=CLICK))
 
 
-def test_backbone_rate_without_backbone_parameters_is_refused() -> None:
+def test_backbone_rate_without_backbone_parameters_is_unused() -> None:
+    # A config shared by models with and without a backbone: no backbone group.
     model = Towers(["ctr"], backbone=False)
-    with pytest.raises(ValueError, match="backbone_learning_rate is set but every parameter"):
-        build_multi_task_optimizer(model, SGD, rates(ctr=CLICK))
+    optimizer, scheduler = build_multi_task_optimizer(model, SGD, rates(ctr=CLICK))
+    assert [group["name"] for group in optimizer.param_groups] == ["ctr"]
+    assert scheduler.group_names == ["ctr"]
+
+
+def test_configs_as_dicts_and_wrong_types() -> None:
+    model = Towers(["ctr"])
+    dict_rates = {"tower_learning_rates": {"ctr": CLICK}, "backbone_learning_rate": BACKBONE}
+    optimizer, scheduler = build_multi_task_optimizer(model, {"sgd": {"lr": 0.0}}, dict_rates)
+    assert type(optimizer) is torch.optim.SGD
+    assert scheduler.group_names == ["ctr", "backbone"]
+    with pytest.raises(TypeError, match="learning_rates must be a MultiTaskLearningRates"):
+        build_multi_task_optimizer(model, SGD, [1, 2])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="optimizer_config must be an OptimizerConfig"):
+        build_multi_task_optimizer(model, 0.1, dict_rates)  # type: ignore[arg-type]
 
 
 def test_task_named_backbone_clashes_with_the_backbone_group() -> None:

@@ -19,7 +19,12 @@ from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from tml.optimizers.config import LearningRate, MultiTaskLearningRates, OptimizerConfig
+from tml.optimizers.config import (
+    LearningRate,
+    MultiTaskLearningRates,
+    OptimizerConfig,
+    get_optimizer_algorithm_config,
+)
 from tml.optimizers.schedule import Schedules
 
 __all__ = [
@@ -321,17 +326,22 @@ class LRShim(LRScheduler):
                 )
 
 
+def _optimizer_config(optimizer_config: Any) -> Any:
+    """An `OptimizerConfig` from a YAML-shaped dict; config objects as they are."""
+    if isinstance(optimizer_config, Mapping):
+        return OptimizerConfig.model_validate(optimizer_config)
+    if not any(hasattr(optimizer_config, name) for name, _ in _ALGORITHMS):
+        raise TypeError(
+            "optimizer_config must be an OptimizerConfig, a dict of that shape or an object "
+            f"with attributes adam, sgd, adagrad; got {type(optimizer_config).__name__}"
+        )
+    return optimizer_config
+
+
 def _algorithm(optimizer_config: Any) -> tuple[type[Optimizer], Any]:
     """The torch optimizer class and the algorithm config that is set."""
-    chosen = [
-        (name, cls, getattr(optimizer_config, name, None))
-        for name, cls in _ALGORITHMS
-        if getattr(optimizer_config, name, None) is not None
-    ]
-    if len(chosen) != 1:
-        got = ", ".join(name for name, _, _ in chosen) or "none set"
-        raise ValueError(f"optimizer_config must set exactly one of adam, sgd, adagrad; got {got}")
-    _, cls, algorithm = chosen[0]
+    algorithm = get_optimizer_algorithm_config(optimizer_config)
+    cls = next(c for name, c in _ALGORITHMS if getattr(optimizer_config, name, None) is algorithm)
     return cls, algorithm
 
 
@@ -348,7 +358,7 @@ def get_optimizer_class(optimizer_config: OptimizerConfig) -> type[Optimizer]:
         ValueError: no algorithm, or more than one, is set (possible on a config built
             with `model_construct`).
     """
-    return _algorithm(optimizer_config)[0]
+    return _algorithm(_optimizer_config(optimizer_config))[0]
 
 
 def build_optimizer(
@@ -377,6 +387,7 @@ def build_optimizer(
         >>> sched.get_last_lr()
         [0.01]
     """
+    optimizer_config = _optimizer_config(optimizer_config)
     cls, algorithm = _algorithm(optimizer_config)
     kwargs = _algorithm_kwargs(algorithm)
     optimizer = cls(model.parameters(), **kwargs)
@@ -403,13 +414,16 @@ def build_multi_task_optimizer(
     contains `"." + t.replace(".", "__") + "."`; every other parameter is in the
     `backbone` group. The groups are the towers in the order of
     `tower_learning_rates`, then `backbone` (present only when some parameter is
-    outside every tower), each scheduled by its own learning rate; parameters keep the
+    outside every tower: a `backbone_learning_rate` with no backbone parameters, as in
+    a config shared by models without a backbone, is unused), each scheduled by its own
+    learning rate; parameters keep the
     model's order within a group. Each group carries its name under the key `"name"`.
 
     Args:
         model: the model, possibly wrapped (`DistributedDataParallel`).
-        optimizer_config: the algorithm (adam, sgd or adagrad); its `learning_rate`
-            must be unset, the schedules come from `learning_rates`.
+        optimizer_config: an `OptimizerConfig` (or a dict of that shape) giving the
+            algorithm (adam, sgd or adagrad); its `learning_rate` must be unset, the
+            schedules come from `learning_rates`.
         learning_rates: a `MultiTaskLearningRates` (or a dict of that YAML shape).
 
     Returns:
@@ -417,8 +431,8 @@ def build_multi_task_optimizer(
 
     Raises:
         ValueError: a parameter is matched by two tasks, a task matches no parameter,
-            backbone parameters exist without `backbone_learning_rate` (or the reverse),
-            a task is named `backbone` while a backbone group exists, no algorithm is set,
+            backbone parameters exist without `backbone_learning_rate`, a task is named
+            `backbone` while a backbone group exists, no algorithm is set,
             or `optimizer_config.learning_rate` is set. Each message names the parameters
             or tasks.
 
@@ -434,6 +448,12 @@ def build_multi_task_optimizer(
     """
     if isinstance(learning_rates, Mapping):
         learning_rates = MultiTaskLearningRates.model_validate(learning_rates)
+    elif not hasattr(learning_rates, "tower_learning_rates"):
+        raise TypeError(
+            "learning_rates must be a MultiTaskLearningRates or a dict of that shape "
+            f"(tower_learning_rates, backbone_learning_rate), got {type(learning_rates).__name__}"
+        )
+    optimizer_config = _optimizer_config(optimizer_config)
     if getattr(optimizer_config, "learning_rate", None) is not None:
         raise ValueError(
             "optimizer_config.learning_rate is set, but build_multi_task_optimizer takes "
@@ -469,11 +489,6 @@ def build_multi_task_optimizer(
             f"parameters {_shown(backbone_names)} belong to no task tower, and "
             "backbone_learning_rate is not set; set it, or add their task to "
             "tower_learning_rates"
-        )
-    if not backbone and backbone_lr is not None:
-        raise ValueError(
-            "backbone_learning_rate is set but every parameter belongs to a task tower "
-            f"({', '.join(repr(t) for t in towers)}); unset backbone_learning_rate"
         )
     if backbone and _BACKBONE in towers:
         raise ValueError(

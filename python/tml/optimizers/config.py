@@ -172,11 +172,15 @@ def get_optimizer_algorithm_config(optimizer_config: OptimizerConfig) -> Optimiz
     """The algorithm config that is set (adam, sgd or adagrad).
 
     Raises:
-        ValueError: none is set (possible on a config built with `model_construct`).
+        ValueError: none, or more than one, is set (possible on a config built with
+            `model_construct`, or on a config object of the original tml code).
     """
-    for algorithm in (optimizer_config.adam, optimizer_config.sgd, optimizer_config.adagrad):
-        if algorithm is not None:
-            return algorithm
-    raise ValueError(
-        f"No optimizer selected in optimizer_config (adam, sgd, adagrad): {optimizer_config!r}"
-    )
+    chosen = [
+        (name, algorithm)
+        for name in ("adam", "sgd", "adagrad")
+        if (algorithm := getattr(optimizer_config, name, None)) is not None
+    ]
+    if len(chosen) != 1:
+        got = ", ".join(name for name, _ in chosen) or "none set"
+        raise ValueError(f"optimizer_config must set exactly one of adam, sgd, adagrad; got {got}")
+    return chosen[0][1]  # type: ignore[no-any-return]
