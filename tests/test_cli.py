@@ -580,3 +580,30 @@ def test_python_dash_m(tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert "no such file" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_configs_without_schedules_or_with_repeated_names(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    empty = write(tmp_path, "tower_learning_rates: {}\n", "empty.yaml")
+    assert_user_error(*run(capsys, empty), "no learning-rate schedules")
+    repeated = write(tmp_path, '1: {constant: 0.1}\n"1": {constant: 0.2}\n', "repeat.yaml")
+    assert_user_error(*run(capsys, repeated), "group names repeat: '1'")
+    clash = write(
+        tmp_path,
+        """\
+        tower_learning_rates:
+          backbone: {constant: 0.1}
+          "(backbone)": {constant: 0.2}
+        backbone_learning_rate: {constant: 0.3}
+        """,
+        "clash.yaml",
+    )
+    assert_user_error(*run(capsys, clash), "group names repeat: '(backbone)'")
+
+
+def test_start_near_the_largest_step(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = write(tmp_path, "constant: 0.25\n")
+    code, out, err = run(capsys, path, "--start", 2**63 - 8, "--no-plot", "--at", 2**63 - 1)
+    assert code == 0, err
+    assert "9,223,372,036,854,775,807" in out

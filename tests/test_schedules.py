@@ -348,3 +348,19 @@ def test_set_num_threads_bounds() -> None:
     finally:
         set_num_threads(0)
     assert get_num_threads() == before
+
+
+def test_breakpoints_are_where_each_kind_changes_formula() -> None:
+    schedules = Schedules(MIXED)
+    by_kind = dict(zip(schedules.kinds, schedules.breakpoints, strict=True))
+    cosine = COSINE["linear_ramp_to_cosine"]
+    assert by_kind["linear_ramp_to_cosine"] == (cosine["num_ramp_steps"], cosine["final_num_steps"])
+    assert by_kind["linear_ramp_to_constant"] == (
+        RAMP["linear_ramp_to_constant"]["num_ramp_steps"],
+    )
+    assert by_kind["constant"] == ()
+    bounds = tuple(PIECEWISE["piecewise_constant"]["learning_rate_boundaries"])
+    assert by_kind["piecewise_constant"] == bounds
+    for one in (Schedule(c) for c in MIXED.values()):  # constant after the last breakpoint
+        last = one.breakpoints[-1] if one.breakpoints else 0
+        assert np.unique(one(np.arange(last, last + 50))).size == 1

@@ -2,6 +2,7 @@
 // batch evaluation with the GIL released.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <atomic>
 #include <cstdint>
@@ -165,6 +166,15 @@ void bind_schedules(py::module_& m) {
                 return out;
             },
             "Kind name of each schedule.")
+        .def(
+            "breakpoints",
+            [](const tml::ScheduleSet& set) {
+                py::list out;
+                for (const auto& s : set.items())
+                    out.append(py::tuple(py::cast(tml::breakpoints(s, set.tables()))));
+                return out;
+            },
+            "Steps where each schedule's formula changes; constant from the last one on.")
         .def(
             "configs",
             [](const tml::ScheduleSet& set) {

@@ -6,9 +6,11 @@
 // floating-point operations is Python's left-to-right order. This header has no
 // Python in it; the binding converts and validates Python input and calls it.
 //
-// Adding a schedule kind: write one struct with a validating `make` factory, a
-// `name`, and `operator()(step, tables)` for both step types, then add it to
-// `Schedule` below. Nothing else in the core changes.
+// Adding a schedule kind: write one struct with a validating `make` factory, a `name`,
+// a `cost`, `operator()(step, tables)` for both step types and its `breakpoints`, then
+// add it to `Schedule` and an `add_*` method to `ScheduleSet` below. Outside the core,
+// the binding reads its config fields (convert.cpp: add_config, to_config) and the
+// pydantic model declares them (python/tml/optimizers/config.py).
 #pragma once
 
 #include <algorithm>
@@ -105,6 +107,7 @@ struct Constant {
     double operator()(Step, const Tables&) const {
         return learning_rate;
     }
+    void breakpoints(const Tables&, std::vector<std::int64_t>&) const {}
 };
 
 // lr = values[i], i = number of boundaries <= step (Python's bisect.bisect_right)
@@ -177,6 +180,11 @@ struct PiecewiseConstant {
         fill_with(steps, n, out, t.boundaries_float + boundary_offset, t.values + value_offset);
     }
 
+    void breakpoints(const Tables& t, std::vector<std::int64_t>& out) const {
+        out.insert(out.end(), t.boundaries_int + boundary_offset,
+                   t.boundaries_int + boundary_offset + count);
+    }
+
   private:
     template <class T>
     std::size_t index(T s, const T* b) const {
@@ -213,6 +221,9 @@ struct LinearRampToConstant {
         const double ramp = slope * static_cast<double>(s);
         // Python's min(a, b) keeps a unless b < a.
         return ramp < learning_rate ? ramp : learning_rate;
+    }
+    void breakpoints(const Tables&, std::vector<std::int64_t>& out) const {
+        out.push_back(num_ramp_steps);
     }
 };
 
@@ -257,10 +268,22 @@ struct LinearRampToCosine {
                    half_range * (1.0 + std::cos((pi * since(s, num_ramp_steps)) / span));
         return final_learning_rate;
     }
+    void breakpoints(const Tables&, std::vector<std::int64_t>& out) const {
+        out.push_back(num_ramp_steps.i);
+        out.push_back(final_num_steps.i);
+    }
 };
 
 using Schedule =
     std::variant<Constant, PiecewiseConstant, LinearRampToConstant, LinearRampToCosine>;
+
+// Steps where the schedule's formula changes, increasing; it is constant from the last
+// one on (from step 0 when there are none). A kind states its own in `breakpoints`.
+inline std::vector<std::int64_t> breakpoints(const Schedule& s, const Tables& t) {
+    std::vector<std::int64_t> out;
+    std::visit([&](const auto& k) { k.breakpoints(t, out); }, s);
+    return out;
+}
 
 inline const char* kind_name(const Schedule& s) {
     return std::visit([](const auto& k) { return std::decay_t<decltype(k)>::name; }, s);

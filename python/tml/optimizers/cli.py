@@ -65,6 +65,7 @@ EXIT_USAGE = 2
 _BLOCK_VALUES = 1 << 22
 # More steps than this per schedule is almost certainly a typo (or wants --every).
 _MAX_STEPS = 100_000_000
+_LAST_STEP = 2**63 - 1  # the largest integer step
 # A CSV beyond this many rows is written at a stride unless --csv-every says otherwise.
 _MAX_CSV_ROWS = 1_000_000
 _MIN_DEFAULT_SPAN = 100
@@ -408,17 +409,9 @@ class StepRange:
         return np.clip(pos, 0, self.count - 1)
 
 
-def settle_step(config: dict[str, Any]) -> int:
-    """The step from which a schedule (YAML-shaped dict) no longer changes."""
-    kind, params = next((k, v) for k, v in config.items() if v is not None)
-    if kind == "linear_ramp_to_cosine":
-        return int(params["final_num_steps"])
-    if kind == "linear_ramp_to_constant":
-        return int(params["num_ramp_steps"])
-    if kind == "piecewise_constant":
-        bounds = params["learning_rate_boundaries"]
-        return int(bounds[-1]) if bounds else 0
-    return 0
+def settle_step(breakpoints: Sequence[int]) -> int:
+    """The step from which a schedule no longer changes: its last breakpoint."""
+    return max(0, breakpoints[-1]) if breakpoints else 0
 
 
 def ramp_end(config: dict[str, Any]) -> int | None:
@@ -428,18 +421,6 @@ def ramp_end(config: dict[str, Any]) -> int | None:
         if params is not None:
             return int(params["num_ramp_steps"])
     return None
-
-
-def breakpoints(config: dict[str, Any]) -> list[int]:
-    """Steps where a schedule's formula changes (corners of its curve)."""
-    kind, params = next((k, v) for k, v in config.items() if v is not None)
-    if kind == "linear_ramp_to_cosine":
-        return [int(params["num_ramp_steps"]), int(params["final_num_steps"])]
-    if kind == "linear_ramp_to_constant":
-        return [int(params["num_ramp_steps"])]
-    if kind == "piecewise_constant":
-        return [int(b) for b in params["learning_rate_boundaries"]]
-    return []
 
 
 def _round_up_2_digits(n: int) -> int:
@@ -613,10 +594,9 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]], left: in
     return [line(headers), *(line(r) for r in rows)]
 
 
-def summary_table(
-    names: Sequence[str], configs: Sequence[dict[str, Any]], kinds: Sequence[str], ev: Evaluation
-) -> list[str]:
+def summary_table(names: Sequence[str], schedules: Schedules, ev: Evaluation) -> list[str]:
     rows = []
+    configs, kinds, breakpoints = schedules.configs, schedules.kinds, schedules.breakpoints
     for g, name in enumerate(names):
         end = ramp_end(configs[g])
         rows.append(
@@ -627,7 +607,7 @@ def summary_table(
                 format_lr(float(ev.peak[g])),
                 format_step(int(ev.peak_step[g])),
                 format_lr(float(ev.final[g])),
-                format_step(settle_step(configs[g])),
+                format_step(settle_step(breakpoints[g])),
             ]
         )
     headers = ["group", "kind", "ramp end", "peak", "at step", "final", "flat from"]
@@ -925,7 +905,7 @@ def write_png(
     evenly spaced steps plus both sides of every breakpoint, so corners stay sharp."""
     figure_cls, canvas_cls = _import_matplotlib()
     grid = np.unique(np.rint(np.linspace(0, rng.count - 1, min(rng.count, _PNG_POINTS))))
-    corners = np.asarray([b for cfg in configs for b in breakpoints(cfg)], dtype=np.int64)
+    corners = np.asarray([b for bps in schedules.breakpoints for b in bps], dtype=np.int64)
     near = rng.position(corners) if corners.size else np.empty(0, dtype=np.int64)
     positions = np.unique(np.concatenate([grid.astype(np.int64), near, np.maximum(near - 1, 0)]))
     steps = rng.start + rng.every * positions
@@ -1051,9 +1031,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _step_range(args: argparse.Namespace, configs: Sequence[dict[str, Any]]) -> StepRange:
-    settle = max(settle_step(cfg) for cfg in configs)
+def _step_range(args: argparse.Namespace, schedules: Schedules) -> StepRange:
+    settle = max(settle_step(bps) for bps in schedules.breakpoints)
     end = args.steps if args.steps is not None else default_end(settle, args.start)
+    end = min(end, _LAST_STEP)  # a default end past the largest step a schedule takes
     if end < args.start:
         raise UserError(f"--steps {end} is before --start {args.start}")
     count = (end - args.start) // args.every + 1
@@ -1071,9 +1052,14 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if args.png is not None:
         _import_matplotlib()  # fail before doing any work
     groups = load_groups(args.config, args.section)
+    if not groups.names:
+        raise UserError(f"{args.config}: {groups.shape} with no learning-rate schedules in it")
+    repeated = sorted({n for n in groups.names if groups.names.count(n) > 1})
+    if repeated:  # YAML keys 1 and "1" are both the group "1"
+        raise UserError(f"{args.config}: group names repeat: {', '.join(map(repr, repeated))}")
     schedules = Schedules(dict(zip(groups.names, groups.configs, strict=True)))
-    names, configs, kinds = groups.names, schedules.configs, schedules.kinds
-    rng = _step_range(args, configs)
+    names, configs = groups.names, schedules.configs
+    rng = _step_range(args, schedules)
 
     term_columns = shutil.get_terminal_size((100, 24)).columns
     if plot_kind(args.plot, configs) == "chart":
@@ -1106,7 +1092,7 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         at = args.at if args.at else default_table_steps(rng, names, term_columns)
         at_values = schedules(np.asarray(at, dtype=np.int64)) if at else np.empty((len(names), 0))
         print("", file=stdout)
-        print("\n".join(summary_table(names, configs, kinds, ev)), file=stdout)
+        print("\n".join(summary_table(names, schedules, ev)), file=stdout)
         print("", file=stdout)
         print("\n".join(values_table(names, at, at_values)), file=stdout)
     if not args.no_plot:

@@ -307,6 +307,12 @@ class Schedule:
         """The schedule as a YAML-shaped dict."""
         return dict(self._compiled.configs()[0])
 
+    @property
+    def breakpoints(self) -> tuple[int, ...]:
+        """Steps where the formula changes, increasing (ramp end, cosine end,
+        piecewise boundaries); the schedule is constant from the last one on."""
+        return tuple(self._compiled.breakpoints()[0])
+
     def __reduce__(self) -> tuple[Any, ...]:
         return (Schedule, (self.config,))
 
@@ -410,6 +416,11 @@ class Schedules:
     def configs(self) -> list[dict[str, Any]]:
         """Each schedule as a YAML-shaped dict."""
         return list(self._compiled.configs())
+
+    @property
+    def breakpoints(self) -> list[tuple[int, ...]]:
+        """Each schedule's `Schedule.breakpoints`."""
+        return list(self._compiled.breakpoints())
 
     def __reduce__(self) -> tuple[Any, ...]:
         configs = self.configs
