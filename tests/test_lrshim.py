@@ -659,3 +659,33 @@ def test_deepcopy_and_pickle_continue_with_the_same_learning_rates() -> None:
             clone.step()
             want = expected(list(CONFIGS.values()), step)
             assert hexes(group_lrs(clone.optimizer)) == hexes(want)
+
+
+def test_groups_rebuilt_on_every_access_are_recognised() -> None:
+    params = [torch.nn.Parameter(torch.ones(1)) for _ in range(3)]
+    optimizer = torch.optim.SGD([{"params": [p]} for p in params], lr=0.0)
+    groups = optimizer.param_groups
+
+    class Rebuilding(torch.optim.SGD):
+        """Returns a new list of the same group dicts on every access, as torchrec does."""
+
+        @property  # type: ignore[override]
+        def param_groups(self) -> list[dict[str, Any]]:
+            return list(groups)
+
+        @param_groups.setter
+        def param_groups(self, value: list[dict[str, Any]]) -> None:
+            groups[:] = value
+
+    optimizer.__class__ = Rebuilding
+    assert optimizer.param_groups is not optimizer.param_groups
+    configs = list(CONFIGS.values())[:3]
+    shim = LRShim(optimizer, configs)
+    inspections = []
+    original = shim._inspect_groups
+    shim._inspect_groups = lambda g: (inspections.append(1), original(g))  # type: ignore[method-assign]
+    for step in range(1, 4):
+        train_step(optimizer)
+        shim.step()
+        assert hexes(group_lrs(optimizer)) == hexes(expected(configs, step))
+    assert inspections == []

@@ -217,7 +217,17 @@ class LRShim(LRScheduler):
         step = self.last_epoch + 1 if epoch is None else epoch
         groups = self.optimizer.param_groups
         if groups is not self._seen_groups:
-            self._inspect_groups(groups)
+            # A combined optimizer may build a new list of the same group dicts on every
+            # access (torchrec's does): compared at C speed before a full inspection.
+            seen = self._seen_groups
+            if (
+                seen is not None
+                and len(groups) == len(seen)
+                and all(map(operator.is_, groups, seen))
+            ):
+                self._seen_groups = groups
+            else:
+                self._inspect_groups(groups)
         elif len(groups) != len(self._schedules):  # a group was added to the same list
             raise _count_error(self.optimizer, len(groups), self.group_names)
         # Both calls check the step before storing anything: a refused step changes nothing.
