@@ -214,9 +214,9 @@ std::size_t evaluate(const ScheduleSet& set, const Step* steps, std::size_t n, O
     parallel_for(
         groups * n, max_threads,
         [&](std::size_t begin, std::size_t end) {
-            // A slice runs through groups in order; each thread stops at its first invalid
-            // step, which leaves the smallest invalid step index in `first`: every index is
-            // seen in group 0 by the thread whose slice holds it.
+            // A chunk runs through groups in order and stops at its first invalid step;
+            // the smallest of those is the first invalid step index, since every index
+            // is seen in group 0 by the chunk that holds it.
             std::size_t g = begin / n;
             std::size_t i = begin % n;
             while (begin < end) {
