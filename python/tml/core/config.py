@@ -9,6 +9,7 @@ arguments, `pydantic.Field(None, json_schema_extra={"one_of": "lr"})`.
 
 from __future__ import annotations
 
+import functools
 import getpass
 import os
 import string
@@ -25,6 +26,7 @@ _GROUP_KINDS = ("one_of", "at_most_one_of")
 C = TypeVar("C", bound="BaseConfig")
 
 
+@functools.cache  # per class: every validation of every config reads it
 def _field_groups(model: type[pydantic.BaseModel]) -> dict[tuple[str, str], list[str]]:
     groups: dict[tuple[str, str], list[str]] = defaultdict(list)
     for name, info in model.model_fields.items():
