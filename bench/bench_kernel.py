@@ -533,7 +533,7 @@ def numpy_variants(kind: str, cfg: LearningRate) -> dict[str, Callable[[np.ndarr
 
 
 def torch_version(kind: str, cfg: LearningRate, torch: Any) -> Callable[[Any], Any]:
-    """torch float64 vectorised version (default torch threads)."""
+    """Torch float64 vectorised version (default torch threads)."""
     f64 = torch.float64
     if kind == "constant":
         c = cfg.constant

@@ -85,7 +85,7 @@ def python_schedule(config: Config) -> Callable[[int], float]:
     """The schedule as one plain-Python function, in the reference order of operations."""
     if "constant" in config:
         value = config["constant"]
-        return lambda step: value
+        return lambda _step: value
     if "piecewise_constant" in config:
         boundaries = config["piecewise_constant"]["learning_rate_boundaries"]
         values = config["piecewise_constant"]["learning_rate_values"]

@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 
-torch = pytest.importorskip("torch")
+pytest.importorskip("torch")
+import torch
 
-from tml.core.config import load_config_from_yaml  # noqa: E402
-from tml.optimizers import compute_lr  # noqa: E402
-from tml.optimizers.config import OptimizerConfig  # noqa: E402
-from tml.optimizers.optimizer import LRShim, build_optimizer, get_optimizer_class  # noqa: E402
+from tml.core.config import load_config_from_yaml
+from tml.optimizers import compute_lr
+from tml.optimizers.config import OptimizerConfig
+from tml.optimizers.optimizer import LRShim, build_optimizer, get_optimizer_class
 
 COSINE = {
     "linear_ramp_to_cosine": {

@@ -136,7 +136,7 @@ def test_csv_and_npy_agree_with_compute_lr(
     steps = np.arange(6001)
     expected = np.stack([compute_lr(cfg, steps) for cfg in groups.values()])
 
-    with open(csv_path, newline="", encoding="utf-8") as f:
+    with Path(csv_path).open(newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))
     assert rows[0] == ["step", *groups]
     body = np.array([[float(x) for x in row] for row in rows[1:]])
@@ -160,7 +160,7 @@ def test_start_and_every(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert f"steps 500 to {steps[-1]:,} every 7: {steps.size:,} steps" in out
     expected = np.stack([compute_lr(cfg, steps) for cfg in multitask_groups().values()])
     np.testing.assert_array_equal(np.load(npy_path), expected)
-    with open(csv_path, newline="", encoding="utf-8") as f:
+    with Path(csv_path).open(newline="", encoding="utf-8") as f:
         first_column = [int(row[0]) for row in list(csv.reader(f))[1:]]
     assert first_column == steps.tolist()
 
@@ -176,7 +176,7 @@ def test_long_csv_is_written_at_a_stride(
     )
     assert code == 0
     assert "holds one step in 10" in err
-    with open(csv_path, newline="", encoding="utf-8") as f:
+    with Path(csv_path).open(newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))[1:]
     steps = [int(r[0]) for r in rows]
     assert steps == list(range(0, 10_000, 10))
@@ -187,7 +187,7 @@ def test_long_csv_is_written_at_a_stride(
     code, _, err = run(capsys, SINGLE, "--steps", "9999", "--csv", csv_path, "--csv-every", "1")
     assert code == 0
     assert err == ""
-    with open(csv_path, newline="", encoding="utf-8") as f:
+    with Path(csv_path).open(newline="", encoding="utf-8") as f:
         assert len(list(csv.reader(f))) == 10_001
 
 

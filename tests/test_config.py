@@ -16,7 +16,7 @@ import numpy as np
 import pydantic
 import pytest
 
-from oracle import assert_same_bits, reference_array
+from tests.oracle import assert_same_bits, reference_array
 from tml.core.config import BaseConfig, load_config_from_yaml
 from tml.optimizers import compute_lr
 from tml.optimizers.config import (

@@ -1,5 +1,7 @@
-"""Two-process torch.distributed run (gloo, CPU, loopback): same learning rates on every
-rank, and a run resumed from a checkpoint continues exactly as an uninterrupted one.
+"""Two-process torch.distributed runs (gloo, CPU, loopback).
+
+The same learning rates on every rank, and a run resumed from a checkpoint continues
+exactly as an uninterrupted one.
 
 Three runs of two processes each, one after the other: steps [0, K) then a checkpoint
 of (model, optimizer, scheduler) and exit; a fresh pair of processes that loads the
@@ -22,15 +24,15 @@ from typing import Any
 
 import pytest
 
-torch = pytest.importorskip("torch")
+pytest.importorskip("torch")
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch.nn.parallel import DistributedDataParallel
 
-import torch.distributed as dist  # noqa: E402
-import torch.multiprocessing as mp  # noqa: E402
-from torch.nn.parallel import DistributedDataParallel  # noqa: E402
-
-from tml.optimizers import compute_lr  # noqa: E402
-from tml.optimizers.config import OptimizerConfig  # noqa: E402
-from tml.optimizers.optimizer import build_optimizer  # noqa: E402
+from tml.optimizers import compute_lr
+from tml.optimizers.config import OptimizerConfig
+from tml.optimizers.optimizer import build_optimizer
 
 pytestmark = [
     pytest.mark.slow,
@@ -72,8 +74,10 @@ def batch(step: int, rank: int) -> tuple[Any, Any]:
 
 
 def worker(rank: int, port: int, start: int, stop: int, checkpoint: str, prefix: str) -> None:
-    """One rank: trains steps [start, stop), loading the checkpoint when start > 0 and
-    saving one after step K; writes what it saw to `{prefix}-{rank}.json`."""
+    """One rank: trains steps [start, stop) and writes what it saw to `{prefix}-{rank}.json`.
+
+    Loads the checkpoint when start > 0 and saves one after step K.
+    """
     os.environ["MASTER_ADDR"] = "127.0.0.1"
     os.environ["MASTER_PORT"] = str(port)
     if Path("/sys/class/net/lo").exists():
@@ -141,7 +145,7 @@ def run(tmp_path: Path, name: str, start: int, stop: int) -> list[dict[str, Any]
     """Runs `worker` on WORLD processes with a deadline; returns each rank's output."""
     checkpoint = str(tmp_path / "checkpoint.pt")
     outs = [tmp_path / f"{name}-{rank}.json" for rank in range(WORLD)]
-    context = mp.start_processes(
+    context = mp.start_processes(  # type: ignore[attr-defined]
         worker,
         args=(free_port(), start, stop, checkpoint, str(tmp_path / name)),
         nprocs=WORLD,

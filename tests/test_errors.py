@@ -19,8 +19,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from oracle import KINDS, namespace
-from strategies import configs
+from tests.oracle import KINDS, namespace
+from tests.strategies import configs
 from tml.optimizers import LearningRate, Schedule, Schedules, compute_lr, set_num_threads
 
 NAN, INF = float("nan"), float("inf")

@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-torch = pytest.importorskip("torch")
+pytest.importorskip("torch")
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch.optim.lr_scheduler import LambdaLR
 
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from torch.optim.lr_scheduler import LambdaLR  # noqa: E402
-
-from tml.optimizers import Schedules, compute_lr  # noqa: E402
-from tml.optimizers.config import LearningRate  # noqa: E402
-from tml.optimizers.optimizer import LRShim  # noqa: E402
+from tml.optimizers import Schedule, Schedules, compute_lr
+from tml.optimizers.config import LearningRate
+from tml.optimizers.optimizer import LRShim
 
 CONFIGS: dict[str, dict[str, Any]] = {
     "const": {"constant": 0.05},
@@ -100,7 +100,7 @@ class CombinedOptimizer(torch.optim.Optimizer):
         # Optimizer.__init__ wants parameters of its own; the parts own them here.
         self._optims = optims
         self.defaults: dict[str, Any] = {}
-        self.state: dict[Any, Any] = {}
+        self.state: Any = {}
 
     @property
     def param_groups(self) -> list[dict[str, Any]]:  # type: ignore[override]
@@ -108,7 +108,7 @@ class CombinedOptimizer(torch.optim.Optimizer):
 
     def step(self, closure: Any = None) -> None:  # type: ignore[override]
         for _, optim in self._optims:
-            optim.step()
+            optim.step(closure)
 
 
 # --------------------------------------------------------------------------- basics
@@ -422,7 +422,7 @@ def test_initial_lr_is_recorded() -> None:
 
 
 def test_same_last_epoch_convention_as_lambda_lr() -> None:
-    """torch's LambdaLR with base lr 1.0 computes exactly the same learning rates."""
+    """Torch's LambdaLR with base lr 1.0 computes exactly the same learning rates."""
     configs = list(CONFIGS.values())
     for last_epoch in (-1, 0, 3, 9):
         opt_a = make_optimizer(4, lr=1.0)
@@ -431,9 +431,7 @@ def test_same_last_epoch_convention_as_lambda_lr() -> None:
             for group in optimizer.param_groups:
                 group["initial_lr"] = 1.0
         shim = LRShim(opt_a, configs, last_epoch=last_epoch)
-        lam = LambdaLR(
-            opt_b, [lambda e, c=c: compute_lr(c, e) for c in configs], last_epoch=last_epoch
-        )
+        lam = LambdaLR(opt_b, [Schedule(c) for c in configs], last_epoch=last_epoch)
         assert shim.last_epoch == lam.last_epoch
         for _ in range(6):
             assert hexes(group_lrs(opt_a)) == hexes(group_lrs(opt_b))
@@ -572,7 +570,7 @@ def test_load_state_dict_accepts_normalised_equal_configs_and_keeps_input() -> N
     state["lr_dict"] = {
         "a": {"linear_ramp_to_constant": {"learning_rate": 1.0, "num_ramp_steps": 10.0}}
     }
-    snapshot = {key: value for key, value in state.items()}
+    snapshot = dict(state.items())
     shim.load_state_dict(state)
     assert state == snapshot
 
@@ -683,7 +681,12 @@ def test_groups_rebuilt_on_every_access_are_recognised() -> None:
     shim = LRShim(optimizer, configs)
     inspections = []
     original = shim._inspect_groups
-    shim._inspect_groups = lambda g: (inspections.append(1), original(g))  # type: ignore[method-assign]
+
+    def counting(groups: Any) -> None:
+        inspections.append(1)
+        original(groups)
+
+    shim._inspect_groups = counting  # type: ignore[method-assign]
     for step in range(1, 4):
         train_step(optimizer)
         shim.step()

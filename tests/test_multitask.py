@@ -13,13 +13,14 @@ from typing import Any
 import pytest
 import yaml
 
-torch = pytest.importorskip("torch")
+pytest.importorskip("torch")
+import torch
 
-import tml  # noqa: E402
-from tml.core.config import load_config_from_yaml  # noqa: E402
-from tml.optimizers import compute_lr  # noqa: E402
-from tml.optimizers.config import LearningRate, MultiTaskLearningRates, OptimizerConfig  # noqa: E402
-from tml.optimizers.optimizer import build_multi_task_optimizer  # noqa: E402
+import tml
+from tml.core.config import load_config_from_yaml
+from tml.optimizers import compute_lr
+from tml.optimizers.config import LearningRate, MultiTaskLearningRates, OptimizerConfig
+from tml.optimizers.optimizer import build_multi_task_optimizer
 
 ROOT = Path(__file__).resolve().parents[1]
 # The example runs in a subprocess against the same tml this test imported (the

@@ -18,8 +18,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from oracle import assert_same_bits, bits, namespace, reference_array, reference_lr
-from strategies import INT64_MAX, config_and_steps, configs, edge_steps, steps_for
+from tests.oracle import assert_same_bits, bits, namespace, reference_array, reference_lr
+from tests.strategies import INT64_MAX, config_and_steps, configs, edge_steps, steps_for
 from tml.optimizers import LearningRate, Schedule, Schedules, compute_lr, set_num_threads
 
 RAMP = {"linear_ramp_to_constant": {"learning_rate": 0.1, "num_ramp_steps": 10}}
@@ -449,7 +449,8 @@ def test_real_pydantic_v1_models() -> None:
     """Configs built by the original code were pydantic v1 models; they are read by attribute."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pydantic.v1 may warn on newer Pythons
-        v1 = pytest.importorskip("pydantic.v1")
+        pytest.importorskip("pydantic.v1")
+        from pydantic import v1
 
     class Cosine(v1.BaseModel):
         learning_rate: float
@@ -468,8 +469,8 @@ def test_real_pydantic_v1_models() -> None:
         piecewise_constant: Piecewise = v1.Field(None, one_of="lr")
 
     # Annotations are strings here (postponed evaluation); resolve them for pydantic v1.
-    for model in (Cosine, Piecewise, Rate):
-        model.update_forward_refs(v1=v1, Cosine=Cosine, Piecewise=Piecewise)
+    for v1_model in (Cosine, Piecewise, Rate):
+        v1_model.update_forward_refs(v1=v1, Cosine=Cosine, Piecewise=Piecewise)
 
     cosine = Rate(linear_ramp_to_cosine=FIXED_CONFIGS[13]["linear_ramp_to_cosine"])
     piecewise = Rate(

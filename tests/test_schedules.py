@@ -23,11 +23,11 @@ from hypothesis import strategies as st
 
 import tml.optimizers
 import tml.optimizers.optimizer
-from oracle import assert_same_bits, bits, namespace, reference_array, reference_lr
-from strategies import configs, edge_steps
+from tests.oracle import assert_same_bits, bits, namespace, reference_array, reference_lr
+from tests.strategies import configs, edge_steps
 from tml.optimizers import LearningRate, Schedule, Schedules, compute_lr
 
-COSINE = {
+COSINE: dict[str, Any] = {
     "linear_ramp_to_cosine": {
         "learning_rate": 1e-3,
         "final_learning_rate": 1e-5,
@@ -35,13 +35,13 @@ COSINE = {
         "final_num_steps": 5000,
     }
 }
-PIECEWISE = {
+PIECEWISE: dict[str, Any] = {
     "piecewise_constant": {
         "learning_rate_boundaries": [50, 1000, 4000],
         "learning_rate_values": [0.1, 0.05, 0.01, 0.001],
     }
 }
-RAMP = {"linear_ramp_to_constant": {"learning_rate": 0.02, "num_ramp_steps": 300}}
+RAMP: dict[str, Any] = {"linear_ramp_to_constant": {"learning_rate": 0.02, "num_ramp_steps": 300}}
 CONSTANT = {"constant": 0.003}
 MIXED = {"backbone": COSINE, "is_clicked": PIECEWISE, "is_replied": RAMP, "embeddings": CONSTANT}
 STEPS = np.array(
@@ -250,7 +250,7 @@ def test_compute_lr_signature_and_keywords() -> None:
 
 
 def test_compute_lr_reads_the_config_each_call_schedule_compiles_once() -> None:
-    config = {
+    config: dict[str, Any] = {
         "piecewise_constant": {"learning_rate_boundaries": [10], "learning_rate_values": [1.0, 2.0]}
     }
     compiled = Schedule(config)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from oracle import assert_same_bits, bits, namespace, reference_array, reference_lr
+from tests.oracle import assert_same_bits, bits, namespace, reference_array, reference_lr
 from tml.optimizers import Schedule, Schedules, compute_lr
 
 COSINE = {

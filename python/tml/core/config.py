@@ -14,6 +14,7 @@ import getpass
 import os
 import string
 from collections import defaultdict
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pydantic
@@ -51,14 +52,12 @@ class BaseConfig(pydantic.BaseModel):
             chosen = [name for name in names if getattr(self, name) is not None]
             if kind == "one_of" and len(chosen) != 1:
                 got = ", ".join(f"{n}={getattr(self, n)!r}" for n in chosen) or "none set"
-                raise ValueError(
-                    f"exactly one of {', '.join(names)} is required ({group!r}); got {got}"
-                )
+                msg = f"exactly one of {', '.join(names)} is required ({group!r}); got {got}"
+                raise ValueError(msg)
             if kind == "at_most_one_of" and len(chosen) > 1:
                 got = ", ".join(f"{n}={getattr(self, n)!r}" for n in chosen)
-                raise ValueError(
-                    f"at most one of {', '.join(names)} can be set ({group!r}); got {got}"
-                )
+                msg = f"at most one of {', '.join(names)} can be set ({group!r}); got {got}"
+                raise ValueError(msg)
         return self
 
     def pretty_print(self) -> str:
@@ -90,6 +89,6 @@ def load_config_from_yaml(config_type: type[C], yaml_path: str | os.PathLike[str
             `loc` is the YAML path of the field.
         yaml.YAMLError: the file is not valid YAML.
     """
-    with open(yaml_path, encoding="utf-8") as f:
+    with Path(yaml_path).open(encoding="utf-8") as f:
         data: Any = yaml.safe_load(_substitute_env(f.read()))
     return config_type.model_validate(data)

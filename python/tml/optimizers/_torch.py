@@ -61,15 +61,17 @@ def _compile(lr_dict: Any) -> tuple[Schedules, list[str], list[Any]]:
         configs = list(lr_dict)
         schedules = Schedules(configs)
     else:
-        raise TypeError(
+        msg = (
             "lr_dict must be a mapping of group name to learning-rate config, a sequence of "
             f"configs or a Schedules, got {type(lr_dict).__name__}"
         )
+        raise TypeError(msg)
     raw = schedules.names if schedules.names is not None else range(len(schedules))
     names = [str(name) for name in raw]
     if len(set(names)) != len(names):
         repeated = sorted({n for n in names if names.count(n) > 1})
-        raise ValueError(f"lr_dict has repeated group names {_shown(repeated)}")
+        msg = f"lr_dict has repeated group names {_shown(repeated)}"
+        raise ValueError(msg)
     return schedules, names, configs
 
 
@@ -159,14 +161,15 @@ class LRShim(LRScheduler):
                 if hasattr(optimizer, "_optims")
                 else ""
             )
-            raise TypeError(
-                f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}{hint}"
-            )
+            msg = f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}{hint}"
+            raise TypeError(msg)
         if isinstance(last_epoch, bool):
-            raise TypeError(f"last_epoch must be an integer, got last_epoch={last_epoch!r}")
+            msg = f"last_epoch must be an integer, got last_epoch={last_epoch!r}"
+            raise TypeError(msg)
         last_epoch = operator.index(last_epoch)
         if last_epoch < -1:
-            raise ValueError(f"last_epoch must be >= -1, got last_epoch={last_epoch}")
+            msg = f"last_epoch must be >= -1, got last_epoch={last_epoch}"
+            raise ValueError(msg)
 
         schedules, names, configs = _compile(lr_dict)
         groups = optimizer.param_groups
@@ -202,11 +205,12 @@ class LRShim(LRScheduler):
                 continue
             configs = self._schedules.configs if configs is None else configs
             if configs[first] != configs[g]:
-                raise ValueError(
+                msg = (
                     f"parameter groups {self.group_names[first]!r} and {self.group_names[g]!r} "
                     f"share one lr tensor but have different schedules ({configs[first]} and "
                     f"{configs[g]}); give each group its own lr tensor"
                 )
+                raise ValueError(msg)
         self._has_tensor_lr = bool(owners)
         self._seen_groups = groups
 
@@ -317,23 +321,26 @@ class LRShim(LRScheduler):
 
     def _check_saved_schedules(self, saved: Any) -> None:
         if not isinstance(saved, Mapping):
-            raise ValueError(f"state_dict['lr_dict'] must be a dict, got {type(saved).__name__}")
+            msg = f"state_dict['lr_dict'] must be a dict, got {type(saved).__name__}"
+            raise ValueError(msg)
         names = [str(name) for name in saved]
         if names != self.group_names:
-            raise ValueError(
+            msg = (
                 f"state_dict was saved for groups {_shown(names)} but this scheduler has groups "
                 f"{_shown(self.group_names)}; build the scheduler with the saved lr_dict, or "
                 "remove 'lr_dict' from the state to keep this scheduler's schedules"
             )
+            raise ValueError(msg)
         # Compiling normalises the saved dicts (10.0 -> 10, ...) before comparing.
         saved_configs = Schedules(dict(saved)).configs
         for name, old, new in zip(names, saved_configs, self._schedules.configs, strict=True):
             if old != new:
-                raise ValueError(
+                msg = (
                     f"group {name!r}: state_dict was saved with schedule {old} but this "
                     f"scheduler has {new}; build the scheduler with the saved lr_dict, or "
                     "remove 'lr_dict' from the state to keep this scheduler's schedules"
                 )
+                raise ValueError(msg)
 
 
 def _optimizer_config(optimizer_config: Any) -> Any:
@@ -341,10 +348,11 @@ def _optimizer_config(optimizer_config: Any) -> Any:
     if isinstance(optimizer_config, Mapping):
         return OptimizerConfig.model_validate(optimizer_config)
     if not any(hasattr(optimizer_config, name) for name, _ in _ALGORITHMS):
-        raise TypeError(
+        msg = (
             "optimizer_config must be an OptimizerConfig, a dict of that shape or an object "
             f"with attributes adam, sgd, adagrad; got {type(optimizer_config).__name__}"
         )
+        raise TypeError(msg)
     return optimizer_config
 
 
@@ -459,17 +467,19 @@ def build_multi_task_optimizer(
     if isinstance(learning_rates, Mapping):
         learning_rates = MultiTaskLearningRates.model_validate(learning_rates)
     elif not hasattr(learning_rates, "tower_learning_rates"):
-        raise TypeError(
+        msg = (
             "learning_rates must be a MultiTaskLearningRates or a dict of that shape "
             f"(tower_learning_rates, backbone_learning_rate), got {type(learning_rates).__name__}"
         )
+        raise TypeError(msg)
     optimizer_config = _optimizer_config(optimizer_config)
     if getattr(optimizer_config, "learning_rate", None) is not None:
-        raise ValueError(
+        msg = (
             "optimizer_config.learning_rate is set, but build_multi_task_optimizer takes "
             "every group's schedule from learning_rates (tower_learning_rates, "
             "backbone_learning_rate); unset optimizer_config.learning_rate"
         )
+        raise ValueError(msg)
     cls, algorithm = _algorithm(optimizer_config)
     towers: Mapping[str, Any] = learning_rates.tower_learning_rates
     backbone_lr = learning_rates.backbone_learning_rate
@@ -482,7 +492,8 @@ def build_multi_task_optimizer(
         tasks = [task for task, pattern in patterns.items() if pattern in name]
         if len(tasks) > 1:
             shown = ", ".join(f"{t!r} ({patterns[t]!r})" for t in tasks)
-            raise ValueError(f"parameter {name!r} is matched by several tasks: {shown}")
+            msg = f"parameter {name!r} is matched by several tasks: {shown}"
+            raise ValueError(msg)
         if tasks:
             members[tasks[0]].append(parameter)
         else:
@@ -493,18 +504,21 @@ def build_multi_task_optimizer(
     if empty:
         shown = ", ".join(f"{t!r} (looked for {patterns[t]!r})" for t in empty)
         examples = _shown([name for name, _ in model.named_parameters()], limit=3)
-        raise ValueError(f"tasks match no parameter: {shown}; parameter names look like {examples}")
+        msg = f"tasks match no parameter: {shown}; parameter names look like {examples}"
+        raise ValueError(msg)
     if backbone and backbone_lr is None:
-        raise ValueError(
+        msg = (
             f"parameters {_shown(backbone_names)} belong to no task tower, and "
             "backbone_learning_rate is not set; set it, or add their task to "
             "tower_learning_rates"
         )
+        raise ValueError(msg)
     if backbone and _BACKBONE in towers:
-        raise ValueError(
+        msg = (
             f"task {_BACKBONE!r} clashes with the backbone group of parameters "
             f"{_shown(backbone_names)}; rename the task"
         )
+        raise ValueError(msg)
 
     groups = [{"params": params, "name": task} for task, params in members.items()]
     lr_dict: dict[str, Any] = dict(towers)

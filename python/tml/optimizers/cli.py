@@ -34,6 +34,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import numpy as np
@@ -108,8 +109,11 @@ class UserError(Exception):
 
 
 class _Document(BaseConfig):
-    """The whole YAML document, unvalidated: read through `load_config_from_yaml` so the
-    environment substitution is exactly the package's, then validated part by part."""
+    """The whole YAML document, unvalidated.
+
+    Read through `load_config_from_yaml` so the environment substitution is exactly
+    the package's, then validated part by part.
+    """
 
     data: Any = None
 
@@ -236,13 +240,17 @@ def read_yaml(path: str) -> Any:
     try:
         return load_config_from_yaml(_Document, path).data
     except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
+        msg = f"{path}: no such file"
+        raise UserError(msg) from None
     except IsADirectoryError:
-        raise UserError(f"{path}: is a directory, not a YAML file") from None
+        msg = f"{path}: is a directory, not a YAML file"
+        raise UserError(msg) from None
     except UnicodeDecodeError as e:
-        raise UserError(f"{path}: not a UTF-8 text file ({e.reason} at byte {e.start})") from None
+        msg = f"{path}: not a UTF-8 text file ({e.reason} at byte {e.start})"
+        raise UserError(msg) from None
     except OSError as e:
-        raise UserError(f"{path}: cannot read: {e.strerror or e}") from None
+        msg = f"{path}: cannot read: {e.strerror or e}"
+        raise UserError(msg) from None
     except yaml.YAMLError as e:
         where = ""
         mark = getattr(e, "problem_mark", None)
@@ -251,7 +259,8 @@ def read_yaml(path: str) -> Any:
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         context = getattr(e, "context", None)
         detail = f"{problem} ({context})" if context else str(problem)
-        raise UserError(f"{path}{where}: invalid YAML: {detail}") from None
+        msg = f"{path}{where}: invalid YAML: {detail}"
+        raise UserError(msg) from None
 
 
 def _select(data: Any, section: str, source: str) -> tuple[Any, tuple[str, ...]]:
@@ -261,9 +270,8 @@ def _select(data: Any, section: str, source: str) -> tuple[Any, tuple[str, ...]]
         if not isinstance(node, dict) or key not in node:
             where = yaml_path(loc) if loc else "the top level"
             have = ", ".join(map(str, node)) if isinstance(node, dict) else "not a mapping"
-            raise UserError(
-                f"{source}: --section {section}: no key {key!r} at {where} (keys: {have})"
-            )
+            msg = f"{source}: --section {section}: no key {key!r} at {where} (keys: {have})"
+            raise UserError(msg)
         node, loc = node[key], (*loc, key)
     return node, loc
 
@@ -287,8 +295,9 @@ def groups_from_data(data: Any, source: str, prefix: tuple[str, ...] = ()) -> Gr
     if data is None:
         raise UserError(f"{source}: the file is empty" if not prefix else f"{source}{where}: empty")
     if not isinstance(data, dict):
+        msg = f"{source}{where}: expected a mapping, got {type(data).__name__} {_yaml_repr(data)}"
         raise UserError(
-            f"{source}{where}: expected a mapping, got {type(data).__name__} {_yaml_repr(data)}",
+            msg,
             detail=_ACCEPTED_SHAPES,
         )
     keys = set(data)
@@ -316,8 +325,9 @@ def groups_from_data(data: Any, source: str, prefix: tuple[str, ...] = ()) -> Gr
     if any(_looks_like_lr(v) for v in data.values()):
         return _named_groups(data, source, prefix)
     shown = ", ".join(map(str, list(data)[:8])) + (", ..." if len(data) > 8 else "")
+    msg = f"{source}{where}: cannot tell which config this is (keys: {shown})"
     raise UserError(
-        f"{source}{where}: cannot tell which config this is (keys: {shown})",
+        msg,
         detail=_ACCEPTED_SHAPES,
     )
 
@@ -346,10 +356,11 @@ def _recap_groups(data: dict[Any, Any], source: str, prefix: tuple[str, ...]) ->
     chosen = [k for k in _RECAP_LR_KEYS if data.get(k) is not None]
     if len(chosen) != 1:
         got = ", ".join(chosen) if chosen else "neither is set"
-        raise UserError(
+        msg = (
             f"{source}: {yaml_path(prefix)}: exactly one of {', '.join(_RECAP_LR_KEYS)} "
             f"is required; got {got}"
         )
+        raise UserError(msg)
     key = chosen[0]
     if key == "multi_task_learning_rates":
         mt = _validate(MultiTaskLearningRates, data[key], (*prefix, key), source)
@@ -470,16 +481,17 @@ class _Writer:
         self.csv_rows = 0
         try:
             if csv_path is not None:
-                self._csv_file = open(csv_path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+                self._csv_file = Path(csv_path).open("w", encoding="utf-8", newline="")  # noqa: SIM115
                 self._csv = csv.writer(self._csv_file, lineterminator="\n")
                 self._csv.writerow(["step", *names])
             if npy_path is not None:
-                self._npy = open(npy_path, "wb")  # noqa: SIM115
+                self._npy = Path(npy_path).open("wb")  # noqa: SIM115
                 header = {"descr": "<f8", "fortran_order": True, "shape": (len(names), rng.count)}
                 np.lib.format.write_array_header_1_0(self._npy, header)
         except OSError as e:
             self.close()
-            raise UserError(f"{e.filename}: cannot write: {e.strerror or e}") from None
+            msg = f"{e.filename}: cannot write: {e.strerror or e}"
+            raise UserError(msg) from None
 
     def write(self, first: int, steps: np.ndarray, values: np.ndarray) -> None:
         if self._npy is not None:
@@ -501,8 +513,11 @@ class _Writer:
 
 
 def evaluate(schedules: Schedules, rng: StepRange, columns: int, writer: _Writer) -> Evaluation:
-    """Evaluates every schedule at every step of `rng`, block by block (one compiled call
-    per block), keeping the per-group peak and per-column envelopes for the plot."""
+    """Evaluates every schedule at every step of `rng`, block by block.
+
+    One compiled call per block; keeps the per-group peak and the per-column envelopes
+    for the plot.
+    """
     groups = len(schedules)
     width = max(1, min(columns, rng.count))
     # column c covers positions [first[c], first[c + 1]): first[c] = ceil(c * count / width)
@@ -693,8 +708,11 @@ def _y_scale(
 
 
 def _nice_values(top: float, target: int) -> list[float]:
-    """0 and multiples of a round spacing (1, 2, 2.5 or 5 times a power of ten), one past
-    top: a peak a hair under a round value still gets that value as its label."""
+    """0 and multiples of a round spacing (1, 2, 2.5 or 5 times a power of ten).
+
+    The values go one past top: a peak a hair under a round value still gets that value
+    as its label.
+    """
     raw = top / target
     power = 10.0 ** math.floor(math.log10(raw))
     spacing = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw * (1 - 1e-9))
@@ -741,9 +759,12 @@ def render_chart(
     log_y: bool,
     style: _Style,
 ) -> list[str]:
-    """All schedules in one text chart: a letter per distinct schedule, `*` where several
-    share a cell. Each column spans the min..max of its steps, joined to the next column,
-    so ramps and jumps are drawn unbroken whatever the range."""
+    """All schedules in one text chart.
+
+    A letter per distinct schedule, `*` where several share a cell. Each column spans
+    the min..max of its steps, joined to the next column, so ramps and jumps are drawn
+    unbroken whatever the range.
+    """
     width = ev.column_low.shape[1]
     height = max(2, height)
     used_log, to_frac, ticks = _y_scale(ev.peak, log_y)
@@ -802,9 +823,12 @@ def render_chart(
 def render_strips(
     names: Sequence[str], rng: StepRange, ev: Evaluation, log_y: bool, style: _Style
 ) -> list[str]:
-    """One bar strip per group on a shared step axis, each scaled to its own peak (printed
-    beside it): the shape of every schedule at a glance, with no curves to tell apart.
-    With `log_y`, every strip shares one log scale instead."""
+    """One bar strip per group on a shared step axis.
+
+    Each strip is scaled to its own peak (printed beside it): the shape of every
+    schedule at a glance, with no curves to tell apart. With `log_y`, every strip shares
+    one log scale instead.
+    """
     width = ev.column_low.shape[1]
     name_width = min(40, max(len(n) for n in names))
     levels = len(style.bars) - 1
@@ -844,8 +868,11 @@ def render_plot(
     log_y: bool,
     style: _Style,
 ) -> list[str]:
-    """The terminal plot: `chart` (one chart, a legend), `strips` (one bar strip per
-    group) or `auto` (a chart for up to a few distinct schedules, strips beyond)."""
+    """The terminal plot.
+
+    `chart` (one chart, a legend), `strips` (one bar strip per group) or `auto` (a chart
+    for up to a few distinct schedules, strips beyond).
+    """
     if plot_kind(kind, configs) == "chart":
         return render_chart(names, configs, rng, ev, height, log_y, style)
     return render_strips(names, rng, ev, log_y, style)
@@ -887,7 +914,8 @@ def _import_matplotlib() -> tuple[Any, Any]:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
-        raise UserError("--png needs matplotlib: pip install 'tml-optimizers[plot]'") from None
+        msg = "--png needs matplotlib: pip install 'tml-optimizers[plot]'"
+        raise UserError(msg) from None
     return Figure, FigureCanvasAgg
 
 
@@ -900,9 +928,12 @@ def write_png(
     log_y: bool,
     title: str,
 ) -> None:
-    """A matplotlib chart of every distinct schedule, drawn with the Agg backend only
-    (no pyplot, so no global state and no display needed). Each curve is evaluated at
-    evenly spaced steps plus both sides of every breakpoint, so corners stay sharp."""
+    """A matplotlib chart of every distinct schedule.
+
+    Drawn with the Agg backend only (no pyplot, so no global state and no display
+    needed). Each curve is evaluated at evenly spaced steps plus both sides of every
+    breakpoint, so corners stay sharp.
+    """
     figure_cls, canvas_cls = _import_matplotlib()
     grid = np.unique(np.rint(np.linspace(0, rng.count - 1, min(rng.count, _PNG_POINTS))))
     corners = np.asarray([b for bps in schedules.breakpoints for b in bps], dtype=np.int64)
@@ -930,7 +961,8 @@ def write_png(
     try:
         fig.savefig(path, format="png", dpi=120)
     except OSError as e:
-        raise UserError(f"{path}: cannot write: {e.strerror or e}") from None
+        msg = f"{path}: cannot write: {e.strerror or e}"
+        raise UserError(msg) from None
 
 
 # ----------------------------------------------------------------------------- main
@@ -944,21 +976,26 @@ def _step_value(text: str) -> int:
         try:
             number = float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"not a step: {text!r}") from None
+            msg = f"not a step: {text!r}"
+            raise argparse.ArgumentTypeError(msg) from None
         if not number.is_integer():
-            raise argparse.ArgumentTypeError(f"not a whole step: {text!r}") from None
+            msg = f"not a whole step: {text!r}"
+            raise argparse.ArgumentTypeError(msg) from None
         value = int(number)
     if value < 0:
-        raise argparse.ArgumentTypeError(f"steps are >= 0, got {text}")
+        msg = f"steps are >= 0, got {text}"
+        raise argparse.ArgumentTypeError(msg)
     if value > np.iinfo(np.int64).max:
-        raise argparse.ArgumentTypeError(f"{text} is beyond the largest step, 2**63 - 1")
+        msg = f"{text} is beyond the largest step, 2**63 - 1"
+        raise argparse.ArgumentTypeError(msg)
     return value
 
 
 def _positive(text: str) -> int:
     value = _step_value(text)
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+        msg = f"must be >= 1, got {text}"
+        raise argparse.ArgumentTypeError(msg)
     return value
 
 
@@ -1036,14 +1073,16 @@ def _step_range(args: argparse.Namespace, schedules: Schedules) -> StepRange:
     end = args.steps if args.steps is not None else default_end(settle, args.start)
     end = min(end, _LAST_STEP)  # a default end past the largest step a schedule takes
     if end < args.start:
-        raise UserError(f"--steps {end} is before --start {args.start}")
+        msg = f"--steps {end} is before --start {args.start}"
+        raise UserError(msg)
     count = (end - args.start) // args.every + 1
     if count > _MAX_STEPS:
         stride = -(-(end - args.start) // _MAX_STEPS)
-        raise UserError(
+        msg = (
             f"steps {args.start:,} to {end:,} are {count:,} steps per schedule, more than the "
             f"{_MAX_STEPS:,} this tool evaluates; pass --every {stride} (or more) or a smaller --steps"
         )
+        raise UserError(msg)
     return StepRange(args.start, args.every, count)
 
 
@@ -1053,10 +1092,12 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         _import_matplotlib()  # fail before doing any work
     groups = load_groups(args.config, args.section)
     if not groups.names:
-        raise UserError(f"{args.config}: {groups.shape} with no learning-rate schedules in it")
+        msg = f"{args.config}: {groups.shape} with no learning-rate schedules in it"
+        raise UserError(msg)
     repeated = sorted({n for n in groups.names if groups.names.count(n) > 1})
     if repeated:  # YAML keys 1 and "1" are both the group "1"
-        raise UserError(f"{args.config}: group names repeat: {', '.join(map(repr, repeated))}")
+        msg = f"{args.config}: group names repeat: {', '.join(map(repr, repeated))}"
+        raise UserError(msg)
     schedules = Schedules(dict(zip(groups.names, groups.configs, strict=True)))
     names, configs = groups.names, schedules.configs
     rng = _step_range(args, schedules)
@@ -1074,7 +1115,8 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     try:
         ev = evaluate(schedules, rng, plot_width, writer)
     except OSError as e:
-        raise UserError(f"{e.filename or 'output'}: cannot write: {e.strerror or e}") from None
+        msg = f"{e.filename or 'output'}: cannot write: {e.strerror or e}"
+        raise UserError(msg) from None
     finally:
         writer.close()
 

@@ -34,7 +34,8 @@ def _not_bool(value: Any) -> Any:
     # pydantic's lax mode reads True as 1.0; a bool is no learning rate or step count
     # (and the compiled reader, which raw dict configs go through, refuses it too).
     if isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"must be a number, not a bool, got {value!r}")
+        msg = f"must be a number, not a bool, got {value!r}"
+        raise ValueError(msg)
     return value
 
 
@@ -182,5 +183,6 @@ def get_optimizer_algorithm_config(optimizer_config: OptimizerConfig) -> Optimiz
     ]
     if len(chosen) != 1:
         got = ", ".join(name for name, _ in chosen) or "none set"
-        raise ValueError(f"optimizer_config must set exactly one of adam, sgd, adagrad; got {got}")
+        msg = f"optimizer_config must set exactly one of adam, sgd, adagrad; got {got}"
+        raise ValueError(msg)
     return chosen[0][1]  # type: ignore[no-any-return]

@@ -24,13 +24,13 @@ _TORCH_NAMES = ("LRShim", "build_multi_task_optimizer", "build_optimizer", "get_
 
 def __getattr__(name: str) -> Any:
     if name not in _TORCH_NAMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
     try:
         from tml.optimizers import _torch
     except ImportError as e:
         if e.name != "torch":
             raise
-        raise ImportError(
-            f"tml.optimizers.optimizer.{name} needs torch: pip install 'tml-optimizers[torch]'"
-        ) from e
+        msg = f"tml.optimizers.optimizer.{name} needs torch: pip install 'tml-optimizers[torch]'"
+        raise ImportError(msg) from e
     return getattr(_torch, name)

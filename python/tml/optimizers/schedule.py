@@ -27,9 +27,11 @@ Config = Any
 def set_num_threads(n: int) -> None:
     """Caps the threads one batch call may use; 0 restores the default (usable cores)."""
     if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"n must be an integer, got n={n!r}")
+        msg = f"n must be an integer, got n={n!r}"
+        raise TypeError(msg)
     if not 0 <= n <= 1024:
-        raise ValueError(f"n must be in [0, 1024], got n={n!r}")
+        msg = f"n must be in [0, 1024], got n={n!r}"
+        raise ValueError(msg)
     _core.set_max_threads(int(n))
 
 
@@ -45,7 +47,7 @@ def _torch_tensor_type() -> Any:
 
 
 def _float_dtype(dtype: Any) -> np.dtype[Any]:
-    """numpy float dtype from None, a numpy/str dtype or a torch dtype."""
+    """Numpy float dtype from None, a numpy/str dtype or a torch dtype."""
     if dtype is None:
         return np.dtype(np.float64)
     name = str(dtype).removeprefix("torch.")
@@ -54,7 +56,8 @@ def _float_dtype(dtype: Any) -> np.dtype[Any]:
     except TypeError:
         resolved = None
     if resolved is None or resolved not in _FLOAT_DTYPES:
-        raise TypeError(f"dtype must be float32 or float64, got dtype={dtype!r}")
+        msg = f"dtype must be float32 or float64, got dtype={dtype!r}"
+        raise TypeError(msg)
     return resolved
 
 
@@ -109,7 +112,8 @@ def _list_steps(step: list[Any] | tuple[Any, ...]) -> np.ndarray:
     try:
         arr = np.asarray(step)
     except ValueError as e:  # ragged nesting
-        raise ValueError(f"steps must be a rectangular (nested) list of numbers: {e}") from None
+        msg = f"steps must be a rectangular (nested) list of numbers: {e}"
+        raise ValueError(msg) from None
     types = _leaf_types(step)
     suspicious = bool(types & {bool, np.bool_}) or arr.dtype.kind in "uO"
     if not suspicious and int in types and arr.dtype.kind == "f" and arr.size:
@@ -125,9 +129,11 @@ def _as_steps(step: Any) -> np.ndarray:
         try:
             return np.arange(step.start, step.stop, step.step, dtype=np.int64)
         except OverflowError:
-            raise ValueError(f"steps {step!r} do not fit in int64") from None
+            msg = f"steps {step!r} do not fit in int64"
+            raise ValueError(msg) from None
     if isinstance(step, np.ma.MaskedArray):
-        raise TypeError("masked arrays are not supported: the mask would be ignored")
+        msg = "masked arrays are not supported: the mask would be ignored"
+        raise TypeError(msg)
     if isinstance(step, (list, tuple)):
         arr = _list_steps(step)
     elif isinstance(step, (np.ndarray, int, float, np.generic)) and not isinstance(
@@ -135,18 +141,20 @@ def _as_steps(step: Any) -> np.ndarray:
     ):
         arr = np.asarray(step)
     else:
-        raise TypeError(
+        msg = (
             "step must be a number, a list, tuple, range, numpy array or torch tensor, "
             f"got {type(step).__name__}"
         )
+        raise TypeError(msg)
     kind = arr.dtype.kind
     if kind in "iu":
         if arr.dtype == np.uint64 and arr.size and (arr > _INT64_MAX).any():
             flat = int(np.argmax(arr.reshape(-1) > _INT64_MAX))
-            raise ValueError(
+            msg = (
                 f"{_where(arr.shape, flat)} = {arr.reshape(-1)[flat]} is not a valid "
                 "step: integer steps must be in [0, 2**63 - 1]"
             )
+            raise ValueError(msg)
         return np.asarray(arr, dtype=np.int64, order="C")
     if kind == "f":
         steps = np.asarray(arr, dtype=np.float64, order="C")
@@ -154,24 +162,30 @@ def _as_steps(step: Any) -> np.ndarray:
             inexact = steps != arr
             if inexact.any():
                 flat = int(np.argmax(inexact.reshape(-1)))
-                raise ValueError(
+                msg = (
                     f"{_where(arr.shape, flat)} = {arr.reshape(-1)[flat]} is not "
                     "exactly a float64; the schedules evaluate float64 steps, as the reference"
                 )
+                raise ValueError(msg)
         return steps
     if kind == "O":
         raise _element_error(arr)
-    raise TypeError(f"steps must be integers or floats, got dtype {arr.dtype}")
+    msg = f"steps must be integers or floats, got dtype {arr.dtype}"
+    raise TypeError(msg)
 
 
 def _scalar_step(step: Any) -> Any:
-    """One step for the scalar paths: a numpy scalar, 0-d array or 0-d tensor goes
-    through the dtype checks of arrays (long double...); a larger array is refused."""
+    """One step for the scalar paths.
+
+    A numpy scalar, 0-d array or 0-d tensor goes through the dtype checks of arrays
+    (long double...); a larger array is refused.
+    """
     tensor = _torch_tensor_type()
     if tensor is not None and isinstance(step, tensor):
         step = _tensor_as_array(step)
     if isinstance(step, np.ndarray) and step.ndim:
-        raise TypeError(f"step must be a scalar here, got an array of shape {step.shape}")
+        msg = f"step must be a scalar here, got an array of shape {step.shape}"
+        raise TypeError(msg)
     return _as_steps(step)[()] if isinstance(step, (np.generic, np.ndarray)) else step
 
 
@@ -185,10 +199,12 @@ def _evaluate(compiled: Any, groups: int | None, step: Any, out: Any, dtype: Any
     if tensor is not None and isinstance(step, tensor):
         return _evaluate_tensor(compiled, groups, step, out, dtype)
     if isinstance(step, (bool, np.bool_)):
-        raise TypeError(f"step must be an integer or a float, got {step!r} (bool)")
+        msg = f"step must be an integer or a float, got {step!r} (bool)"
+        raise TypeError(msg)
     if groups is None and isinstance(step, (int, float, np.integer, np.floating)):
         if out is not None:
-            raise TypeError("out is for array steps; a scalar step returns a float")
+            msg = "out is for array steps; a scalar step returns a float"
+            raise TypeError(msg)
         value = compiled.at(0, _scalar_step(step))
         return value if dtype is None else _float_dtype(dtype).type(value)
 
@@ -204,7 +220,8 @@ def _evaluate(compiled: Any, groups: int | None, step: Any, out: Any, dtype: Any
         compiled.evaluate(steps, result, scratch=True)
         return result
     if out.shape != shape:
-        raise ValueError(f"out has shape {out.shape}, expected {shape}")
+        msg = f"out has shape {out.shape}, expected {shape}"
+        raise ValueError(msg)
     if out.flags.c_contiguous and out.dtype.isnative and not np.may_share_memory(out, steps):
         compiled.evaluate(steps, out)
     else:  # strided, byte-swapped or aliasing the steps: compute aside, then copy in
@@ -216,13 +233,17 @@ def _evaluate(compiled: Any, groups: int | None, step: Any, out: Any, dtype: Any
 
 def _check_out(out: Any, dtype: Any) -> None:
     if not isinstance(out, np.ndarray):
-        raise TypeError(f"out must be a numpy array, got {type(out).__name__}")
+        msg = f"out must be a numpy array, got {type(out).__name__}"
+        raise TypeError(msg)
     if out.dtype.newbyteorder("=") not in _FLOAT_DTYPES:
-        raise TypeError(f"out must have dtype float32 or float64, got out.dtype={out.dtype}")
+        msg = f"out must have dtype float32 or float64, got out.dtype={out.dtype}"
+        raise TypeError(msg)
     if dtype is not None and out.dtype.newbyteorder("=") != _float_dtype(dtype):
-        raise TypeError(f"out has dtype {out.dtype} but dtype={dtype!r} was asked for")
+        msg = f"out has dtype {out.dtype} but dtype={dtype!r} was asked for"
+        raise TypeError(msg)
     if not out.flags.writeable:
-        raise ValueError("out is read-only")
+        msg = "out is read-only"
+        raise ValueError(msg)
 
 
 def _tensor_as_array(step: Any) -> np.ndarray:
@@ -230,9 +251,11 @@ def _tensor_as_array(step: Any) -> np.ndarray:
     import torch
 
     if step.dtype == torch.bool or step.is_complex():
-        raise TypeError(f"steps must be integers or floats, got a tensor of dtype {step.dtype}")
+        msg = f"steps must be integers or floats, got a tensor of dtype {step.dtype}"
+        raise TypeError(msg)
     if step.device.type == "meta":
-        raise TypeError("steps on the 'meta' device have no values")
+        msg = "steps on the 'meta' device have no values"
+        raise TypeError(msg)
     host = step.detach().cpu()
     if host.is_floating_point() and host.dtype not in (torch.float16, torch.float32, torch.float64):
         host = host.to(torch.float64)  # bfloat16 and friends have no numpy dtype; widening is exact
@@ -244,17 +267,21 @@ def _evaluate_tensor(compiled: Any, groups: int | None, step: Any, out: Any, dty
 
     if out is not None:  # checked before anything is computed, as for numpy `out`
         if not isinstance(out, torch.Tensor):
-            raise TypeError(f"out must be a tensor for tensor steps, got {type(out).__name__}")
+            msg = f"out must be a tensor for tensor steps, got {type(out).__name__}"
+            raise TypeError(msg)
         if out.dtype not in (torch.float32, torch.float64):
-            raise TypeError(f"out must have dtype float32 or float64, got out.dtype={out.dtype}")
+            msg = f"out must have dtype float32 or float64, got out.dtype={out.dtype}"
+            raise TypeError(msg)
         if dtype is not None and _float_dtype(dtype) != _float_dtype(out.dtype):
-            raise TypeError(f"out has dtype {out.dtype} but dtype={dtype!r} was asked for")
+            msg = f"out has dtype {out.dtype} but dtype={dtype!r} was asked for"
+            raise TypeError(msg)
     np_dtype = _float_dtype(dtype if dtype is not None or out is None else out.dtype)
     values = torch.from_numpy(_evaluate(compiled, groups, _tensor_as_array(step), None, np_dtype))
     if out is None:
         return values.to(step.device)
     if tuple(out.shape) != tuple(values.shape):
-        raise ValueError(f"out has shape {tuple(out.shape)}, expected {tuple(values.shape)}")
+        msg = f"out has shape {tuple(out.shape)}, expected {tuple(values.shape)}"
+        raise ValueError(msg)
     return out.copy_(values)
 
 
@@ -309,8 +336,11 @@ class Schedule:
 
     @property
     def breakpoints(self) -> tuple[int, ...]:
-        """Steps where the formula changes, increasing (ramp end, cosine end,
-        piecewise boundaries); the schedule is constant from the last one on."""
+        """Steps where the formula changes, increasing.
+
+        Ramp end, cosine end, piecewise boundaries: the schedule is constant from the
+        last one on.
+        """
         return tuple(self._compiled.breakpoints()[0])
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -355,9 +385,10 @@ class Schedules:
             names: tuple[Any, ...] | None = tuple(configs.keys())
             items = list(configs.values())
         elif isinstance(configs, (str, bytes)) or not isinstance(configs, Iterable):
-            raise TypeError(
+            msg = (
                 f"configs must be a sequence or a mapping of configs, got {type(configs).__name__}"
             )
+            raise TypeError(msg)
         else:
             names, items = None, list(configs)
         # A sequence of Schedule objects is compiled from their configs.
@@ -397,9 +428,11 @@ class Schedules:
             key = self._names.index(key)
         elif isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer)):
             names = "" if self._names is None else f"; names are {list(self._names)!r}"
-            raise KeyError(f"no schedule named {key!r}{names}")
+            msg = f"no schedule named {key!r}{names}"
+            raise KeyError(msg)
         elif not -len(self) <= key < len(self):
-            raise IndexError(f"schedule index {key} out of range for {len(self)} schedules")
+            msg = f"schedule index {key} out of range for {len(self)} schedules"
+            raise IndexError(msg)
         return Schedule(self._compiled.configs()[key])
 
     @property
