@@ -412,6 +412,28 @@ def test_huge_integer_literal_is_refused(tmp_path: Path) -> None:
     }
 
 
+@pytest.mark.usefixtures("loader")
+@pytest.mark.parametrize(
+    ("text", "where", "problem"),
+    [
+        # What PyYAML raised: IndexError, ValueError, ValueError, AttributeError.
+        ("!!int\n", ":1:1:", "cannot read '' as !!int"),
+        ("constant: !!int x\n", ":1:11:", "cannot read 'x' as !!int"),
+        ("a: 2001-02-30\n", ":1:4:", "cannot read '2001-02-30' as !!timestamp"),
+        ("a: [!!timestamp x]\n", ":1:5:", "cannot read 'x' as !!timestamp"),
+    ],
+)
+def test_a_value_its_tag_cannot_read_is_a_yaml_error(
+    tmp_path: Path, text: str, where: str, problem: str
+) -> None:
+    path = _write(tmp_path, text)
+    with pytest.raises(yaml.YAMLError) as e:
+        load_config_from_yaml(Document, path)
+    mark = e.value.problem_mark  # type: ignore[attr-defined]
+    assert f":{mark.line + 1}:{mark.column + 1}:" == where
+    assert e.value.problem == problem  # type: ignore[attr-defined]
+
+
 def test_oversized_file_is_refused_without_reading_it_all(tmp_path: Path) -> None:
     path = tmp_path / "big.yaml"
     with path.open("wb") as f:  # sparse: 64 MiB + 1 of zeros

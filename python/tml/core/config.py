@@ -162,6 +162,24 @@ class _Limits(yaml.composer.Composer, yaml.constructor.SafeConstructor):
         self._depth -= 1
         return node
 
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """PyYAML's, with a value its tag cannot read reported as YAML at the node.
+
+        PyYAML converts a tagged scalar with `int()`, `float()`, a date constructor or
+        base64 and lets their errors escape: `!!int` alone is an IndexError, `!!int x`
+        or `2001-02-30` a ValueError, `!!timestamp x` an AttributeError.
+        """
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, IndexError, KeyError, OverflowError, AttributeError) as e:
+            if isinstance(e, yaml.YAMLError):
+                raise
+            value = str(node.value) if isinstance(node, yaml.ScalarNode) else ""
+            shown = value if len(value) <= 40 else value[:37] + "..."
+            tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
+            problem = f"cannot read {shown!r} as {tag}"
+            raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark) from None
+
     if TYPE_CHECKING:  # given by the parser and resolver each loader adds to this class
 
         def __init__(self, stream: str) -> None: ...
