@@ -174,6 +174,7 @@ def test_long_csv_is_written_at_a_stride(
 ) -> None:
     monkeypatch.setattr(cli, "_MAX_CSV_ROWS", 1000)
     monkeypatch.setattr(evaluation, "_BLOCK_VALUES", 3000)  # several blocks: the stride spans them
+    monkeypatch.setattr(evaluation, "_CSV_CHUNK_VALUES", 7)  # rows written 7 at a time
     csv_path, npy_path = tmp_path / "lr.csv", tmp_path / "lr.npy"
     code, _, err = run(
         capsys, SINGLE, "--steps", "9999", "--csv", csv_path, "--npy", npy_path, "--no-table"

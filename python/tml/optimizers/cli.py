@@ -158,7 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=ACCEPTED_SHAPES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("config", help="YAML file ($VAR / ${VAR} are taken from the environment)")
+    parser.add_argument(
+        "config", help="YAML file ($VAR / ${VAR} in its values are taken from the environment)"
+    )
     parser.add_argument("--section", metavar="A.B", help="evaluate this part of the file only")
     parser.add_argument(
         "--no-env",

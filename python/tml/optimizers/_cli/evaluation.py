@@ -39,6 +39,8 @@ __all__ = [
 # Values (groups x steps) evaluated per compiled call: 32 MiB of float64 per block keeps
 # memory flat on long ranges while each call stays far above the per-call overhead.
 _BLOCK_VALUES = 1 << 22
+# Values turned into Python objects at a time for the CSV.
+_CSV_CHUNK_VALUES = 1 << 16
 # More steps than this per schedule is almost certainly a typo (or wants --every).
 MAX_STEPS = 100_000_000
 LAST_STEP = 2**63 - 1  # the largest integer step
@@ -237,9 +239,16 @@ class Writer:
         if self._csv is not None and self._csv_path is not None:
             keep = slice((-first) % self._csv_every, None, self._csv_every)
             rows_steps, rows = steps[keep], values[:, keep]
-            # Python's float str is the shortest text that reads back to the same double.
+            # A few thousand rows at a time: a block as Python floats would take ~30x
+            # its memory. Python's float str is the shortest text that reads back to
+            # the same double.
+            chunk = max(1, _CSV_CHUNK_VALUES // max(1, rows.shape[0]))
             try:
-                self._csv.writerows(zip(rows_steps.tolist(), *rows.tolist(), strict=True))
+                for i in range(0, rows_steps.size, chunk):
+                    part = slice(i, i + chunk)
+                    self._csv.writerows(
+                        zip(rows_steps[part].tolist(), *rows[:, part].tolist(), strict=True)
+                    )
             except OSError as e:
                 raise _cannot_write(self._csv_path, e) from None
             self.csv_rows += rows_steps.size
