@@ -46,14 +46,23 @@ FUZZ = settings(
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A folder for the files, and the working directory while the tests run.
+
+    An option list may name a relative output file (`--csv strips`).
+    """
     path = tmp_path_factory.mktemp("fuzz")
     saved = os.environ.get("TML_FUZZ_SET")
     os.environ["TML_FUZZ_SET"] = "0.5"
-    yield path
-    if saved is None:
-        os.environ.pop("TML_FUZZ_SET", None)
-    else:
-        os.environ["TML_FUZZ_SET"] = saved
+    cwd = Path.cwd()
+    os.chdir(path)
+    try:
+        yield path
+    finally:
+        os.chdir(cwd)
+        if saved is None:
+            os.environ.pop("TML_FUZZ_SET", None)
+        else:
+            os.environ["TML_FUZZ_SET"] = saved
 
 
 def invoke(argv: list[str]) -> tuple[int, str, str]:
