@@ -881,11 +881,12 @@ def test_at_lists_are_capped(capsys: pytest.CaptureFixture[str]) -> None:
     assert_user_error(code, out, err, "argument --at: at most 1,000 steps")
 
 
+@pytest.mark.parametrize("steps", [10, 100_000])  # the error when flushed at close, or on a write
 @pytest.mark.parametrize("option", ["--npy", "--csv"])
-def test_full_disk(capsys: pytest.CaptureFixture[str], option: str) -> None:
+def test_full_disk(capsys: pytest.CaptureFixture[str], option: str, steps: int) -> None:
     if not Path("/dev/full").exists():
         pytest.skip("no /dev/full")
-    code, out, err = run(capsys, SINGLE, option, "/dev/full", "--steps", "100000")
+    code, out, err = run(capsys, SINGLE, option, "/dev/full", "--steps", steps)
     assert_user_error(code, out, err, "/dev/full: cannot write: No space left on device")
     assert len(err.splitlines()) == 1
 

@@ -75,7 +75,7 @@ _MAX_CSV_ROWS = 1_000_000
 # Steps --at may list: a table wider than any screen past this.
 _MAX_AT = 1000
 # An error line is cut to this many characters (user data in it is cut long before).
-_MAX_LINE = 1000
+_MAX_LINE = 500
 
 
 def _arg_text(text: str) -> str:
