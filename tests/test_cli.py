@@ -462,11 +462,6 @@ def warmup_stable_cosine(s: int) -> float:
     return floor
 
 
-@pytest.mark.xfail(
-    not {"sequence", "linear", "cosine_decay"} <= set(LearningRate.model_fields),
-    reason="the sequence, linear and cosine_decay kinds (SPEC 7.2) are not in this build yet",
-    strict=True,
-)
 def test_warmup_stable_cosine_example(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     npy = tmp_path / "wsc.npy"
     code, out, err = run(capsys, WSC, "--no-plot", "--npy", npy)

@@ -81,33 +81,22 @@ def curve_ends(schedules: Schedules) -> tuple[list[int | None], list[int | None]
 
     From `Schedules.flat_from` and `Schedules.periods`.
     """
-    # FALLBACK, remove once Schedules.flat_from and Schedules.periods exist (the lead
-    # is adding them with the new kinds): until then every schedule is one of the four
-    # tml kinds, each constant from its last breakpoint and none periodic.
-    flat = getattr(schedules, "flat_from", None)
-    periods = getattr(schedules, "periods", None)
-    if flat is None:
-        flat = [max(0, bps[-1]) if bps else 0 for bps in schedules.breakpoints]
-    if periods is None:
-        periods = [None] * len(schedules)
-    return [None if f is None else int(f) for f in flat], [
-        None if p is None else int(p) for p in periods
-    ]
+    return list(schedules.flat_from), list(schedules.periods)
 
 
 def _decayed_by(schedules: Schedules, g: int) -> int:
     """Where schedule g, one that never settles, has decayed to a tenth of its peak.
 
     The first of the steps `b, 2b, 4b, ...` (b: its last breakpoint) where it is under
-    a tenth of the largest value seen, or b if it never is. For a schedule that changes forever without repeating (an inverse square root, an
-    exponential decay without a floor): far enough to see the decay, in one compiled
-    call of a few dozen steps.
+    a tenth of the largest value seen, or b if it never is. For a schedule that changes
+    forever without repeating (an inverse square root, an exponential decay without a
+    floor): far enough to see the decay, in one compiled call of a few dozen steps.
     """
     bps = schedules.breakpoints[g]
     last = max(0, bps[-1]) if bps else 0
     probes = [max(1, last) << k for k in range(63) if max(1, last) << k <= LAST_STEP]
     seen = np.asarray([0, *bps[:1000], *probes], dtype=np.int64)
-    values = np.asarray(schedules[g](seen))
+    values = np.asarray(schedules[g](seen), dtype=np.float64)
     top = float(values.max())
     tail = values[-len(probes) :]
     below = np.nonzero(tail <= top * _DECAY_SHOWN)[0]
