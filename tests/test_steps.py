@@ -174,9 +174,9 @@ def test_zero_d_array_gives_zero_d_array() -> None:
     assert type(got) is np.ndarray
     assert got.shape == ()
     assert bits(got[()]) == bits(reference_lr(namespace(COSINE), 9))
-    got = compute_lr(COSINE, np.array(9.5), dtype=np.float32)
-    assert got.shape == ()
-    assert got.dtype == np.float32
+    got32 = compute_lr(COSINE, np.array(9.5), dtype=np.float32)
+    assert got32.shape == ()
+    assert got32.dtype == np.float32
 
 
 def test_non_contiguous_steps() -> None:

@@ -22,10 +22,13 @@ if TYPE_CHECKING:
 __all__ = ["Schedule", "Schedules", "compute_lr", "get_num_threads", "set_num_threads"]
 
 _INT64_MAX = np.iinfo(np.int64).max
+_MAX_EXACT_INT = 2**53  # ints up to this magnitude are exact in float64
 _FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 
 # A config: LearningRate, YAML-shaped dict, or any object with the kind attributes.
 Config: TypeAlias = Any
+# One step: a Python or numpy number.
+Scalar: TypeAlias = "int | float | np.integer[Any] | np.floating[Any]"
 # Array-like steps (not scalars, not tensors): lists, tuples, ranges, numpy arrays.
 Steps: TypeAlias = "Sequence[Any] | range | np.ndarray"
 # The result of array steps: float64 by default, float32 with dtype=numpy.float32.
@@ -109,6 +112,57 @@ def _leaf_types(seq: list[Any] | tuple[Any, ...]) -> set[type]:
                 if type(sub) is container:
                     types |= _leaf_types(sub)
     return types
+
+
+def _wide_mixed(step: list[Any] | tuple[Any, ...]) -> bool:
+    """Whether a list mixes floats with ints that float64 cannot hold exactly.
+
+    numpy would round such ints into one float64 array (`[2**63 - 1, 0.5]` becomes
+    `[2**63, 0.5]`); each element is evaluated as its own Python number instead.
+    """
+    types = _leaf_types(step)
+    if not ({int, float} <= types):
+        return False
+    objects = np.array(step, dtype=object).reshape(-1)
+    return any(type(v) is int and abs(v) > _MAX_EXACT_INT for v in objects)
+
+
+def _evaluate_elementwise(
+    compiled: _core.ScheduleSet, step: list[Any] | tuple[Any, ...], out: Any, dtype: Any
+) -> Any:
+    """A list whose elements keep their own types: each is evaluated as a scalar step."""
+    objects = np.array(step, dtype=object)
+    shape = objects.shape
+    flat = objects.reshape(-1)
+    for value in flat:
+        if type(value) is int and not 0 <= value <= _INT64_MAX:
+            raise _element_error(objects)
+        if type(value) not in (int, float):
+            raise _element_error(objects)
+    out_dtype = _float_dtype(
+        dtype if dtype is not None or out is None else out.dtype.newbyteorder("=")
+    )
+    groups = None if compiled._single else compiled._size()
+    rows = np.empty((groups or 1, flat.size), dtype=out_dtype)
+    column = np.empty(groups or 1, dtype=out_dtype)
+    for position, value in enumerate(flat):
+        try:
+            if groups is None:
+                rows[0, position] = compiled._scalar(value)
+            else:
+                compiled._evaluate_scalar(value, column)
+                rows[:, position] = column
+        except ValueError as e:
+            msg = f"{_where(shape, position)} = {value!r}: {e}"
+            raise ValueError(msg) from None
+    result = rows.reshape(shape if groups is None else (groups, *shape))
+    if out is None:
+        return result
+    if out.shape != result.shape:
+        msg = f"out has shape {out.shape}, expected {result.shape}"
+        raise ValueError(msg)
+    out[...] = result
+    return out
 
 
 def _list_steps(step: list[Any] | tuple[Any, ...]) -> np.ndarray:
@@ -214,6 +268,8 @@ def _evaluate(compiled: _core.ScheduleSet, step: Any, out: Any, dtype: Any) -> A
         _check_out(out, dtype)
     if isinstance(step, (int, float, np.integer, np.floating)):
         return _evaluate_scalar(compiled, _scalar_step(step), out, dtype)
+    if isinstance(step, (list, tuple)) and _wide_mixed(step):
+        return _evaluate_elementwise(compiled, step, out, dtype)
     out_dtype = _float_dtype(
         dtype if dtype is not None or out is None else out.dtype.newbyteorder("=")
     )
@@ -351,21 +407,17 @@ class Schedule(_core.ScheduleSet):
     if TYPE_CHECKING:
 
         @overload
-        def __call__(
-            self,
-            step: int | float | np.integer | np.floating,
-            *,
-            out: None = None,
-            dtype: None = None,
-        ) -> float: ...
+        def __call__(self, step: Scalar, *, out: None = None, dtype: None = None) -> float: ...
         @overload
-        def __call__(
-            self, step: int | float | np.integer | np.floating, *, out: None = None, dtype: Any
-        ) -> np.floating: ...
+        def __call__(self, step: Scalar, *, out: None = None, dtype: Any) -> np.floating[Any]: ...
         @overload
         def __call__(
             self, step: torch.Tensor, *, out: torch.Tensor | None = None, dtype: Any = None
         ) -> torch.Tensor: ...
+        @overload
+        def __call__(
+            self, step: Steps, *, out: None = None, dtype: None = None
+        ) -> npt.NDArray[np.float64]: ...
         @overload
         def __call__(
             self, step: Steps, *, out: np.ndarray | None = None, dtype: Any = None
@@ -468,11 +520,11 @@ class Schedules(_core.ScheduleSet):
         ) -> torch.Tensor: ...
         @overload
         def __call__(
-            self,
-            step: int | float | np.integer | np.floating | Steps,
-            *,
-            out: np.ndarray | None = None,
-            dtype: Any = None,
+            self, step: Scalar | Steps, *, out: None = None, dtype: None = None
+        ) -> npt.NDArray[np.float64]: ...
+        @overload
+        def __call__(
+            self, step: Scalar | Steps, *, out: np.ndarray | None = None, dtype: Any = None
         ) -> FloatArray: ...
         def __call__(self, step: Any, *, out: Any = None, dtype: Any = None) -> Any:
             """The learning rates at `step` (typing only: the compiled type implements it)."""
@@ -615,4 +667,34 @@ _core._register_compute_lr(
     _compute_lr,
     "compute_lr(lr_config, step, *, out=None, dtype=None)\n--\n\n" + (_compute_lr.__doc__ or ""),
 )
-compute_lr = _core.compute_lr
+if TYPE_CHECKING:
+
+    @overload
+    def compute_lr(
+        lr_config: Config, step: Scalar, *, out: None = None, dtype: None = None
+    ) -> float: ...
+    @overload
+    def compute_lr(
+        lr_config: Config, step: Scalar, *, out: None = None, dtype: Any
+    ) -> np.floating[Any]: ...
+    @overload
+    def compute_lr(
+        lr_config: Config,
+        step: torch.Tensor,
+        *,
+        out: torch.Tensor | None = None,
+        dtype: Any = None,
+    ) -> torch.Tensor: ...
+    @overload
+    def compute_lr(
+        lr_config: Config, step: Steps, *, out: None = None, dtype: None = None
+    ) -> npt.NDArray[np.float64]: ...
+    @overload
+    def compute_lr(
+        lr_config: Config, step: Steps, *, out: np.ndarray | None = None, dtype: Any = None
+    ) -> FloatArray: ...
+    def compute_lr(lr_config: Config, step: Any, *, out: Any = None, dtype: Any = None) -> Any:
+        """Typing only: the compiled `_core.compute_lr` below is the function."""
+
+else:
+    compute_lr = _core.compute_lr
