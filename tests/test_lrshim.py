@@ -7,8 +7,13 @@ torch's own schedulers run side by side.
 from __future__ import annotations
 
 import copy
+import os
 import pickle
+import subprocess
+import sys
+import textwrap
 import types
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +24,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.optim.lr_scheduler import LambdaLR
 
+import tml
+import tml.optimizers
 from tests.oracle import namespace, reference_lr
 from tests.torch_support import (
     CONFIGS,
@@ -168,6 +175,94 @@ def test_epoch_must_be_an_integer_step() -> None:
         shim.step(-3)
     assert shim.last_epoch == 0  # the refused steps changed nothing
     assert hex_lrs(optimizer) == hexes(expected(KINDS, 0))
+
+
+# --------------------------------------------------------------------------- imports
+
+TORCH_NAMES = ["LRShim", "build_multi_task_optimizer", "build_optimizer", "get_optimizer_class"]
+
+
+def test_torch_adapters_are_importable_from_tml_optimizers() -> None:
+    from tml.optimizers import LRShim as shim_class
+    from tml.optimizers import build_multi_task_optimizer, build_optimizer, get_optimizer_class
+    from tml.optimizers import optimizer as module
+
+    assert shim_class is LRShim
+    assert build_optimizer is module.build_optimizer
+    assert build_multi_task_optimizer is module.build_multi_task_optimizer
+    assert get_optimizer_class is module.get_optimizer_class
+    assert set(TORCH_NAMES) <= set(dir(tml.optimizers))
+    assert set(TORCH_NAMES) <= set(dir(module))
+    assert not set(TORCH_NAMES) & set(tml.optimizers.__all__)  # star import needs no torch
+    with pytest.raises(AttributeError, match="has no attribute 'LRShimm'"):
+        tml.optimizers.LRShimm  # noqa: B018
+
+
+def run_python(code: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=str(Path(tml.__file__).resolve().parents[1]))
+    return subprocess.run(
+        [sys.executable, "-W", "error", "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+
+
+def test_import_does_not_import_torch() -> None:
+    run = run_python(
+        """
+        import sys
+        import tml.optimizers
+        from tml.optimizers import compute_lr, Schedules
+        from tml.optimizers.optimizer import compute_lr
+        assert "torch" not in sys.modules, "import tml.optimizers imported torch"
+        assert "LRShim" in dir(tml.optimizers)
+        tml.optimizers.LRShim
+        assert "torch" in sys.modules
+        """
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+
+
+def test_without_torch_the_adapters_name_the_torch_extra() -> None:
+    run = run_python(
+        """
+        import sys
+
+        class NoTorch:  # torch not installed: what a missing package raises
+            def find_spec(self, name, path=None, target=None):
+                if name == "torch" or name.startswith("torch."):
+                    raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+                return None
+
+        sys.meta_path.insert(0, NoTorch())
+        import tml.optimizers
+        assert "LRShim" in dir(tml.optimizers)
+        for name in ("LRShim", "build_optimizer", "build_multi_task_optimizer",
+                     "get_optimizer_class"):
+            try:
+                getattr(tml.optimizers, name)
+            except ImportError as e:
+                print(e)
+            else:
+                raise AssertionError(name)
+        try:
+            from tml.optimizers.optimizer import LRShim
+        except ImportError as e:
+            print(e)
+        """
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = run.stdout.splitlines()
+    assert len(lines) == 5
+    assert lines[0] == (
+        "tml.optimizers.LRShim needs torch, which is not installed: install the torch extra, "
+        "pip install 'tml-optimizers[torch]'"
+    )
+    assert all("torch extra" in line for line in lines)
+    assert lines[4].startswith("tml.optimizers.optimizer.LRShim needs torch")
 
 
 # --------------------------------------------------------------------------- lr_dict forms
