@@ -35,9 +35,14 @@ CONFIGS: dict[str, dict[str, Any]] = {
 }
 
 
+def oracle_lr(config: Mapping[str, Any], step: int) -> float:
+    """The oracle's learning rate of one YAML-shaped config at `step`."""
+    return float(reference_lr(namespace(config), step))
+
+
 def expected(configs: Iterable[Mapping[str, Any]], step: int) -> list[float]:
     """The oracle's learning rate of each config at `step`."""
-    return [float(reference_lr(namespace(c), step)) for c in configs]
+    return [oracle_lr(c, step) for c in configs]
 
 
 def cycled(count: int) -> list[dict[str, Any]]:
