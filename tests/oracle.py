@@ -77,21 +77,26 @@ def _as_int(value: Any) -> int:
     return int(value)
 
 
+def _rate(value: Any) -> float:
+    # The package takes a rate of -0.0 as 0.0 (no schedule returns a negative zero).
+    return float(value) + 0.0
+
+
 def _kind_namespace(kind: str, body: Any) -> SimpleNamespace:
     get = body.get if isinstance(body, Mapping) else lambda name: getattr(body, name)
     if kind == "piecewise_constant":
         return SimpleNamespace(
             learning_rate_boundaries=[_as_int(b) for b in get("learning_rate_boundaries")],
-            learning_rate_values=[float(v) for v in get("learning_rate_values")],
+            learning_rate_values=[_rate(v) for v in get("learning_rate_values")],
         )
     if kind == "linear_ramp_to_constant":
         return SimpleNamespace(
-            learning_rate=float(get("learning_rate")),
+            learning_rate=_rate(get("learning_rate")),
             num_ramp_steps=_as_int(get("num_ramp_steps")),
         )
     return SimpleNamespace(
-        learning_rate=float(get("learning_rate")),
-        final_learning_rate=float(get("final_learning_rate")),
+        learning_rate=_rate(get("learning_rate")),
+        final_learning_rate=_rate(get("final_learning_rate")),
         num_ramp_steps=_as_int(get("num_ramp_steps")),
         final_num_steps=_as_int(get("final_num_steps")),
     )
@@ -112,7 +117,7 @@ def namespace(config: Mapping[str, Any]) -> SimpleNamespace:
         body = config.get(kind)
         if body is None:
             continue
-        fields[kind] = float(body) if kind == "constant" else _kind_namespace(kind, body)
+        fields[kind] = _rate(body) if kind == "constant" else _kind_namespace(kind, body)
     return SimpleNamespace(**fields)
 
 

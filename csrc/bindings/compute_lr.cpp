@@ -5,6 +5,7 @@
 // docstring.
 #include <pybind11/pybind11.h>
 
+#include <cmath>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -38,7 +39,9 @@ PyObject* scalar_lr(PyObject* cfg, PyObject* step) {
         scratch.busy = true;
         scratch.set.clear();
         add_config(scratch.set, cfg, scratch.lists);
-        return PyFloat_FromDouble(eval_one(scratch.set, 0, read_step(step)));
+        const double v = eval_one(scratch.set, 0, read_step(step));
+        if (std::isnan(v)) throw_refused("step", step);
+        return PyFloat_FromDouble(v);
     } catch (py::error_already_set& e) {
         e.restore();
     } catch (py::builtin_exception& e) {

@@ -1,309 +1,646 @@
-// Reading configs and scalar steps from Python (see convert.hpp).
+// Reading configs and scalar steps from Python, generically from each kind's fields
+// (see convert.hpp).
 #include "convert.hpp"
 
 #include <cmath>
 #include <cstdint>
-#include <functional>
-#include <initializer_list>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "tml/batch.hpp"
 
 namespace tml_bindings {
 
-std::string show(py::handle h) { return py::repr(h); }
+std::string show(py::handle h) {
+    // repr of user data, cut short: a config may hold a huge list.
+    std::string text = py::repr(h);
+    return text.size() <= 200 ? text : text.substr(0, 197) + "...";
+}
 
 namespace {
 
+using tml::Path;
+
 // ---------------------------------------------------------------------------
-// Reading configs
-//
-// Error text is built only on the error path: the scalar compute_lr reads a config on
-// every call and must cost about what the reference's attribute reads cost.
+// Names, interned once: attribute and key lookups then match by identity. Created once
+// and never released (a static py::object would be released after the interpreter).
 
-std::string type_name(py::handle h) { return py::str(py::type::handle_of(h).attr("__name__")); }
-std::string join(const char* a, const char* b) { return std::string(a) + "." + b; }
-
-// Interned, as Python's own attribute names are: lookups then match keys by identity
-// instead of comparing the strings.
 py::str interned(const char* name) {
     return py::reinterpret_steal<py::str>(PyUnicode_InternFromString(name));
 }
 
-// Field names and types, created once (and never released: a static py::object would be
-// released after the interpreter).
-
-struct Keys {
-    py::str constant = interned("constant");
-    py::str piecewise_constant = interned("piecewise_constant");
-    py::str linear_ramp_to_constant = interned("linear_ramp_to_constant");
-    py::str linear_ramp_to_cosine = interned("linear_ramp_to_cosine");
-    py::str learning_rate = interned("learning_rate");
-    py::str final_learning_rate = interned("final_learning_rate");
-    py::str num_ramp_steps = interned("num_ramp_steps");
-    py::str final_num_steps = interned("final_num_steps");
-    py::str learning_rate_boundaries = interned("learning_rate_boundaries");
-    py::str learning_rate_values = interned("learning_rate_values");
+struct Names {
+    std::vector<py::str> kinds;  // in tml::Kinds order
+    std::vector<std::vector<py::str>> fields;
+    py::str num_steps = interned("num_steps");
+    py::str schedule = interned("schedule");
     py::object real = py::module_::import("numbers").attr("Real");
     py::object numpy_bool = py::module_::import("numpy").attr("bool_");
+    PyTypeObject* learning_rate_model = nullptr;  // registered by tml.optimizers.config
+    std::vector<PyTypeObject*> kind_models;
+
+    Names() {
+        tml::for_each_kind([&](const auto& kind) {
+            using K = std::decay_t<decltype(kind)>;
+            kinds.push_back(interned(K::name));
+            std::vector<py::str> names;
+            tml::for_each_field<K>([&](const auto& f) { names.push_back(interned(f.info.name)); });
+            fields.push_back(std::move(names));
+        });
+        kind_models.assign(tml::kind_count, nullptr);
+    }
 };
-const Keys& keys() {
-    static const Keys* k = new Keys();
-    return *k;
+Names& names() {
+    static Names* n = new Names();
+    return *n;
 }
 
-constexpr const char* kind_list =
-    "constant, piecewise_constant, linear_ramp_to_constant, linear_ramp_to_cosine";
+// The four kinds of the original tml: objects passed as configs must have these
+// attributes (the original read them all). Later kinds are optional attributes.
+constexpr std::size_t original_kinds = 4;
 
-// Attribute or key `name` of a config node; None when a dict lacks the key or the
-// value is null. An object lacking the attribute is not a config: TypeError.
-py::object field(py::handle node, const py::str& name, const char* where) {
-    if (PyDict_Check(node.ptr())) {
-        PyObject* v = PyDict_GetItemWithError(node.ptr(), name.ptr());  // borrowed
+std::string type_name(py::handle h) { return py::str(py::type::handle_of(h).attr("__name__")); }
+
+std::string where_text(const Path& where, const char* top) {
+    const std::string s = where.str();
+    return s.empty() ? std::string(top) : s;
+}
+
+// ---------------------------------------------------------------------------
+// Attribute access with the original's semantics, and without exceptions where an
+// optional attribute is simply absent.
+
+bool is_model_of(py::handle obj, PyTypeObject* type) {
+    return type != nullptr && Py_TYPE(obj.ptr()) == type;
+}
+
+// The instance dict of a registered model (its fields live there); borrowed.
+PyObject* model_dict(py::handle obj) {
+    PyObject** dict = _PyObject_GetDictPtr(obj.ptr());
+    return dict ? *dict : nullptr;
+}
+
+// Looks `name` up as an attribute. Returns a new reference, or nullptr when the object
+// has no such attribute. An AttributeError raised *inside* a property or __getattr__
+// that does exist is the user's error and propagates (error_already_set).
+PyObject* optional_attr(py::handle obj, const py::str& name) {
+    PyObject* value = nullptr;
+#if PY_VERSION_HEX >= 0x030D0000
+    const int found = PyObject_GetOptionalAttr(obj.ptr(), name.ptr(), &value);
+#else
+    const int found = _PyObject_LookupAttr(obj.ptr(), name.ptr(), &value);
+#endif
+    if (found < 0) throw py::error_already_set();
+    if (found > 0) return value;
+    // Absent, or a descriptor that raised AttributeError (swallowed above): ask again
+    // where a descriptor exists, to surface its own error.
+    if (_PyType_Lookup(Py_TYPE(obj.ptr()), name.ptr()) != nullptr) {
+        value = PyObject_GetAttr(obj.ptr(), name.ptr());
+        if (value == nullptr) throw py::error_already_set();
+        return value;
+    }
+    return nullptr;
+}
+
+// A field of a config node (dict key, model field, or attribute). `found` tells absent
+// (false) from present; a present None is returned as None.
+py::object get_field(py::handle node, const py::str& name, bool& found) {
+    PyObject* p = node.ptr();
+    if (PyDict_Check(p)) {
+        PyObject* v = PyDict_GetItemWithError(p, name.ptr());  // borrowed
         if (!v && PyErr_Occurred()) throw py::error_already_set();
+        found = v != nullptr;
         return v ? py::reinterpret_borrow<py::object>(v) : py::none();
     }
-    PyObject* v = PyObject_GetAttr(node.ptr(), name.ptr());  // new reference
-    if (!v) {
-        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) throw py::error_already_set();
-        PyErr_Clear();
-        throw py::type_error(std::string(where) + " must be a dict or an object with attribute '" +
-                             std::string(name) + "', got " + show(node) + " (" + type_name(node) +
-                             ")");
-    }
-    return py::reinterpret_steal<py::object>(v);
+    PyObject* v = optional_attr(node, name);
+    found = v != nullptr;
+    return v ? py::reinterpret_steal<py::object>(v) : py::none();
 }
 
-py::object required(py::handle node, const py::str& name, const char* kind) {
-    py::object v = field(node, name, kind);
-    if (v.is_none()) throw py::value_error(join(kind, std::string(name).c_str()) + " is required");
-    return v;
-}
-
-// YAML-shaped dicts are checked for unknown keys, as the pydantic models forbid them.
-void check_keys(py::handle node, const char* where, std::initializer_list<const char*> allowed) {
-    if (!PyDict_Check(node.ptr())) return;
-    for (auto item : py::reinterpret_borrow<py::dict>(node)) {
-        const std::string key = py::str(item.first);
-        bool known = false;
-        std::string names;
-        for (const char* a : allowed) {
-            known |= key == a;
-            names += names.empty() ? a : std::string(", ") + a;
-        }
-        if (!known)
-            throw py::value_error(std::string(where) + ": unknown key " + show(item.first) +
-                                  " (allowed: " + names + ")");
-    }
-}
+// ---------------------------------------------------------------------------
+// Values.
 
 bool is_bool(py::handle h) {
     if (PyLong_CheckExact(h.ptr()) || PyFloat_CheckExact(h.ptr())) return false;
-    return PyBool_Check(h.ptr()) || py::isinstance(h, keys().numpy_bool);
+    return PyBool_Check(h.ptr()) || py::isinstance(h, names().numpy_bool);
 }
 
-// A Python number as a double; an int too large for a double is a ValueError naming
-// the field, like any other out-of-range value.
-template <class Where>
-double as_double(py::handle v, const Where& where) {
+bool is_real(py::handle v) {
+    return PyFloat_Check(v.ptr()) || PyLong_Check(v.ptr()) || py::isinstance(v, names().real);
+}
+
+[[noreturn]] void type_error(const Path& where, const char* field, const char* expected,
+                             py::handle v) {
+    throw py::type_error(Path(where, field).str() + " must be " + expected + ", got " + show(v) +
+                         " (" + type_name(v) + ")");
+}
+[[noreturn]] void value_error(const Path& where, const char* field, const std::string& rule,
+                              py::handle v) {
+    throw py::value_error(Path(where, field).str() + " " + rule + ", got " + field + "=" + show(v));
+}
+
+// A Python number as a double; an int too large for a double is a ValueError.
+double to_double(py::handle v, const Path& where, const char* field) {
     const double d = PyFloat_AsDouble(v.ptr());
     if (d == -1.0 && PyErr_Occurred()) {
         if (!PyErr_ExceptionMatches(PyExc_OverflowError)) throw py::error_already_set();
         PyErr_Clear();
-        throw py::value_error(where() + " must be a finite number, got " + show(v));
+        value_error(where, field, "must be a finite number", v);
     }
     return d;
 }
 
-bool is_real(py::handle v) {
-    return PyFloat_Check(v.ptr()) || PyLong_Check(v.ptr()) || py::isinstance(v, keys().real);
-}
-
 // A number written as a string, as YAML 1.1 loaders leave `1e-3`: parsed as Python's
-// int() or, failing that, float() would (pydantic's lax mode takes these too).
-template <class Where>
-py::object parse_number(py::handle v, const Where& where) {
-    PyObject* n = PyLong_FromUnicodeObject(v.ptr(), 10);
-    if (!n) {
-        PyErr_Clear();
-        n = PyFloat_FromString(v.ptr());
+// int() or, failing that, float() would, but in ASCII only (Python also reads other
+// scripts' digits, which pydantic and YAML do not).
+py::object parse_number(py::handle v, const Path& where, const char* field) {
+    Py_ssize_t size = 0;
+    const char* text = PyUnicode_AsUTF8AndSize(v.ptr(), &size);
+    if (text == nullptr) throw py::error_already_set();
+    bool ascii = true;
+    for (Py_ssize_t j = 0; j < size; ++j) ascii &= static_cast<unsigned char>(text[j]) < 128;
+    PyObject* n = nullptr;
+    if (ascii) {
+        n = PyLong_FromUnicodeObject(v.ptr(), 10);
+        if (!n) {
+            PyErr_Clear();
+            n = PyFloat_FromString(v.ptr());
+        }
+        if (!n) PyErr_Clear();
     }
-    if (!n) {
-        PyErr_Clear();
-        throw py::value_error(where() + " must be a number, got " + show(v));
-    }
+    if (!n) value_error(where, field, "must be a number", v);
     return py::reinterpret_steal<py::object>(n);
 }
 
-// A learning rate: any real number (int, float, numpy scalar, numeric string), widened
-// to double. A bool is refused: `True` is no learning rate.
-template <class Where>
-double read_rate(py::handle v, const Where& where) {
+double read_real(py::handle v, const Path& where, const char* field) {
     if (PyFloat_CheckExact(v.ptr())) return PyFloat_AS_DOUBLE(v.ptr());
-    if (PyUnicode_Check(v.ptr())) return read_rate(parse_number(v, where), where);
-    if (is_bool(v) || !is_real(v))
-        throw py::type_error(where() + " must be a number, got " + show(v) + " (" + type_name(v) +
-                             ")");
-    return as_double(v, where);
+    if (PyUnicode_Check(v.ptr())) return read_real(parse_number(v, where, field), where, field);
+    if (is_bool(v) || !is_real(v)) type_error(where, field, "a number", v);
+    return to_double(v, where, field);
 }
 
-// An integer field: an int, an integral real such as 10.0 (taken as 10; 10.5 is
-// refused), or a string of one. Values beyond int64 are refused here, the field's own
-// range by the core.
-template <class Where>
-std::int64_t read_int(py::handle v, const Where& where) {
+// An integer: an int, an integral real such as 10.0 (taken as 10; 10.5 is refused), or a
+// string of one. Values beyond int64 are refused here (as outside the field's range,
+// which starts at `min`), the others by the core.
+std::int64_t read_int(py::handle v, const Path& where, const char* field, std::int64_t min) {
     PyObject* p = v.ptr();
     if (PyLong_CheckExact(p)) {
         int overflow = 0;
         const long long i = PyLong_AsLongLongAndOverflow(p, &overflow);
         if (overflow == 0) return static_cast<std::int64_t>(i);
     }
-    if (PyUnicode_Check(p)) return read_int(parse_number(v, where), where);
-    if (is_bool(v) || !is_real(v))
-        throw py::type_error(where() + " must be an integer, got " + show(v) + " (" + type_name(v) +
-                             ")");
-    const auto too_large = [&] {
-        return py::value_error(where() + " must be an integer of magnitude at most 2**53, got " +
-                               show(v));
-    };
+    if (PyUnicode_Check(p)) return read_int(parse_number(v, where, field), where, field, min);
+    const std::string range = "must be an integer in " + tml::int_range_text(min);
+    if (is_bool(v) || !is_real(v)) type_error(where, field, "an integer", v);
     if (!PyFloat_Check(p) && PyIndex_Check(p)) {
-        py::object index = py::reinterpret_steal<py::object>(PyNumber_Index(p));
+        const py::object index = py::reinterpret_steal<py::object>(PyNumber_Index(p));
         if (!index) throw py::error_already_set();
         int overflow = 0;
         const long long i = PyLong_AsLongLongAndOverflow(index.ptr(), &overflow);
-        if (overflow != 0) throw too_large();
+        if (overflow != 0) value_error(where, field, range, v);
         return static_cast<std::int64_t>(i);
     }
-    const double d = as_double(v, where);
-    if (!std::isfinite(d) || d != std::floor(d))
-        throw py::value_error(where() + " must be an integer, got " + show(v));
-    if (std::fabs(d) > 0x1p62) throw too_large();
+    const double d = to_double(v, where, field);
+    if (!std::isfinite(d) || d != std::floor(d)) value_error(where, field, "must be an integer", v);
+    if (std::fabs(d) > 0x1p62) value_error(where, field, range, v);
     return static_cast<std::int64_t>(d);
 }
 
-double rate_field(py::handle node, const py::str& name, const char* kind) {
-    return read_rate(required(node, name, kind),
-                     [&] { return join(kind, std::string(name).c_str()); });
+bool read_flag(py::handle v, const Path& where, const char* field) {
+    if (!is_bool(v)) type_error(where, field, "true or false", v);
+    return PyObject_IsTrue(v.ptr()) == 1;
 }
 
-std::int64_t int_field(py::handle node, const py::str& name, const char* kind) {
-    return read_int(required(node, name, kind),
-                    [&] { return join(kind, std::string(name).c_str()); });
+std::uint8_t read_choice(py::handle v, const tml::FieldInfo& f, const Path& where) {
+    if (!PyUnicode_Check(v.ptr())) type_error(where, f.name, "a string", v);
+    const std::string text = py::str(v);
+    std::string allowed;
+    for (std::uint8_t j = 0; j < f.choice_count; ++j) {
+        if (text == f.choices[j]) return j;
+        allowed += (j ? ", '" : "'") + std::string(f.choices[j]) + "'";
+    }
+    value_error(where, f.name, "must be one of " + allowed, v);
 }
 
-// Reads a list field into `out` (reused between calls: no allocation once warm).
+// A list field, item by item (each read may run Python code that changes the list, so
+// the size and item are re-read each time and the item is held).
 template <class T, class Read>
-const std::vector<T>& list_field(py::handle node, const py::str& name, const char* kind, Read read,
-                                 std::vector<T>& out) {
-    py::object v = required(node, name, kind);
-    const auto where = [&] { return join(kind, std::string(name).c_str()); };
+void read_list(py::handle v, const Path& where, const char* field, Read read, std::vector<T>& out) {
     if (PyUnicode_Check(v.ptr()) || PyBytes_Check(v.ptr()) || !PySequence_Check(v.ptr()))
-        throw py::type_error(where() + " must be a list, got " + show(v) + " (" + type_name(v) +
-                             ")");
+        type_error(where, field, "a list", v);
     const py::object seq = py::reinterpret_steal<py::object>(PySequence_Fast(v.ptr(), ""));
     if (!seq) throw py::error_already_set();
     out.clear();
-    // Size and item re-read each time, and the item held: reading a value may run Python
-    // code (a __float__) that changes the list.
+    const Path list(where, field);
     for (Py_ssize_t j = 0; j < PySequence_Fast_GET_SIZE(seq.ptr()); ++j) {
         const py::object item =
             py::reinterpret_borrow<py::object>(PySequence_Fast_GET_ITEM(seq.ptr(), j));
-        out.push_back(read(item, [&] { return where() + "[" + std::to_string(j) + "]"; }));
+        const std::string name = std::string(field) + "[" + std::to_string(j) + "]";
+        out.push_back(read(item, list, j, name));
     }
-    return out;
+}
+
+// ---------------------------------------------------------------------------
+// Configs.
+
+struct Reader {
+    tml::ScheduleSet& set;
+    ListBuffers& buffers;
+
+    // YAML-shaped dicts are checked for unknown keys, as the pydantic models forbid them.
+    template <class Allowed>
+    void check_keys(py::handle node, const Path& where, const char* top, const Allowed& allowed) {
+        if (!PyDict_Check(node.ptr())) return;
+        PyObject *key, *value;
+        Py_ssize_t pos = 0;
+        while (PyDict_Next(node.ptr(), &pos, &key, &value)) {
+            bool known = false;
+            for (const py::str& a : allowed) known |= key == a.ptr();
+            if (!known && PyUnicode_Check(key))
+                for (const py::str& a : allowed) known |= PyUnicode_Compare(key, a.ptr()) == 0;
+            if (known) continue;
+            std::string list;
+            for (const py::str& a : allowed)
+                list += (list.empty() ? "" : ", ") + std::string(py::str(a));
+            throw py::value_error(where_text(where, top) + ": unknown key " +
+                                  show(py::handle(key)) + " (allowed: " + list + ")");
+        }
+    }
+
+    // Field `f` of a kind's `body`, read from `fields` (the body itself when it is a
+    // dict, a model's instance dict, or null to use attributes).
+    template <class K, class Member>
+    void read_field(K& kind, const tml::Field<K, Member>& f, py::handle body, PyObject* fields,
+                    const Path& where, const py::str& name) {
+        bool found = false;
+        const py::object v = fields ? get_field(fields, name, found) : get_field(body, name, found);
+        if (!found && !PyDict_Check(body.ptr()) && f.info.required)
+            throw py::type_error(where.str() + " must be a dict or an object with attribute '" +
+                                 f.info.name + "', got " + show(body) + " (" + type_name(body) +
+                                 ")");
+        if (v.is_none()) {
+            if (f.info.required)
+                throw py::value_error(Path(where, f.info.name).str() + " is required");
+            set_default(kind.*f.member, f.info);
+            return;
+        }
+        read_value(kind.*f.member, f.info, v, where);
+    }
+
+    static void set_default(double& m, const tml::FieldInfo& f) { m = f.default_real; }
+    static void set_default(tml::Count& m, const tml::FieldInfo& f) {
+        m = tml::Count(f.default_int);
+    }
+    static void set_default(bool& m, const tml::FieldInfo& f) { m = f.default_flag; }
+    static void set_default(tml::Choice& m, const tml::FieldInfo& f) { m.index = f.default_choice; }
+    static void set_default(tml::OptionalRate& m, const tml::FieldInfo&) { m.set = false; }
+    static void set_default(tml::OptionalCount& m, const tml::FieldInfo&) { m.set = false; }
+    static void set_default(tml::ListRef&, const tml::FieldInfo&) {}  // lists are required
+
+    void read_value(double& m, const tml::FieldInfo& f, py::handle v, const Path& where) {
+        m = tml::checked_real(f, read_real(v, where, f.name), where);
+    }
+    void read_value(tml::OptionalRate& m, const tml::FieldInfo& f, py::handle v,
+                    const Path& where) {
+        m = {true, tml::checked_real(f, read_real(v, where, f.name), where)};
+    }
+    void read_value(tml::Count& m, const tml::FieldInfo& f, py::handle v, const Path& where) {
+        m = tml::checked_int(f, read_int(v, where, f.name, f.min), where);
+    }
+    void read_value(tml::OptionalCount& m, const tml::FieldInfo& f, py::handle v,
+                    const Path& where) {
+        m = {true, tml::checked_int(f, read_int(v, where, f.name, f.min), where)};
+    }
+    void read_value(bool& m, const tml::FieldInfo& f, py::handle v, const Path& where) {
+        m = read_flag(v, where, f.name);
+    }
+    void read_value(tml::Choice& m, const tml::FieldInfo& f, py::handle v, const Path& where) {
+        m.index = read_choice(v, f, where);
+    }
+    void read_value(tml::ListRef& m, const tml::FieldInfo& f, py::handle v, const Path& where) {
+        if (f.type == tml::FieldType::int_list) {
+            read_list(
+                v, where, f.name,
+                [&](py::handle item, const Path& list, Py_ssize_t, const std::string& name) {
+                    return read_int(item, Path(list, nullptr), name.c_str(), f.min);
+                },
+                buffers.ints);
+            tml::check_int_list(f, buffers.ints.data(), buffers.ints.size(), where);
+            m = set.tables().add_ints(buffers.ints.data(), buffers.ints.size());
+        } else {
+            read_list(
+                v, where, f.name,
+                [](py::handle item, const Path& list, Py_ssize_t, const std::string& name) {
+                    return read_real(item, Path(list, nullptr), name.c_str());
+                },
+                buffers.reals);
+            tml::check_rate_list(f, buffers.reals.data(), buffers.reals.size(), where);
+            m = set.tables().add_reals(buffers.reals.data(), buffers.reals.size());
+        }
+    }
+
+    template <class K>
+    tml::Ref read_kind(py::handle body, const Path& where, std::size_t kind) {
+        const Path at(where, K::name);
+        K k{};
+        const auto& field_names = names().fields[kind];
+        if constexpr (K::shape == tml::Shape::scalar) {
+            // {kind: value}: the kind's one field is the value itself.
+            constexpr auto f = std::get<0>(K::fields());
+            read_value(k.*f.member, f.info, body, where);
+        } else if constexpr (K::shape == tml::Shape::list) {
+            return read_sequence(body, at);
+        } else {
+            if (!PyDict_Check(body.ptr()) &&
+                (PyList_Check(body.ptr()) || PyTuple_Check(body.ptr()) ||
+                 PyUnicode_Check(body.ptr()) || is_real(body)))
+                throw py::type_error(at.str() + " must be a mapping of its fields, got " +
+                                     show(body) + " (" + type_name(body) + ")");
+            check_keys(body, at, K::name, field_names);
+            PyObject* fields = PyDict_Check(body.ptr())                       ? body.ptr()
+                               : is_model_of(body, names().kind_models[kind]) ? model_dict(body)
+                                                                              : nullptr;
+            std::size_t j = 0;
+            tml::for_each_field<K>(
+                [&](const auto& f) { read_field(k, f, body, fields, at, field_names[j++]); });
+        }
+        return set.store(k, at);
+    }
+
+    // [{num_steps: n, schedule: config}, ..., {schedule: config}]
+    tml::Ref read_sequence(py::handle body, const Path& at) {
+        const char* top = "sequence";
+        if (PyUnicode_Check(body.ptr()) || PyDict_Check(body.ptr()) ||
+            !PySequence_Check(body.ptr()))
+            throw py::type_error(at.str() +
+                                 " must be a list of stages {num_steps, schedule}, got " +
+                                 show(body) + " (" + type_name(body) + ")");
+        const py::object seq = py::reinterpret_steal<py::object>(PySequence_Fast(body.ptr(), ""));
+        if (!seq) throw py::error_already_set();
+        const Py_ssize_t count = PySequence_Fast_GET_SIZE(seq.ptr());
+        std::vector<std::int64_t> lengths;
+        std::vector<tml::Ref> stages;
+        const std::vector<py::str> stage_keys{names().num_steps, names().schedule};
+        for (Py_ssize_t j = 0; j < count; ++j) {
+            const py::object stage =
+                py::reinterpret_borrow<py::object>(PySequence_Fast_GET_ITEM(seq.ptr(), j));
+            const Path here(at, static_cast<long>(j));
+            if (stage.is_none() || PyUnicode_Check(stage.ptr()) || is_real(stage))
+                throw py::type_error(here.str() + " must be a stage {num_steps, schedule}, got " +
+                                     show(stage) + " (" + type_name(stage) + ")");
+            check_keys(stage, here, top, stage_keys);
+            bool found = false;
+            const py::object n = get_field(stage, names().num_steps, found);
+            const bool last = j + 1 == count;
+            if (last && !n.is_none())
+                value_error(here, "num_steps", "must be left out: the last stage runs forever", n);
+            if (!last) {
+                if (n.is_none())
+                    throw py::value_error(Path(here, "num_steps").str() +
+                                          " is required (only the last stage runs forever)");
+                tml::FieldInfo info = tml::describe("num_steps", tml::FieldType::integer, "");
+                info.min = 1;
+                lengths.push_back(
+                    tml::checked_int(info, read_int(n, here, "num_steps", 1), here).i);
+            }
+            const py::object schedule = get_field(stage, names().schedule, found);
+            const Path schedule_at(here, "schedule");
+            if (schedule.is_none()) throw py::value_error(schedule_at.str() + " is required");
+            stages.push_back(read_config(schedule, schedule_at));
+        }
+        return set.store(set.make_sequence(lengths, stages, at), at);
+    }
+
+    // A LearningRate-shaped config: exactly one kind set.
+    tml::Ref read_config(py::handle cfg, const Path& where) {
+        const Names& n = names();
+        const char* top = "lr_config";
+        if (cfg.is_none())
+            throw py::type_error(where_text(where, top) +
+                                 " is None; expected a LearningRate, a dict or an object with "
+                                 "attributes constant, piecewise_constant, ... (one kind set)");
+        std::size_t chosen = tml::kind_count, count = 0;
+        std::string set_names;
+        py::object body;
+        const auto consider = [&](std::size_t k, py::object v) {
+            if (v.is_none()) return;
+            ++count;
+            set_names += (set_names.empty() ? "" : ", ") + std::string(tml_kind_name(k));
+            chosen = k;
+            body = std::move(v);
+        };
+        PyObject* dict = PyDict_Check(cfg.ptr())                   ? cfg.ptr()
+                         : is_model_of(cfg, n.learning_rate_model) ? model_dict(cfg)
+                                                                   : nullptr;
+        if (dict != nullptr) {
+            if (dict == cfg.ptr()) check_keys(cfg, where, top, n.kinds);
+            for (std::size_t k = 0; k < tml::kind_count; ++k) {
+                PyObject* v = PyDict_GetItemWithError(dict, n.kinds[k].ptr());  // borrowed
+                if (!v && PyErr_Occurred()) throw py::error_already_set();
+                if (v) consider(k, py::reinterpret_borrow<py::object>(v));
+            }
+        } else {
+            if (PyUnicode_Check(cfg.ptr()) || is_real(cfg) || PyList_Check(cfg.ptr()))
+                throw py::type_error(where_text(where, top) +
+                                     " must be a LearningRate, a dict or an object with the kind "
+                                     "attributes, got " +
+                                     show(cfg) + " (" + type_name(cfg) + ")");
+            for (std::size_t k = 0; k < tml::kind_count; ++k) {
+                PyObject* v = optional_attr(cfg, n.kinds[k]);
+                if (v == nullptr) {
+                    if (k < original_kinds)
+                        throw py::type_error(where_text(where, top) +
+                                             " must be a dict or an object with attribute '" +
+                                             tml_kind_name(k) + "', got " + show(cfg) + " (" +
+                                             type_name(cfg) + ")");
+                    continue;
+                }
+                consider(k, py::reinterpret_steal<py::object>(v));
+            }
+        }
+        if (count != 1) {
+            std::string all;
+            for (std::size_t k = 0; k < tml::kind_count; ++k)
+                all += (k ? ", " : "") + std::string(tml_kind_name(k));
+            throw py::value_error(where_text(where, top) + " must set exactly one of " + all +
+                                  "; got " + (count == 0 ? "none" : set_names));
+        }
+        tml::Ref r{};
+        std::size_t k = 0;
+        tml::for_each_kind([&](const auto& tag) {
+            using K = std::decay_t<decltype(tag)>;
+            if (k++ == chosen) r = read_kind<K>(body, where, chosen);
+        });
+        return r;
+    }
+
+    static const char* tml_kind_name(std::size_t k) {
+        const char* name = nullptr;
+        std::size_t j = 0;
+        tml::for_each_kind([&](const auto& tag) {
+            if (j++ == k) name = std::decay_t<decltype(tag)>::name;
+        });
+        return name;
+    }
+};
+
+// ---------------------------------------------------------------------------
+// Writing configs back.
+
+py::object value_of(const tml::ScheduleSet&, const tml::FieldInfo&, double v) {
+    return py::float_(v);
+}
+py::object value_of(const tml::ScheduleSet&, const tml::FieldInfo&, const tml::Count& v) {
+    return py::int_(v.i);
+}
+py::object value_of(const tml::ScheduleSet&, const tml::FieldInfo&, const tml::OptionalRate& v) {
+    return v.set ? py::object(py::float_(v.value)) : py::object(py::none());
+}
+py::object value_of(const tml::ScheduleSet&, const tml::FieldInfo&, const tml::OptionalCount& v) {
+    return v.set ? py::object(py::int_(v.value.i)) : py::object(py::none());
+}
+py::object value_of(const tml::ScheduleSet&, const tml::FieldInfo&, bool v) { return py::bool_(v); }
+py::object value_of(const tml::ScheduleSet&, const tml::FieldInfo& f, const tml::Choice& v) {
+    return py::str(f.choices[v.index]);
+}
+py::object value_of(const tml::ScheduleSet& set, const tml::FieldInfo& f, const tml::ListRef& v) {
+    const tml::Context c = set.context();
+    py::list out;
+    for (std::uint32_t j = 0; j < v.count; ++j) {
+        if (f.type == tml::FieldType::int_list)
+            out.append(py::int_(c.ints[v.offset + j]));
+        else
+            out.append(py::float_(c.reals[v.offset + j]));
+    }
+    return std::move(out);
+}
+
+py::object config_of(const tml::ScheduleSet& set, tml::Ref r);
+
+template <class K>
+py::object body_of(const tml::ScheduleSet& set, const K& k) {
+    if constexpr (K::shape == tml::Shape::scalar) {
+        constexpr auto f = std::get<0>(K::fields());
+        return value_of(set, f.info, k.*f.member);
+    } else if constexpr (K::shape == tml::Shape::list) {
+        const tml::Context c = set.context();
+        py::list stages;
+        for (std::uint32_t j = 0; j < k.stages.count; ++j) {
+            py::dict stage;
+            if (j + 1 < k.stages.count) {
+                const std::int64_t start = j == 0 ? 0 : c.ints[k.starts.offset + j - 1];
+                stage["num_steps"] = py::int_(c.ints[k.starts.offset + j] - start);
+            }
+            stage["schedule"] = config_of(set, c.refs[k.stages.offset + j]);
+            stages.append(stage);
+        }
+        return std::move(stages);
+    } else {
+        py::dict body;
+        tml::for_each_field<K>(
+            [&](const auto& f) { body[f.info.name] = value_of(set, f.info, k.*f.member); });
+        return std::move(body);
+    }
+}
+
+py::object config_of(const tml::ScheduleSet& set, tml::Ref r) {
+    py::dict d;
+    tml::visit(set.pool(), r, [&](const auto& k) {
+        using K = std::decay_t<decltype(k)>;
+        d[K::name] = body_of(set, k);
+    });
+    return std::move(d);
+}
+
+py::object default_of(const tml::FieldInfo& f) {
+    if (f.required || f.nullable) return py::none();
+    switch (f.type) {
+        case tml::FieldType::rate:
+        case tml::FieldType::real:
+            return py::float_(f.default_real);
+        case tml::FieldType::integer:
+            return py::int_(f.default_int);
+        case tml::FieldType::flag:
+            return py::bool_(f.default_flag);
+        case tml::FieldType::choice:
+            return py::str(f.choices[f.default_choice]);
+        default:
+            return py::none();
+    }
 }
 
 }  // namespace
 
-// Reads one config and appends it, validated, to `set`.
 void add_config(tml::ScheduleSet& set, py::handle cfg, ListBuffers& buffers) {
-    const Keys& k = keys();
-    if (cfg.is_none())
-        throw py::type_error(std::string("lr_config is None; expected a LearningRate, a dict or "
-                                         "an object with attributes ") +
-                             kind_list);
-    check_keys(
-        cfg, "lr_config",
-        {"constant", "piecewise_constant", "linear_ramp_to_constant", "linear_ramp_to_cosine"});
-    const py::object constant = field(cfg, k.constant, "lr_config");
-    const py::object piecewise = field(cfg, k.piecewise_constant, "lr_config");
-    const py::object ramp = field(cfg, k.linear_ramp_to_constant, "lr_config");
-    const py::object cosine = field(cfg, k.linear_ramp_to_cosine, "lr_config");
-    const int count =
-        !constant.is_none() + !piecewise.is_none() + !ramp.is_none() + !cosine.is_none();
-    if (count != 1) {
-        std::string got;
-        for (auto [name, v] : {std::pair{"constant", &constant},
-                               {"piecewise_constant", &piecewise},
-                               {"linear_ramp_to_constant", &ramp},
-                               {"linear_ramp_to_cosine", &cosine}})
-            if (!v->is_none()) got += (got.empty() ? "" : ", ") + std::string(name);
-        throw py::value_error(std::string("lr_config must set exactly one of ") + kind_list +
-                              "; got " + (count == 0 ? "none" : got));
-    }
-
-    if (!constant.is_none()) {
-        set.add_constant(read_rate(constant, [] { return std::string("constant"); }));
-    } else if (!piecewise.is_none()) {
-        const char* kind = tml::PiecewiseConstant::name;
-        check_keys(piecewise, kind, {"learning_rate_boundaries", "learning_rate_values"});
-        set.add_piecewise_constant(
-            list_field(piecewise, k.learning_rate_boundaries, kind,
-                       read_int<std::function<std::string()>>, buffers.boundaries),
-            list_field(piecewise, k.learning_rate_values, kind,
-                       read_rate<std::function<std::string()>>, buffers.values));
-    } else if (!ramp.is_none()) {
-        const char* kind = tml::LinearRampToConstant::name;
-        check_keys(ramp, kind, {"learning_rate", "num_ramp_steps"});
-        set.add_linear_ramp_to_constant(rate_field(ramp, k.learning_rate, kind),
-                                        int_field(ramp, k.num_ramp_steps, kind));
-    } else {
-        const char* kind = tml::LinearRampToCosine::name;
-        check_keys(cosine, kind,
-                   {"learning_rate", "final_learning_rate", "num_ramp_steps", "final_num_steps"});
-        set.add_linear_ramp_to_cosine(rate_field(cosine, k.learning_rate, kind),
-                                      rate_field(cosine, k.final_learning_rate, kind),
-                                      int_field(cosine, k.num_ramp_steps, kind),
-                                      int_field(cosine, k.final_num_steps, kind));
-    }
+    Reader reader{set, buffers};
+    set.add_member(reader.read_config(cfg, Path()));
 }
 
-// The YAML-shaped dict of a compiled schedule: pickling, repr and reports rebuild from it.
-py::dict to_config(const tml::ScheduleSet& set, std::size_t g) {
-    const tml::Tables t = set.tables();
-    py::dict d;
-    std::visit(
-        [&](const auto& s) {
-            using K = std::decay_t<decltype(s)>;
-            py::dict body;
-            if constexpr (std::is_same_v<K, tml::Constant>) {
-                d[K::name] = s.learning_rate;
-                return;
-            } else if constexpr (std::is_same_v<K, tml::PiecewiseConstant>) {
-                py::list b, v;
-                for (std::size_t j = 0; j < s.count; ++j)
-                    b.append(t.boundaries_int[s.boundary_offset + j]);
-                for (std::size_t j = 0; j <= s.count; ++j) v.append(t.values[s.value_offset + j]);
-                body["learning_rate_boundaries"] = b;
-                body["learning_rate_values"] = v;
-            } else if constexpr (std::is_same_v<K, tml::LinearRampToConstant>) {
-                body["learning_rate"] = s.learning_rate;
-                body["num_ramp_steps"] = s.num_ramp_steps;
-            } else {
-                body["learning_rate"] = s.learning_rate;
-                body["final_learning_rate"] = s.final_learning_rate;
-                body["num_ramp_steps"] = s.num_ramp_steps.i;
-                body["final_num_steps"] = s.final_num_steps.i;
+py::object to_config(const tml::ScheduleSet& set, std::size_t g) { return config_of(set, set[g]); }
+
+py::dict kind_fields() {
+    py::dict out;
+    tml::for_each_kind([&](const auto& tag) {
+        using K = std::decay_t<decltype(tag)>;
+        py::list fields;
+        tml::for_each_field<K>([&](const auto& field) {
+            const tml::FieldInfo& f = field.info;
+            py::dict d;
+            d["name"] = f.name;
+            d["type"] = tml::type_name(f.type);
+            d["required"] = f.required;
+            d["nullable"] = f.nullable;
+            d["default"] = default_of(f);
+            if (f.type == tml::FieldType::real)
+                d["range"] =
+                    py::make_tuple(f.range.lo, f.range.hi, f.range.lo_open, f.range.hi_open);
+            if (f.type == tml::FieldType::integer || f.type == tml::FieldType::int_list)
+                d["min"] = f.min;
+            if (f.type == tml::FieldType::int_list || f.type == tml::FieldType::rate_list)
+                d["non_empty"] = f.non_empty;
+            if (f.type == tml::FieldType::choice) {
+                py::list choices;
+                for (std::uint8_t j = 0; j < f.choice_count; ++j) choices.append(f.choices[j]);
+                d["choices"] = choices;
             }
-            d[K::name] = body;
-        },
-        set[g]);
-    return d;
+            d["doc"] = f.doc;
+            fields.append(d);
+        });
+        py::dict kind;
+        kind["shape"] = K::shape == tml::Shape::scalar ? "scalar"
+                        : K::shape == tml::Shape::list ? "list"
+                                                       : "mapping";
+        kind["doc"] = K::doc;
+        kind["fields"] = fields;
+        out[K::name] = kind;
+    });
+    return out;
+}
+
+void register_models(py::handle learning_rate, py::dict kinds) {
+    Names& n = names();
+    if (!PyType_Check(learning_rate.ptr())) throw py::type_error("learning_rate must be a class");
+    n.learning_rate_model = reinterpret_cast<PyTypeObject*>(learning_rate.ptr());
+    Py_INCREF(learning_rate.ptr());  // kept for the life of the process
+    for (std::size_t k = 0; k < tml::kind_count; ++k) {
+        if (!kinds.contains(n.kinds[k])) continue;
+        py::handle model = kinds[n.kinds[k]];
+        if (!PyType_Check(model.ptr())) throw py::type_error("kind models must be classes");
+        Py_INCREF(model.ptr());
+        n.kind_models[k] = reinterpret_cast<PyTypeObject*>(model.ptr());
+    }
 }
 
 // ---------------------------------------------------------------------------
 // Steps
+
+void throw_refused(const std::string& where, py::handle value) {
+    throw py::value_error(where + " = " + show(value) +
+                          " is not a valid step here: cosine_restarts and cyclic schedules (also "
+                          "as sequence stages) count their cycles exactly and take float steps "
+                          "below 2**63 only");
+}
 
 ScalarStep read_step(py::handle step) {
     PyObject* p = step.ptr();
@@ -315,7 +652,7 @@ ScalarStep read_step(py::handle step) {
         if (overflow == 0 && i >= 0) return {true, static_cast<std::int64_t>(i), 0.0};
     }
     if (PyLong_Check(p) || (!PyFloat_Check(p) && PyIndex_Check(p))) {
-        py::object index = py::reinterpret_steal<py::object>(PyNumber_Index(p));
+        const py::object index = py::reinterpret_steal<py::object>(PyNumber_Index(p));
         if (!index) throw py::error_already_set();
         int overflow = 0;
         const long long i = PyLong_AsLongLongAndOverflow(index.ptr(), &overflow);
@@ -326,7 +663,7 @@ ScalarStep read_step(py::handle step) {
         return {true, static_cast<std::int64_t>(i), 0.0};
     }
     // Floats, and real scalars such as numpy.float32 (widened exactly to double).
-    if (PyFloat_Check(p) || py::isinstance(step, keys().real)) {
+    if (PyFloat_Check(p) || py::isinstance(step, names().real)) {
         const double d = PyFloat_AsDouble(p);
         if (d == -1.0 && PyErr_Occurred()) throw py::error_already_set();
         if (tml::invalid_step(d))

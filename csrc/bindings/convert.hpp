@@ -1,32 +1,42 @@
 // Reading Python input for the core: learning-rate configs (a LearningRate, a
-// YAML-shaped dict or any object with the four kind attributes) and scalar steps.
-// Shared by the ScheduleSet binding and the scalar compute_lr.
+// YAML-shaped dict or any object with the kind attributes) and scalar steps, and writing
+// compiled schedules back as YAML-shaped dicts. Every kind is read and written from its
+// field list (csrc/tml/fields.hpp); nothing here names a kind.
 #pragma once
 
 #include <pybind11/pybind11.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
-#include "tml/schedule.hpp"
+#include "tml/schedule_set.hpp"
 
 namespace tml_bindings {
 
 namespace py = pybind11;
 
-// Buffers for the lists of a piecewise config, reused from one config to the next.
+// Buffers for list fields, reused from one config to the next.
 struct ListBuffers {
-    std::vector<std::int64_t> boundaries;
-    std::vector<double> values;
+    std::vector<std::int64_t> ints;
+    std::vector<double> reals;
 };
 
-// Reads one config and appends it, validated, to `set`. Errors name the field and value:
-// TypeError for a wrong type, ValueError for a wrong value.
+// Reads one config and appends it, validated, to `set` as its next member. Errors name
+// the field's path and value: TypeError for a wrong type, ValueError for a wrong value.
 void add_config(tml::ScheduleSet& set, py::handle cfg, ListBuffers& buffers);
 
-// The YAML-shaped dict of schedule g: pickling, repr and reports rebuild from it.
-py::dict to_config(const tml::ScheduleSet& set, std::size_t g);
+// The YAML-shaped dict of member g: pickling, repr and reports rebuild from it.
+py::object to_config(const tml::ScheduleSet& set, std::size_t g);
+
+// Every kind's fields, for `_core.kind_fields()`.
+py::dict kind_fields();
+
+// Tells the reader which classes are the package's own pydantic models (LearningRate and
+// each kind's model): their instances are read from their __dict__, without the
+// attribute protocol, since a field of a model is always an instance attribute.
+void register_models(py::handle learning_rate, py::dict kinds);
 
 // One scalar step (int, float or numpy scalar), validated: ints up to 2**63 - 1 stay
 // integers, as the reference's Python ints do; floats must be finite and >= 0.
@@ -37,11 +47,14 @@ struct ScalarStep {
 };
 ScalarStep read_step(py::handle step);
 
-// Schedule g of `set` at one step.
+// Member g of `set` at one step (NaN where the schedule refuses the step).
 inline double eval_one(const tml::ScheduleSet& set, std::size_t g, const ScalarStep& s) {
-    const tml::Tables t = set.tables();
-    return std::visit([&](const auto& k) { return s.is_int ? k(s.i, t) : k(s.d, t); }, set[g]);
+    return s.is_int ? set.at(g, s.i) : set.at(g, s.d);
 }
+
+// The ValueError of a step that a schedule refused (a float step >= 2**63 given to a
+// kind that counts its cycles exactly); `where` names the step ("step", "steps[3]").
+[[noreturn]] void throw_refused(const std::string& where, py::handle value);
 
 std::string show(py::handle h);  // repr(h), for error messages
 

@@ -5,14 +5,16 @@
 #include <pybind11/stl.h>
 
 #include <atomic>
+#include <cmath>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "bindings.hpp"
 #include "convert.hpp"
 #include "tml/batch.hpp"
-#include "tml/schedule.hpp"
+#include "tml/schedule_set.hpp"
 
 namespace py = pybind11;
 using namespace tml_bindings;
@@ -37,16 +39,36 @@ void evaluate_typed(const tml::ScheduleSet& set, const py::array& steps, py::arr
     const auto* src = static_cast<const Step*>(steps.data());
     auto* dst = static_cast<Out*>(out.mutable_data());
     const auto n = static_cast<std::size_t>(steps.size());
-    std::size_t bad;
+    // The calling thread checks for a pending signal (Ctrl-C) between chunks, holding
+    // the GIL only for that check.
+    const tml::Interrupt interrupt{[] {
+        py::gil_scoped_acquire gil;
+        return PyErr_CheckSignals() != 0;
+    }};
+    tml::Options options;
+    options.max_threads = max_threads.load();
+    options.check = check;
+    options.interrupt = &interrupt;
+    tml::Outcome outcome;
     {
         // Steps and out are C-contiguous buffers owned by numpy arrays the caller holds
         // for the whole call, and `set` is immutable: nothing here touches Python.
         py::gil_scoped_release release;
-        bad = tml::evaluate(set, src, n, dst, max_threads.load(), check);
+        outcome = tml::evaluate(set, src, n, dst, options);
     }
-    if (bad != n)
-        throw py::value_error("steps[" + position(steps, bad) + "] = " + show(py::cast(src[bad])) +
-                              " is not a valid step: steps must be finite and >= 0");
+    switch (outcome.status) {
+        case tml::Outcome::ok:
+            return;
+        case tml::Outcome::interrupted:
+            throw py::error_already_set();
+        case tml::Outcome::invalid_step:
+            throw py::value_error("steps[" + position(steps, outcome.index) +
+                                  "] = " + show(py::cast(src[outcome.index])) +
+                                  " is not a valid step: steps must be finite and >= 0");
+        case tml::Outcome::refused_step:
+            throw_refused("steps[" + position(steps, outcome.index) + "]",
+                          py::cast(src[outcome.index]));
+    }
 }
 
 // Evaluates every schedule at every step into `out` (shape (G, *steps.shape) flattened).
@@ -112,9 +134,16 @@ py::list values_at(const tml::ScheduleSet& set, py::handle step, py::object targ
                                      show(target));
         }
     }
+    // Every group at the step in one by-kind pass, checked before anything is stored.
+    thread_local std::vector<double> results;
+    results.resize(groups);
+    tml::Options options;  // one thread: the Python work below dominates anyway
+    const tml::Outcome outcome = s.is_int ? tml::evaluate(set, &s.i, 1, results.data(), options)
+                                          : tml::evaluate(set, &s.d, 1, results.data(), options);
+    if (outcome.status != tml::Outcome::ok) throw_refused("step", step);
     py::list values(groups);
     for (std::size_t g = 0; g < groups; ++g) {
-        PyObject* value = PyFloat_FromDouble(eval_one(set, g, s));
+        PyObject* value = PyFloat_FromDouble(results[g]);
         if (!value) throw py::error_already_set();
         PyList_SET_ITEM(values.ptr(), static_cast<Py_ssize_t>(g), value);  // steals
         if (seq && PyObject_SetItem(PySequence_Fast_GET_ITEM(seq.ptr(), g), key.ptr(), value) != 0)
@@ -162,7 +191,7 @@ void bind_schedules(py::module_& m) {
             "kinds",
             [](const tml::ScheduleSet& set) {
                 py::list out;
-                for (const auto& s : set.items()) out.append(tml::kind_name(s));
+                for (std::size_t g = 0; g < set.size(); ++g) out.append(set.kind_name(g));
                 return out;
             },
             "Kind name of each schedule.")
@@ -170,11 +199,27 @@ void bind_schedules(py::module_& m) {
             "breakpoints",
             [](const tml::ScheduleSet& set) {
                 py::list out;
-                for (const auto& s : set.items())
-                    out.append(py::tuple(py::cast(tml::breakpoints(s, set.tables()))));
+                for (std::size_t g = 0; g < set.size(); ++g)
+                    out.append(py::tuple(py::cast(set.breakpoints(g))));
                 return out;
             },
-            "Steps where each schedule's formula changes; constant from the last one on.")
+            "Steps where each schedule's formula changes (the first 64 for periodic kinds).")
+        .def(
+            "flat_from",
+            [](const tml::ScheduleSet& set) {
+                py::list out;
+                for (std::size_t g = 0; g < set.size(); ++g) out.append(py::cast(set.flat_from(g)));
+                return out;
+            },
+            "The step from which each schedule is constant, or None if it never is.")
+        .def(
+            "periods",
+            [](const tml::ScheduleSet& set) {
+                py::list out;
+                for (std::size_t g = 0; g < set.size(); ++g) out.append(py::cast(set.period(g)));
+                return out;
+            },
+            "The cycle length of each periodic schedule, or None.")
         .def(
             "configs",
             [](const tml::ScheduleSet& set) {
@@ -187,7 +232,9 @@ void bind_schedules(py::module_& m) {
             "at",
             [](const tml::ScheduleSet& set, std::size_t g, py::handle step) {
                 if (g >= set.size()) throw py::index_error("schedule index out of range");
-                return eval_one(set, g, read_step(step));
+                const double v = eval_one(set, g, read_step(step));
+                if (std::isnan(v)) throw_refused("step", step);
+                return v;
             },
             py::arg("index"), py::arg("step"), "Schedule `index` at one scalar step.")
         .def("values_at", &values_at, py::arg("step"), py::arg("targets") = py::none(),
@@ -201,4 +248,8 @@ void bind_schedules(py::module_& m) {
         "set_max_threads", [](unsigned n) { max_threads = n > 0 ? n : tml::available_cores(); },
         py::arg("n"), "Threads a batch call may use; 0 restores the default (all usable cores).");
     m.def("get_max_threads", [] { return max_threads.load(); });
+    m.def("kind_fields", &kind_fields,
+          "Every kind's config fields (name, type, default, range), as the core declares them.");
+    m.def("_register_models", &register_models, py::arg("learning_rate"), py::arg("kinds"),
+          "Names the package's pydantic config classes, whose instances are read directly.");
 }

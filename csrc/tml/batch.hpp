@@ -1,26 +1,36 @@
-// Batch evaluation: G schedules times N steps in one call, split across cores.
+// Batch evaluation: G schedules times N steps in one call, split across cores by one
+// persistent pool of threads.
 //
 // Plain loops over raw pointers and counts; no Python. Steps are validated here too
-// (finite and >= 0), so no caller can evaluate an invalid step by forgetting to.
+// (finite and >= 0), so no caller can evaluate an invalid step by forgetting to. Long
+// calls can be interrupted: the calling thread asks its `Interrupt` between chunks of
+// about a millisecond, and every thread stops at its next chunk once it says stop.
 #pragma once
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <limits>
+#include <mutex>
 #include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#endif
 #if defined(__linux__)
 #include <sched.h>
 #endif
 
-#include "tml/schedule.hpp"
+#include "tml/schedule_set.hpp"
 
 namespace tml {
 
@@ -38,38 +48,140 @@ inline unsigned available_cores() {
     return n > 0 ? n : 1;
 }
 
-// Work per thread below which starting a thread costs more than it saves, in units of
-// the cheapest element (a constant schedule at one step, about a nanosecond): a thread
-// start costs some tens of microseconds.
-inline constexpr std::size_t min_work_per_thread = std::size_t{1} << 16;
+// Threads shared by every batch call of the process, started on first need and kept.
+// One call at a time uses them; a call that finds them busy (another Python thread is
+// evaluating) runs on its own thread, so concurrent callers never oversubscribe the
+// cores with helpers. After fork() the child gets a fresh pool: the parent's threads do
+// not exist there.
+class ThreadPool {
+  public:
+    static ThreadPool& instance() {
+        static const bool registered = register_fork_handler();
+        (void)registered;
+        ThreadPool* p = current().load(std::memory_order_acquire);
+        if (p == nullptr) {
+            auto* fresh = new ThreadPool();  // never deleted: threads may outlive statics
+            if (current().compare_exchange_strong(p, fresh, std::memory_order_acq_rel))
+                return *fresh;
+            delete fresh;  // another thread won; it has no threads yet
+        }
+        return *p;
+    }
+
+    // Runs `job` on the calling thread and on up to `helpers` pool threads at once, and
+    // returns when every copy has returned. `job` must share its work out itself.
+    void run(std::size_t helpers, const std::function<void()>& job) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        if (busy_ || helpers == 0) {
+            lock.unlock();
+            job();
+            return;
+        }
+        busy_ = true;
+        while (threads_->size() < helpers) threads_->emplace_back([this] { work(); });
+        job_ = &job;
+        wanted_ = helpers;
+        wake_.notify_all();
+        lock.unlock();
+        job();
+        lock.lock();
+        wanted_ = 0;  // helpers not yet awake stay asleep: the work is taken
+        done_.wait(lock, [this] { return running_ == 0; });
+        job_ = nullptr;
+        busy_ = false;
+    }
+
+  private:
+    ThreadPool() : threads_(new std::vector<std::thread>()) {}
+
+    static std::atomic<ThreadPool*>& current() {
+        static std::atomic<ThreadPool*> pool{nullptr};
+        return pool;
+    }
+    static bool register_fork_handler() {
+#if defined(__unix__) || defined(__APPLE__)
+        // The child has only the forking thread: forget the pool (leaked, threads gone).
+        pthread_atfork(nullptr, nullptr, [] { current().store(nullptr); });
+#endif
+        return true;
+    }
+    void work() {
+        std::unique_lock<std::mutex> lock(mutex_);
+        for (;;) {
+            wake_.wait(lock, [this] { return wanted_ > 0; });
+            --wanted_;
+            ++running_;
+            const std::function<void()>* job = job_;
+            lock.unlock();
+            (*job)();
+            lock.lock();
+            if (--running_ == 0) done_.notify_all();
+        }
+    }
+
+    std::mutex mutex_;
+    std::condition_variable wake_, done_;
+    std::vector<std::thread>* threads_;  // leaked with the pool
+    const std::function<void()>* job_ = nullptr;
+    std::size_t wanted_ = 0, running_ = 0;
+    bool busy_ = false;
+};
+
+// Asked by the calling thread between chunks whether to stop (a pending Ctrl-C). It is
+// asked at most every `interval`, so it may be costly (take a lock, say).
+struct Interrupt {
+    std::function<bool()> stop;
+    std::chrono::microseconds interval{20'000};
+};
+
+// Work per thread below which using another thread costs more than it saves, in units of
+// the cheapest element (a constant schedule at one step, about a nanosecond): handing
+// work to a pool thread costs some microseconds.
+inline constexpr std::size_t min_work_per_thread = std::size_t{1} << 15;
+// Work per chunk, at most: about a millisecond, so a stop request is seen quickly.
+inline constexpr std::size_t max_work_per_chunk = std::size_t{1} << 20;
 
 // Runs body(begin, end) over [0, n) in chunks that the calling thread and up to
-// max_threads - 1 others take in turn from a shared counter, so that a region of costly
-// elements (the cosine part of a schedule) does not land on one thread. `cost` is the
-// work of one element in the units above; small inputs stay on the calling thread.
-// Chunks may run in any order; every chunk runs.
+// max_threads - 1 pool threads take in turn from a shared counter, so that a region of
+// costly elements (the cosine part of a schedule) does not land on one thread. `cost`
+// is the work of one element in the units above. Returns false when `interrupt` asked
+// to stop (some chunks then did not run); otherwise every chunk ran, in any order.
 template <class Body>
-void parallel_for(std::size_t n, unsigned max_threads, const Body& body, std::size_t cost = 1) {
-    const std::size_t work = n * std::max<std::size_t>(cost, 1);
-    const std::size_t threads =
-        std::min<std::size_t>(max_threads > 0 ? max_threads : 1, work / min_work_per_thread);
-    if (threads <= 1) {
+bool parallel_for(std::size_t n, unsigned max_threads, const Body& body, std::size_t cost = 1,
+                  const Interrupt* interrupt = nullptr) {
+    cost = std::max<std::size_t>(cost, 1);
+    const std::size_t work = n * cost;
+    const std::size_t threads = std::max<std::size_t>(
+        1, std::min<std::size_t>(max_threads > 0 ? max_threads : 1, work / min_work_per_thread));
+    // About eight chunks a thread evens out uneven costs; a chunk is at most about a
+    // millisecond so that a stop request is noticed.
+    const std::size_t chunk = std::max<std::size_t>(
+        1024 / cost + 1,
+        std::min((n + 8 * threads - 1) / (8 * threads), max_work_per_chunk / cost));
+    if (threads == 1 && (interrupt == nullptr || work <= max_work_per_chunk)) {
         body(std::size_t{0}, n);
-        return;
+        return true;
     }
-    // About eight chunks a thread: enough to even out uneven costs, few enough that
-    // taking one is nothing next to running it.
-    const std::size_t chunk = std::max<std::size_t>((n + 8 * threads - 1) / (8 * threads), 1024);
     std::atomic<std::size_t> next{0};
-    const auto run = [&] {
-        for (std::size_t begin; (begin = next.fetch_add(chunk)) < n;)
+    std::atomic<bool> stop{false};
+    const std::thread::id caller = std::this_thread::get_id();
+    auto last_check = std::chrono::steady_clock::now();
+    const std::function<void()> run = [&] {
+        const bool asks = interrupt != nullptr && std::this_thread::get_id() == caller;
+        for (std::size_t begin;
+             !stop.load(std::memory_order_relaxed) && (begin = next.fetch_add(chunk)) < n;) {
             body(begin, std::min(n, begin + chunk));
+            if (asks) {
+                const auto now = std::chrono::steady_clock::now();
+                if (now - last_check >= interrupt->interval) {
+                    last_check = now;
+                    if (interrupt->stop()) stop.store(true);
+                }
+            }
+        }
     };
-    std::vector<std::thread> pool;
-    pool.reserve(threads - 1);
-    for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(run);
-    run();
-    for (auto& th : pool) th.join();
+    ThreadPool::instance().run(threads - 1, run);
+    return !stop.load();
 }
 
 inline bool invalid_step(std::int64_t s) { return s < 0; }
@@ -111,6 +223,18 @@ std::size_t first_invalid_in(const Step* steps, std::size_t n) {
     return i;
 }
 
+// Offset of the first NaN in out[0, n), or n: a schedule refused that step (kinds.hpp,
+// `may_reject`); no valid step gives NaN.
+template <class Out>
+std::size_t first_nan_in(const Out* out, std::size_t n) {
+    bool any = false;
+    for (std::size_t i = 0; i < n; ++i) any |= std::isnan(out[i]);
+    if (!any) return n;
+    std::size_t i = 0;
+    while (!std::isnan(out[i])) ++i;
+    return i;
+}
+
 // Lowers `first` to `i` unless it already holds a smaller index.
 inline void keep_min(std::atomic<std::size_t>& first, std::size_t i) {
     std::size_t seen = first.load();
@@ -118,65 +242,12 @@ inline void keep_min(std::atomic<std::size_t>& first, std::size_t i) {
     }
 }
 
-// Index of the first negative (or NaN, or infinite) step, or n when all are valid.
-template <class Step>
-std::size_t first_invalid_step(const Step* steps, std::size_t n, unsigned max_threads) {
-    std::atomic<std::size_t> first{n};
-    parallel_for(n, max_threads, [&](std::size_t begin, std::size_t end) {
-        for (std::size_t b = begin; b < end; b += check_block) {
-            const std::size_t m = std::min(check_block, end - b);
-            const std::size_t k = first_invalid_in(steps + b, m);
-            if (k != m) return keep_min(first, b + k);
-        }
-    });
-    return first.load();
-}
-
-template <class Kernel, class Step, class Out, class = void>
-struct has_fill : std::false_type {};
-template <class Kernel, class Step, class Out>
-struct has_fill<Kernel, Step, Out,
-                std::void_t<decltype(std::declval<const Kernel&>().fill(
-                    std::declval<const Step*>(), std::size_t{}, std::declval<Out*>(),
-                    std::declval<const Tables&>()))>> : std::true_type {};
-
-// One schedule over a run of steps: the kind's own batch form where it has one, else
-// its formula element by element.
-template <class Kernel, class Step, class Out>
-void fill(const Kernel& kernel, const Step* steps, std::size_t n, Out* out, const Tables& t) {
-    if constexpr (has_fill<Kernel, Step, Out>::value) {
-        kernel.fill(steps, n, out, t);
-    } else {
-        for (std::size_t k = 0; k < n; ++k) out[k] = static_cast<Out>(kernel(steps[k], t));
-    }
-}
-
-// Many schedules at a few steps (every group at the current step): the cost is the
-// dispatch on each schedule's kind, mispredicted when kinds are mixed. Schedules are
-// taken in blocks that stay in cache, and within a block one kind at a time.
-inline constexpr std::size_t few_steps = 16;
-inline constexpr std::size_t kind_block = 2048;
-
-template <class Step, class Out>
-void evaluate_by_kind(const ScheduleSet& set, std::size_t begin, std::size_t end, const Step* steps,
-                      std::size_t n, Out* out, const Tables& tables) {
-    constexpr std::size_t kinds = std::variant_size_v<Schedule>;
-    std::uint16_t order[kind_block];  // offsets from begin, grouped by kind
-    std::size_t start[kinds + 1] = {};
-    for (std::size_t g = begin; g < end; ++g) ++start[set[g].index() + 1];
-    const auto visit_one = [&](std::size_t g) {
-        std::visit([&](const auto& kernel) { fill(kernel, steps, n, out + g * n, tables); },
-                   set[g]);
-    };
-    if (std::count(start + 1, start + kinds + 1, end - begin) == 1) {  // one kind only
-        for (std::size_t g = begin; g < end; ++g) visit_one(g);
-        return;
-    }
-    for (std::size_t k = 1; k <= kinds; ++k) start[k] += start[k - 1];
-    for (std::size_t g = begin; g < end; ++g)
-        order[start[set[g].index()]++] = static_cast<std::uint16_t>(g - begin);
-    for (std::size_t j = 0; j < end - begin; ++j) visit_one(begin + order[j]);
-}
+// How a call ended: `index` is the position of the first invalid step, or of the first
+// step a schedule refused.
+struct Outcome {
+    enum Status { ok, invalid_step, refused_step, interrupted } status = ok;
+    std::size_t index = 0;
+};
 
 // When steps are checked, relative to writing `out`.
 enum class Check {
@@ -185,60 +256,128 @@ enum class Check {
                      // but `out` holds partial results when a step is invalid
 };
 
-// out[g * n + i] = schedule g at steps[i], for every g in the set and i < n, when every
-// step is valid (finite and >= 0); returns n then, else the index of the first invalid
-// step. Out is double or float; a float result is the double result rounded once.
-template <class Step, class Out>
-std::size_t evaluate(const ScheduleSet& set, const Step* steps, std::size_t n, Out* out,
-                     unsigned max_threads, Check check) {
-    const std::size_t groups = set.size();
-    if (n == 0) return 0;
-    // Few steps (one step for many schedules, say) are cheaper to check once up front.
-    const bool checked = check == Check::while_writing && groups > 0 && n >= check_block;
-    if (!checked) {
-        const std::size_t bad = first_invalid_step(steps, n, max_threads);
-        if (bad != n || groups == 0) return bad;
-    }
-    const Tables tables = set.tables();
-    if (n <= few_steps && groups > 1) {
-        parallel_for(
-            groups, max_threads,
-            [&](std::size_t begin, std::size_t end) {
-                for (std::size_t g = begin; g < end; g += kind_block)
-                    evaluate_by_kind(set, g, std::min(end, g + kind_block), steps, n, out, tables);
-            },
-            set.cost() * n);
-        return n;
-    }
+struct Options {
+    unsigned max_threads = 1;
+    Check check = Check::before_writing;
+    const Interrupt* interrupt = nullptr;
+};
+
+// Index of the first negative (or NaN, or infinite) step, or n when all are valid.
+template <class Step>
+std::size_t first_invalid_step(const Step* steps, std::size_t n, const Options& opt,
+                               bool& interrupted) {
     std::atomic<std::size_t> first{n};
-    parallel_for(
-        groups * n, max_threads,
+    interrupted = !parallel_for(
+        n, opt.max_threads,
         [&](std::size_t begin, std::size_t end) {
-            // A chunk runs through groups in order and stops at its first invalid step;
-            // the smallest of those is the first invalid step index, since every index
-            // is seen in group 0 by the chunk that holds it.
-            std::size_t g = begin / n;
-            std::size_t i = begin % n;
-            while (begin < end) {
-                const std::size_t len = std::min(n - i, end - begin);
-                for (std::size_t b = 0; b < len; b += check_block) {
-                    const std::size_t m = std::min(check_block, len - b);
-                    const Step* src = steps + i + b;
-                    if (checked) {
-                        const std::size_t k = first_invalid_in(src, m);
-                        if (k != m) return keep_min(first, i + b + k);
-                    }
-                    Out* dst = out + begin + b;
-                    std::visit([&](const auto& kernel) { fill(kernel, src, m, dst, tables); },
-                               set[g]);
-                }
-                begin += len;
-                ++g;
-                i = 0;
+            for (std::size_t b = begin; b < end; b += check_block) {
+                const std::size_t m = std::min(check_block, end - b);
+                const std::size_t k = first_invalid_in(steps + b, m);
+                if (k != m) return keep_min(first, b + k);
             }
         },
-        set.cost());
+        1, opt.interrupt);
     return first.load();
+}
+
+// Many schedules at a few steps (every group at the current step): the cost is the
+// dispatch on each schedule's kind, mispredicted when kinds are mixed. Schedules are
+// taken in blocks whose results stay in cache, and within a block one kind at a time,
+// reading that kind's schedules as one array.
+inline constexpr std::size_t few_steps = 16;
+inline constexpr std::size_t kind_block = 2048;
+
+template <class Step, class Out>
+void evaluate_by_kind(const ScheduleSet& set, std::size_t begin, std::size_t end, const Step* steps,
+                      std::size_t n, Out* out, const Context& c) {
+    std::size_t k = 0;
+    for_each_kind([&](const auto& tag) {
+        using K = std::decay_t<decltype(tag)>;
+        const auto& members = set.members_of_kind(k++);
+        if (members.empty()) return;
+        const K* items = set.pool().of<K>().data();
+        // Members are in set order: the block's are one run, found by bisection.
+        auto it =
+            std::lower_bound(members.begin(), members.end(), begin,
+                             [](const ScheduleSet::Member& m, std::size_t g) { return m.g < g; });
+        for (; it != members.end() && it->g < end; ++it)
+            fill(items[it->index], steps, n, out + std::size_t{it->g} * n, c);
+    });
+}
+
+// out[g * n + i] = schedule g at steps[i], for every g in the set and i < n. A float
+// Out is the double result rounded once.
+template <class Step, class Out>
+Outcome evaluate(const ScheduleSet& set, const Step* steps, std::size_t n, Out* out,
+                 const Options& opt) {
+    const std::size_t groups = set.size();
+    if (n == 0) return {};
+    // Few steps (one step for many schedules, say) are cheaper to check once up front.
+    const bool checked = opt.check == Check::while_writing && groups > 0 && n >= check_block;
+    if (!checked) {
+        bool interrupted = false;
+        const std::size_t bad = first_invalid_step(steps, n, opt, interrupted);
+        if (interrupted) return {Outcome::interrupted, 0};
+        if (bad != n) return {Outcome::invalid_step, bad};
+        if (groups == 0) return {};
+    }
+    const Context context = set.context();
+    const bool refusals = set.may_reject();
+    std::atomic<std::size_t> first_bad{n}, first_refused{n};
+    bool completed;
+    if (n <= few_steps && groups > 1) {
+        completed = parallel_for(
+            groups, opt.max_threads,
+            [&](std::size_t begin, std::size_t end) {
+                for (std::size_t g = begin; g < end; g += kind_block) {
+                    const std::size_t stop = std::min(end, g + kind_block);
+                    evaluate_by_kind(set, g, stop, steps, n, out, context);
+                    if (refusals) {  // rare: find the smallest step index refused
+                        const Out* block = out + g * n;
+                        const std::size_t m = (stop - g) * n;
+                        for (std::size_t k = first_nan_in(block, m); k < m; ++k)
+                            if (std::isnan(block[k])) keep_min(first_refused, k % n);
+                    }
+                }
+            },
+            set.cost() * n, opt.interrupt);
+    } else {
+        completed = parallel_for(
+            groups * n, opt.max_threads,
+            [&](std::size_t begin, std::size_t end) {
+                // A chunk runs through groups in order and stops at its first invalid step;
+                // the smallest of those is the first invalid step index, since every index
+                // is seen in group 0 by the chunk that holds it.
+                std::size_t g = begin / n;
+                std::size_t i = begin % n;
+                while (begin < end) {
+                    const std::size_t len = std::min(n - i, end - begin);
+                    for (std::size_t b = 0; b < len; b += check_block) {
+                        const std::size_t m = std::min(check_block, len - b);
+                        const Step* src = steps + i + b;
+                        if (checked) {
+                            const std::size_t k = first_invalid_in(src, m);
+                            if (k != m) return keep_min(first_bad, i + b + k);
+                        }
+                        Out* dst = out + begin + b;
+                        visit(set.pool(), set[g],
+                              [&](const auto& kernel) { fill(kernel, src, m, dst, context); });
+                        if (refusals) {
+                            const std::size_t k = first_nan_in(dst, m);
+                            if (k != m) keep_min(first_refused, i + b + k);
+                        }
+                    }
+                    begin += len;
+                    ++g;
+                    i = 0;
+                }
+            },
+            set.cost(), opt.interrupt);
+    }
+    if (!completed) return {Outcome::interrupted, 0};
+    if (first_bad.load() != n) return {Outcome::invalid_step, first_bad.load()};
+    if (first_refused.load() != n) return {Outcome::refused_step, first_refused.load()};
+    return {};
 }
 
 }  // namespace tml

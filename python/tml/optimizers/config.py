@@ -1,13 +1,17 @@
 """Optimizer and learning-rate configs, with the names and YAML shape of the original tml.
 
-A learning rate is exactly one of four kinds (`LearningRate`); each kind is validated
-when the config is built, by the same compiled code that evaluates it, so a config
-that constructs is a config that evaluates.
+A learning rate is exactly one kind (`LearningRate`): the four kinds of the original
+tml (`constant`, `piecewise_constant`, `linear_ramp_to_constant`,
+`linear_ramp_to_cosine`) and the kinds of torch, optax, Hugging Face and Keras
+schedules. Each kind's fields are declared once, in the compiled core; every model here
+is checked against that declaration when its class is created, and validated when a
+config is built by the same compiled code that evaluates it, so a config that
+constructs is a config that evaluates.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import pydantic
@@ -18,14 +22,26 @@ from tml.core.config import BaseConfig
 __all__ = [
     "AdagradConfig",
     "AdamConfig",
+    "CosineDecay",
+    "CosineRestarts",
+    "Cyclic",
+    "ExponentialDecay",
+    "InverseSqrt",
+    "InverseTimeDecay",
     "LearningRate",
+    "Linear",
     "LinearRampToConstant",
     "LinearRampToCosine",
     "MultiTaskLearningRates",
+    "MultistepDecay",
+    "OneCycle",
     "OptimizerAlgorithmConfig",
     "OptimizerConfig",
     "PiecewiseConstant",
+    "PolynomialDecay",
+    "SequenceStage",
     "SgdConfig",
+    "WarmupStableDecay",
     "get_optimizer_algorithm_config",
 ]
 
@@ -39,8 +55,17 @@ def _not_bool(value: Any) -> Any:
     return value
 
 
-Rate = Annotated[float, pydantic.BeforeValidator(_not_bool)]
+def _positive_zero(value: float) -> float:
+    # A rate of -0.0 is 0.0 on every path: no schedule returns a negative zero.
+    return value + 0.0
+
+
+Rate = Annotated[
+    float, pydantic.BeforeValidator(_not_bool), pydantic.AfterValidator(_positive_zero)
+]
+Real = Annotated[float, pydantic.BeforeValidator(_not_bool)]
 Steps = Annotated[int, pydantic.BeforeValidator(_not_bool)]
+Flag = pydantic.StrictBool
 
 
 def _one_of(group: str, description: str) -> Any:
@@ -48,14 +73,39 @@ def _one_of(group: str, description: str) -> Any:
 
 
 class _Kind(BaseConfig):
-    """A schedule kind; validated by compiling it."""
+    """A schedule kind's fields; validated by compiling the kind."""
 
     _kind: ClassVar[str] = ""
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        _check_against_core(cls._kind, cls.model_fields)
 
     @pydantic.model_validator(mode="after")
     def _compile(self) -> _Kind:
         _core.ScheduleSet([{self._kind: self}])
         return self
+
+
+def _check_against_core(kind: str, fields: dict[str, Any]) -> None:
+    """Raises TypeError when a model's fields differ from the core's declaration of `kind`.
+
+    Names, order, required-ness and defaults must agree: the model is what users and
+    type checkers see, the core is what evaluates.
+    """
+    declared = _core.kind_fields().get(kind)
+    if declared is None:
+        msg = f"config model for {kind!r}: the core declares no such kind"
+        raise TypeError(msg)
+    want = [(f["name"], f["required"], f["default"]) for f in declared["fields"]]
+    have = [
+        (name, info.is_required(), None if info.is_required() else info.default)
+        for name, info in fields.items()
+    ]
+    if have != want:
+        msg = f"config model for {kind!r} declares {have}; the core declares {want}"
+        raise TypeError(msg)
 
 
 class PiecewiseConstant(_Kind):
@@ -96,8 +146,176 @@ class LinearRampToCosine(_Kind):
     final_num_steps: Steps = pydantic.Field(description="End of the cosine, > num_ramp_steps.")
 
 
+class Linear(_Kind):
+    """From `learning_rate` to `final_learning_rate` in `num_steps` steps, then constant.
+
+    t = step: `L + (F - L) * (t / N)` while 2 * t < N, `F + (L - F) * ((N - t) / N)` up
+    to N (each half computed from its own end), then `F`. torch's `LinearLR` and
+    optax's `linear_schedule` with absolute values.
+    """
+
+    _kind: ClassVar[str] = "linear"
+    learning_rate: Rate = pydantic.Field(description="Value at step 0 (L).")
+    final_learning_rate: Rate = pydantic.Field(description="Value from num_steps on (F).")
+    num_steps: Steps = pydantic.Field(description="Length of the line (N), >= 1.")
+
+
+class ExponentialDecay(_Kind):
+    """`L * decay_rate ** (step / decay_steps)`, bounded by `final_learning_rate`.
+
+    With `staircase`, the exponent is the whole number of periods, `step // decay_steps`.
+    With `final_learning_rate` F: `max(value, F)` when decay_rate < 1 (a floor),
+    `min(value, F)` when decay_rate > 1 (a cap, then required). torch's
+    `ExponentialLR` (decay_steps 1) and `StepLR` (staircase), optax and Keras
+    `exponential_decay`.
+    """
+
+    _kind: ClassVar[str] = "exponential_decay"
+    learning_rate: Rate = pydantic.Field(description="Value at step 0 (L).")
+    decay_rate: Real = pydantic.Field(description="Factor per decay_steps steps, > 0.")
+    decay_steps: Steps = pydantic.Field(description="Steps per factor of decay_rate, >= 1.")
+    staircase: Flag = pydantic.Field(False, description="Decay in whole periods.")
+    final_learning_rate: Rate | None = pydantic.Field(
+        None, description="Floor (decay_rate < 1) or cap (decay_rate > 1, required)."
+    )
+
+
+class MultistepDecay(_Kind):
+    """`L * gamma ** k`, k = number of milestones <= step (torch's `MultiStepLR`)."""
+
+    _kind: ClassVar[str] = "multistep_decay"
+    learning_rate: Rate = pydantic.Field(description="Value before the first milestone (L).")
+    milestones: list[Steps] = pydantic.Field(
+        description="Steps where the value is multiplied by gamma: strictly increasing, >= 1."
+    )
+    gamma: Real = pydantic.Field(description="Factor at each milestone, > 0.")
+
+
+class PolynomialDecay(_Kind):
+    """`(L - F) * (1 - step / N) ** power + F` below N, then F (torch's `PolynomialLR`)."""
+
+    _kind: ClassVar[str] = "polynomial_decay"
+    learning_rate: Rate = pydantic.Field(description="Value at step 0 (L).")
+    final_learning_rate: Rate = pydantic.Field(0.0, description="Value from N on (F <= L).")
+    num_steps: Steps = pydantic.Field(description="Length of the decay (N), >= 1.")
+    power: Real = pydantic.Field(1.0, description="Exponent, > 0.")
+
+
+class CosineDecay(_Kind):
+    """`F + (L - F) * 0.5 * (1 + cos(pi * step / N))` up to N, then F.
+
+    torch's `CosineAnnealingLR` up to `T_max` (torch's curve is periodic after it),
+    optax's `cosine_decay_schedule`. F > L gives a cosine warm-up.
+    """
+
+    _kind: ClassVar[str] = "cosine_decay"
+    learning_rate: Rate = pydantic.Field(description="Value at step 0 (L).")
+    final_learning_rate: Rate = pydantic.Field(0.0, description="Value from N on (F).")
+    num_steps: Steps = pydantic.Field(description="Length of the cosine (N), >= 1.")
+
+
+class InverseSqrt(_Kind):
+    """A linear warm-up, then `L / sqrt((step - W + timescale) / timescale)`.
+
+    Hugging Face's `inverse_sqrt` schedule (timescale defaults to the warm-up length).
+    """
+
+    _kind: ClassVar[str] = "inverse_sqrt"
+    learning_rate: Rate = pydantic.Field(description="Peak value, reached at W (L).")
+    num_warmup_steps: Steps = pydantic.Field(0, description="Length of the warm-up (W), >= 0.")
+    timescale: Steps | None = pydantic.Field(
+        None, description="Steps over which the decay acts, >= 1; W when unset (required if W = 0)."
+    )
+
+
+class InverseTimeDecay(_Kind):
+    """`L / (1 + decay_rate * step / decay_steps)` (Keras / optax inverse time decay)."""
+
+    _kind: ClassVar[str] = "inverse_time_decay"
+    learning_rate: Rate = pydantic.Field(description="Value at step 0 (L).")
+    decay_rate: Real = pydantic.Field(description="Rate of the decay, >= 0.")
+    decay_steps: Steps = pydantic.Field(description="Steps per unit of the decay, >= 1.")
+    staircase: Flag = pydantic.Field(False, description="Decay in whole periods.")
+
+
+class CosineRestarts(_Kind):
+    """Cosine cycles that restart at their peak (SGDR; torch's `CosineAnnealingWarmRestarts`).
+
+    Cycle i lasts `num_steps * period_multiplier ** i` steps and decays from
+    `max(L * peak_decay ** i, F)` to F; after `num_cycles` cycles F holds.
+    """
+
+    _kind: ClassVar[str] = "cosine_restarts"
+    learning_rate: Rate = pydantic.Field(description="Peak of the first cycle (L).")
+    final_learning_rate: Rate = pydantic.Field(0.0, description="End of each cycle (F <= L).")
+    num_steps: Steps = pydantic.Field(description="Length of the first cycle, >= 1.")
+    period_multiplier: Steps = pydantic.Field(1, description="Growth of each cycle's length, >= 1.")
+    peak_decay: Real = pydantic.Field(1.0, description="Each peak times this, in (0, 1].")
+    num_cycles: Steps | None = pydantic.Field(
+        None, description="Cycles before F holds; unset: forever."
+    )
+
+
+class OneCycle(_Kind):
+    """torch's `OneCycleLR`: up from `L / div_factor` to L, then down to the minimum.
+
+    The minimum, `L / div_factor / final_div_factor`, holds after `total_steps - 1`.
+    """
+
+    _kind: ClassVar[str] = "one_cycle"
+    learning_rate: Rate = pydantic.Field(description="The peak (torch's max_lr).")
+    total_steps: Steps = pydantic.Field(description="Steps of the cycle, >= 1.")
+    pct_start: Real = pydantic.Field(0.3, description="Fraction spent rising, in (0, 1).")
+    anneal: Literal["cos", "linear"] = pydantic.Field("cos", description="Shape of each phase.")
+    div_factor: Real = pydantic.Field(25.0, description="Start at L / div_factor, > 0.")
+    final_div_factor: Real = pydantic.Field(1e4, description="End at the start / this, > 0.")
+    three_phase: Flag = pydantic.Field(False, description="Back to the start before the end.")
+
+
+class Cyclic(_Kind):
+    """torch's `CyclicLR`: triangles between L and `max_learning_rate`, forever."""
+
+    _kind: ClassVar[str] = "cyclic"
+    learning_rate: Rate = pydantic.Field(description="The base (torch's base_lr).")
+    max_learning_rate: Rate = pydantic.Field(description="The top (torch's max_lr), >= L.")
+    step_size_up: Steps = pydantic.Field(description="Steps up, >= 1.")
+    step_size_down: Steps | None = pydantic.Field(
+        None, description="Steps down; step_size_up if unset."
+    )
+    mode: Literal["triangular", "triangular2", "exp_range"] = pydantic.Field(
+        "triangular",
+        description="triangular2 halves each cycle; exp_range scales by gamma ** step.",
+    )
+    gamma: Real = pydantic.Field(1.0, description="exp_range factor per step, in (0, 1].")
+
+
+class WarmupStableDecay(_Kind):
+    """A linear warm-up to L, L for a while, then a decay to F (Hugging Face's WSD)."""
+
+    _kind: ClassVar[str] = "warmup_stable_decay"
+    learning_rate: Rate = pydantic.Field(description="The stable value (L).")
+    final_learning_rate: Rate = pydantic.Field(0.0, description="Value after the decay (F <= L).")
+    num_warmup_steps: Steps = pydantic.Field(description="Length of the warm-up, >= 0.")
+    num_stable_steps: Steps = pydantic.Field(description="Steps held at L, >= 0.")
+    num_decay_steps: Steps = pydantic.Field(description="Length of the decay, >= 1.")
+    decay_shape: Literal["cosine", "linear", "sqrt"] = pydantic.Field(
+        "cosine", description="Shape of the decay."
+    )
+
+
+class SequenceStage(BaseConfig):
+    """One stage of a `sequence`: a schedule and how many steps it runs.
+
+    The stage sees the step counted from its own start. The last stage runs forever
+    and has no `num_steps`.
+    """
+
+    num_steps: Steps | None = pydantic.Field(None, description="Steps of this stage, >= 1.")
+    schedule: LearningRate = pydantic.Field(description="The stage's schedule, any kind.")
+
+
 class LearningRate(BaseConfig):
-    """A learning-rate schedule: set exactly one of the four kinds.
+    """A learning-rate schedule: set exactly one kind.
 
     Example (YAML)::
 
@@ -106,17 +324,69 @@ class LearningRate(BaseConfig):
           final_learning_rate: 0.00001
           num_ramp_steps: 1000
           final_num_steps: 100000
+
+        # or a sequence of stages, each seeing the step from its own start
+        sequence:
+          - num_steps: 2000
+            schedule: {linear: {learning_rate: 0.0, final_learning_rate: 1.0e-3, num_steps: 2000}}
+          - schedule: {cosine_decay: {learning_rate: 1.0e-3, num_steps: 98000}}
     """
 
     constant: Rate | None = _one_of("lr", "A constant learning rate, finite and >= 0.")
-    linear_ramp_to_cosine: LinearRampToCosine | None = _one_of("lr", "Ramp, then cosine.")
-    linear_ramp_to_constant: LinearRampToConstant | None = _one_of("lr", "Ramp, then constant.")
     piecewise_constant: PiecewiseConstant | None = _one_of("lr", "Steps of constants.")
+    linear_ramp_to_constant: LinearRampToConstant | None = _one_of("lr", "Ramp, then constant.")
+    linear_ramp_to_cosine: LinearRampToCosine | None = _one_of("lr", "Ramp, then cosine.")
+    linear: Linear | None = _one_of("lr", "A line from L to F, then F.")
+    exponential_decay: ExponentialDecay | None = _one_of("lr", "Exponential decay.")
+    multistep_decay: MultistepDecay | None = _one_of("lr", "A factor at each milestone.")
+    polynomial_decay: PolynomialDecay | None = _one_of("lr", "Polynomial decay.")
+    cosine_decay: CosineDecay | None = _one_of("lr", "A half cosine from L to F, then F.")
+    inverse_sqrt: InverseSqrt | None = _one_of("lr", "Warm-up, then inverse square root.")
+    inverse_time_decay: InverseTimeDecay | None = _one_of("lr", "Inverse time decay.")
+    cosine_restarts: CosineRestarts | None = _one_of("lr", "Cosine cycles with restarts.")
+    one_cycle: OneCycle | None = _one_of("lr", "torch's one-cycle policy.")
+    cyclic: Cyclic | None = _one_of("lr", "torch's cyclic learning rate.")
+    warmup_stable_decay: WarmupStableDecay | None = _one_of("lr", "Warm-up, stable, decay.")
+    sequence: list[SequenceStage] | None = _one_of("lr", "Stages of any kinds in turn.")
 
     @pydantic.model_validator(mode="after")
     def _compile(self) -> LearningRate:
         _core.ScheduleSet([self])
         return self
+
+
+SequenceStage.model_rebuild()
+
+
+def _check_learning_rate_fields() -> None:
+    """LearningRate has one field per kind of the core, in the core's order."""
+    kinds = list(_core.kind_fields())
+    if list(LearningRate.model_fields) != kinds:
+        msg = f"LearningRate's fields {list(LearningRate.model_fields)} differ from the core's kinds {kinds}"
+        raise TypeError(msg)
+
+
+_check_learning_rate_fields()
+_KIND_MODELS: dict[str, type[_Kind]] = {
+    model._kind: model
+    for model in (
+        PiecewiseConstant,
+        LinearRampToConstant,
+        LinearRampToCosine,
+        Linear,
+        ExponentialDecay,
+        MultistepDecay,
+        PolynomialDecay,
+        CosineDecay,
+        InverseSqrt,
+        InverseTimeDecay,
+        CosineRestarts,
+        OneCycle,
+        Cyclic,
+        WarmupStableDecay,
+    )
+}
+_core._register_models(LearningRate, _KIND_MODELS)
 
 
 class OptimizerAlgorithmConfig(BaseConfig):

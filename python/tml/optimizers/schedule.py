@@ -326,7 +326,7 @@ class Schedule:
 
     @property
     def kind(self) -> str:
-        """`constant`, `piecewise_constant`, `linear_ramp_to_constant` or `linear_ramp_to_cosine`."""
+        """The kind's name: `constant`, `linear_ramp_to_cosine`, `cosine_decay`, ..."""
         return str(self._compiled.kinds()[0])
 
     @property
@@ -338,10 +338,22 @@ class Schedule:
     def breakpoints(self) -> tuple[int, ...]:
         """Steps where the formula changes, increasing.
 
-        Ramp end, cosine end, piecewise boundaries: the schedule is constant from the
-        last one on.
+        Ramp end, cosine end, piecewise boundaries, phase ends, stage starts; for kinds
+        with endlessly many (restarts, cycles, staircases), the first 64.
         """
         return tuple(self._compiled.breakpoints()[0])
+
+    @property
+    def flat_from(self) -> int | None:
+        """The first step from which the value never changes, or None if there is none."""
+        value = self._compiled.flat_from()[0]
+        return None if value is None else int(value)
+
+    @property
+    def period(self) -> int | None:
+        """The cycle length of a periodic schedule (`cyclic`, restarts of equal length)."""
+        value = self._compiled.periods()[0]
+        return None if value is None else int(value)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Schedule, (self.config,))
@@ -454,6 +466,16 @@ class Schedules:
     def breakpoints(self) -> list[tuple[int, ...]]:
         """Each schedule's `Schedule.breakpoints`."""
         return list(self._compiled.breakpoints())
+
+    @property
+    def flat_from(self) -> tuple[int | None, ...]:
+        """Each schedule's `Schedule.flat_from`."""
+        return tuple(self._compiled.flat_from())
+
+    @property
+    def periods(self) -> tuple[int | None, ...]:
+        """Each schedule's `Schedule.period`."""
+        return tuple(self._compiled.periods())
 
     def __reduce__(self) -> tuple[Any, ...]:
         configs = self.configs

@@ -1,0 +1,314 @@
+// The kind registry and compiled sets of schedules.
+//
+// `Kinds` lists every kind once; everything that needs all kinds (storage, dispatch on a
+// schedule's kind, the binding's config reader and `kind_fields()`) iterates it. A set
+// stores each kind's schedules in a vector of their own, so a schedule takes only its
+// kind's size and many schedules of one kind are read as one array. No Python here.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "tml/kinds.hpp"
+
+namespace tml {
+
+// Every kind, in the order of LearningRate's fields (the original four first).
+using Kinds =
+    std::tuple<Constant, PiecewiseConstant, LinearRampToConstant, LinearRampToCosine, Linear,
+               ExponentialDecay, MultistepDecay, PolynomialDecay, CosineDecay, InverseSqrt,
+               InverseTimeDecay, CosineRestarts, OneCycle, Cyclic, WarmupStableDecay, Sequence>;
+inline constexpr std::size_t kind_count = std::tuple_size_v<Kinds>;
+
+namespace detail {
+template <class K, class Tuple>
+struct index_of;
+template <class K, class... Ts>
+struct index_of<K, std::tuple<K, Ts...>> : std::integral_constant<std::size_t, 0> {};
+template <class K, class T, class... Ts>
+struct index_of<K, std::tuple<T, Ts...>>
+    : std::integral_constant<std::size_t, 1 + index_of<K, std::tuple<Ts...>>::value> {};
+
+template <class Tuple>
+struct vectors_of;
+template <class... K>
+struct vectors_of<std::tuple<K...>> {
+    using type = std::tuple<std::vector<K>...>;
+};
+
+template <class K, class = void>
+struct rejects : std::false_type {};
+template <class K>
+struct rejects<K, std::void_t<decltype(K::may_reject)>> : std::bool_constant<K::may_reject> {};
+}  // namespace detail
+
+template <class K>
+inline constexpr std::uint8_t kind_index =
+    static_cast<std::uint8_t>(detail::index_of<K, Kinds>::value);
+
+// Calls f(Kind{}) -- a value of each kind type, for its static members -- in order.
+template <class F>
+void for_each_kind(F&& f) {
+    std::apply([&](const auto&... k) { (f(k), ...); }, Kinds{});
+}
+
+// Every compiled schedule of a set, in one vector per kind.
+struct Pool {
+    detail::vectors_of<Kinds>::type items;
+
+    template <class K>
+    std::vector<K>& of() {
+        return std::get<std::vector<K>>(items);
+    }
+    template <class K>
+    const std::vector<K>& of() const {
+        return std::get<std::vector<K>>(items);
+    }
+    void clear() {
+        std::apply([](auto&... v) { (v.clear(), ...); }, items);
+    }
+};
+
+namespace detail {
+template <std::size_t I, class F>
+decltype(auto) visit_from(const Pool& pool, Ref r, F& f) {
+    if constexpr (I + 1 == kind_count) {
+        return f(std::get<I>(pool.items)[r.index]);
+    } else {
+        if (r.kind == I) return f(std::get<I>(pool.items)[r.index]);
+        return visit_from<I + 1>(pool, r, f);
+    }
+}
+}  // namespace detail
+
+// f(schedule) with the schedule `r` refers to, as its own kind's type.
+template <class F>
+decltype(auto) visit(const Pool& pool, Ref r, F&& f) {
+    return detail::visit_from<0>(pool, r, f);
+}
+
+template <class Kernel, class Step, class Out, class = void>
+struct has_fill : std::false_type {};
+template <class Kernel, class Step, class Out>
+struct has_fill<Kernel, Step, Out,
+                std::void_t<decltype(std::declval<const Kernel&>().fill(
+                    std::declval<const Step*>(), std::size_t{}, std::declval<Out*>(),
+                    std::declval<const Context&>()))>> : std::true_type {};
+
+// One schedule over a run of steps: the kind's own batch form where it has one, else its
+// formula element by element. Out is double or float (the double rounded once).
+template <class Kernel, class Step, class Out>
+void fill(const Kernel& kernel, const Step* steps, std::size_t n, Out* out, const Context& c) {
+    if constexpr (has_fill<Kernel, Step, Out>::value) {
+        kernel.fill(steps, n, out, c);
+    } else {
+        for (std::size_t k = 0; k < n; ++k) out[k] = static_cast<Out>(kernel(steps[k], c));
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Sequence: the stage holding a step, and the step seen from that stage's start.
+
+namespace detail {
+// Number of stage starts <= s, compared exactly (starts may pass 2**53).
+inline std::size_t stages_started(const std::int64_t* starts, std::size_t n, std::int64_t s) {
+    return upper(starts, n, s);
+}
+inline std::size_t stages_started(const std::int64_t* starts, std::size_t n, double t) {
+    return static_cast<std::size_t>(
+        std::partition_point(starts, starts + n,
+                             [t](std::int64_t start) { return !before_int(t, start); }) -
+        starts);
+}
+inline std::int64_t local_step(std::int64_t s, std::int64_t start) { return s - start; }
+inline double local_step(double t, std::int64_t start) { return t - static_cast<double>(start); }
+}  // namespace detail
+
+template <class Step>
+double Sequence::operator()(Step s, const Context& c) const {
+    const std::int64_t* b = c.ints + starts.offset;
+    const std::size_t k = detail::stages_started(b, starts.count, s);
+    const Step local = k == 0 ? s : detail::local_step(s, b[k - 1]);
+    return visit(*c.pool, c.refs[stages.offset + k],
+                 [&](const auto& stage) { return stage(local, c); });
+}
+
+// Runs of steps in one stage are handed to that stage's own batch form, a block of
+// local steps at a time, so a sequence costs about what its stages cost alone.
+template <class Step, class Out>
+void Sequence::fill(const Step* steps, std::size_t n, Out* out, const Context& c) const {
+    constexpr std::size_t block = 256;
+    Step local[block];
+    const std::int64_t* b = c.ints + starts.offset;
+    std::size_t i = 0;
+    while (i < n) {
+        const std::size_t k = detail::stages_started(b, starts.count, steps[i]);
+        const bool has_start = k > 0, has_end = k < starts.count;
+        const std::int64_t start = has_start ? b[k - 1] : 0, end = has_end ? b[k] : 0;
+        std::size_t m = 0;
+        while (i + m < n && m < block) {
+            const Step s = steps[i + m];
+            if ((has_end && !before_int(s, end)) || (has_start && before_int(s, start))) break;
+            local[m++] = has_start ? detail::local_step(s, start) : s;
+        }
+        visit(*c.pool, c.refs[stages.offset + k],
+              [&](const auto& stage) { tml::fill(stage, local, m, out + i, c); });
+        i += m;
+    }
+}
+
+inline std::vector<std::int64_t> breakpoints(const Pool& pool, Ref r, const Context& c) {
+    std::vector<std::int64_t> out;
+    visit(pool, r, [&](const auto& k) { k.breakpoints(c, out); });
+    return out;
+}
+inline std::optional<std::int64_t> flat_from(const Pool& pool, Ref r, const Context& c) {
+    return visit(pool, r, [&](const auto& k) { return k.flat_from(c); });
+}
+inline std::optional<std::int64_t> period(const Pool& pool, Ref r, const Context& c) {
+    return visit(pool, r, [&](const auto& k) { return k.period(c); });
+}
+
+inline void Sequence::breakpoints(const Context& c, std::vector<std::int64_t>& out) const {
+    const std::int64_t* b = c.ints + starts.offset;
+    for (std::uint32_t k = 0; k < stages.count; ++k) {
+        const std::int64_t start = k == 0 ? 0 : b[k - 1];
+        const bool last = k + 1 == stages.count;
+        if (k > 0) out.push_back(start);
+        for (std::int64_t p : tml::breakpoints(*c.pool, c.refs[stages.offset + k], c)) {
+            if (p <= 0 || p > max_step - start) continue;
+            if (!last && start + p >= b[k]) break;
+            out.push_back(start + p);
+        }
+    }
+}
+inline std::optional<std::int64_t> Sequence::flat_from(const Context& c) const {
+    const std::int64_t start = starts.count ? c.ints[starts.offset + starts.count - 1] : 0;
+    const auto f = tml::flat_from(*c.pool, c.refs[stages.offset + stages.count - 1], c);
+    if (!f || *f > max_step - start) return std::nullopt;
+    return start + *f;
+}
+inline std::optional<std::int64_t> Sequence::period(const Context& c) const {
+    return tml::period(*c.pool, c.refs[stages.offset + stages.count - 1], c);
+}
+
+// ---------------------------------------------------------------------------------------
+
+// Many compiled schedules with their tables; immutable once built, so it is safe to
+// evaluate from any number of threads at once.
+class ScheduleSet {
+  public:
+    // Schedule g of the set, by kind: the by-kind loops read each kind's array in order.
+    struct Member {
+        std::uint32_t g;      // position in the set
+        std::uint32_t index;  // position in its kind's vector
+    };
+
+    // Building. The binding reads a config into a kind's struct, validating each field
+    // (fields.hpp); `finish` adds the cross-field rules and derived constants. A stage of
+    // a sequence is stored like any schedule but is not a member of the set.
+    Tables& tables() { return tables_; }
+    template <class K>
+    Ref store(K kind, const Path& where) {
+        kind.finish(where, tables_);
+        auto& v = pool_.of<K>();
+        v.push_back(kind);
+        may_reject_ |= detail::rejects<K>::value;
+        return {kind_index<K>, static_cast<std::uint32_t>(v.size() - 1)};
+    }
+    void add_member(Ref r) {
+        members_[r.kind].push_back({static_cast<std::uint32_t>(refs_.size()), r.index});
+        refs_.push_back(r);
+        cost_ += visit(pool_, r, [](const auto& k) { return k.cost(); });
+    }
+    // A sequence of the stages already stored as `stages`, lasting `lengths` (one fewer
+    // than stages; the last runs forever). Errors name `where` (the sequence's path).
+    Sequence make_sequence(const std::vector<std::int64_t>& lengths, const std::vector<Ref>& stages,
+                           const Path& where) {
+        if (stages.empty()) fail(where, "must have at least one stage, got []");
+        Sequence s;
+        std::vector<std::int64_t> starts;
+        std::int64_t start = 0;
+        for (std::size_t k = 0; k < lengths.size(); ++k) {
+            if (lengths[k] > max_step - start)
+                fail(Path(where, static_cast<long>(k)), "num_steps",
+                     "makes the stages start past 2**63 - 1", "num_steps=" + repr(lengths[k]));
+            start += lengths[k];
+            starts.push_back(start);
+        }
+        s.starts = {static_cast<std::uint32_t>(tables_.ints.size()),
+                    static_cast<std::uint32_t>(starts.size())};
+        for (std::int64_t v : starts) {
+            tables_.ints.push_back(v);
+            tables_.ints_d.push_back(static_cast<double>(v));
+        }
+        s.stages = {static_cast<std::uint32_t>(tables_.refs.size()),
+                    static_cast<std::uint32_t>(stages.size())};
+        tables_.refs.insert(tables_.refs.end(), stages.begin(), stages.end());
+        std::size_t work = 0;
+        for (Ref r : stages)
+            work = std::max(work, visit(pool_, r, [](const auto& k) { return k.cost(); }));
+        s.work = work + cheap;
+        return s;
+    }
+
+    void clear() {
+        pool_.clear();
+        tables_.clear();
+        refs_.clear();
+        for (auto& m : members_) m.clear();
+        cost_ = 0;
+        may_reject_ = false;
+    }
+
+    // Reading.
+    std::size_t size() const { return refs_.size(); }
+    Ref operator[](std::size_t g) const { return refs_[g]; }
+    const Pool& pool() const { return pool_; }
+    const std::vector<Member>& members_of_kind(std::size_t kind) const { return members_[kind]; }
+    Context context() const {
+        return {tables_.ints.data(), tables_.ints_d.data(), tables_.reals.data(),
+                tables_.refs.data(), &pool_};
+    }
+    // Mean work per step of one member (the kinds' `cost`), rounded up.
+    std::size_t cost() const { return refs_.empty() ? 1 : (cost_ + size() - 1) / size(); }
+    // Whether some step may be refused by a schedule (the result is then NaN).
+    bool may_reject() const { return may_reject_; }
+
+    template <class Step>
+    double at(std::size_t g, Step s) const {
+        const Context c = context();
+        return visit(pool_, refs_[g], [&](const auto& k) { return k(s, c); });
+    }
+    const char* kind_name(std::size_t g) const {
+        return visit(pool_, refs_[g],
+                     [](const auto& k) { return std::decay_t<decltype(k)>::name; });
+    }
+    std::vector<std::int64_t> breakpoints(std::size_t g) const {
+        return tml::breakpoints(pool_, refs_[g], context());
+    }
+    std::optional<std::int64_t> flat_from(std::size_t g) const {
+        return tml::flat_from(pool_, refs_[g], context());
+    }
+    std::optional<std::int64_t> period(std::size_t g) const {
+        return tml::period(pool_, refs_[g], context());
+    }
+
+  private:
+    Pool pool_;
+    Tables tables_;
+    std::vector<Ref> refs_;  // the members, in order
+    std::vector<Member> members_[kind_count];
+    std::size_t cost_ = 0;
+    bool may_reject_ = false;
+};
+
+}  // namespace tml
