@@ -168,7 +168,7 @@ class _Pack:
         # Rows of the host values to gather; None when they are all of them, in order.
         self.index = None if slots == list(range(groups)) else torch.tensor(slots)
         self.targets = targets
-        self.sources: list[Tensor] | None = None
+        self.sources: list[Tensor] = []
         if targets is not None:
             views = buffer.unbind(0)
             self.sources = [
@@ -219,8 +219,6 @@ _DERIVED = (
     "_watched",
     "_watched_slots",
     "_host",
-    "_spare",
-    "_step_array",
 )
 
 
@@ -344,20 +342,17 @@ class LRShim(LRScheduler):
         """Forgets everything derived from the groups; the next step inspects them."""
         self._assign = self._schedules.assign  # bound once: step() is on the hot path
         self._seen_groups: list[dict[str, Any]] | None = None
-        # The groups a step may store floats into straight away: set after a step found
-        # every lr a float and torch's first-step warnings done; None until then.
+        # The groups a step may write straight away, once torch's first-step warnings
+        # are done and the groups inspected; None until then.
         self._fast_groups: list[dict[str, Any]] | None = None
         self._plain = True  # every lr is a Python number: one compiled call stores them
         self._packs: list[_Pack] = []
         self._float_slots: list[int] = []
         self._watched: list[Tensor] = []  # the lr tensor each tensor group must still hold
         self._watched_slots: list[int] | None = None  # their groups; None: all groups
-        # Host values of the last tensor step and a spare to compute the next into, each
-        # as (array, (G, 1) view for `out=`, tensor view); swapped after every step.
-        count = len(self._schedules)
-        self._host = self._host_buffer(count)
-        self._spare = self._host_buffer(count)
-        self._step_array = np.zeros(1, dtype=np.int64)
+        # The host values of the last tensor step, as an array and a tensor view of it.
+        values = np.zeros(len(self._schedules), dtype=np.float64)
+        self._host: tuple[np.ndarray, Tensor] = (values, torch.from_numpy(values))
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -391,11 +386,15 @@ class LRShim(LRScheduler):
             # What torch's step() does past its first-step warnings, less its overhead.
             self._step_count += 1
             step = self.last_epoch + 1
-            try:
-                self._last = self._assign(step, groups)
-            except ValueError:
-                self._check_count(groups)
-                raise
+            if self._plain:
+                try:
+                    self._last = self._assign(step, groups)
+                except ValueError:
+                    self._check_count(groups)
+                    raise
+            else:
+                self._refresh(groups)
+                self._write_tensor_lrs(step, groups)
             self.last_epoch = step
             return
         super().step(epoch)
@@ -409,11 +408,11 @@ class LRShim(LRScheduler):
         # Both paths check the step before storing anything: a refused step changes nothing.
         if self._plain:
             self._last = self._assign(step, groups)
-            if self._step_count > 1:  # torch's first-step warnings are behind us
-                self._fast_groups = groups
         else:
             self._write_tensor_lrs(step, groups)
         self.last_epoch = step
+        if self._step_count > 1:  # torch's first-step warnings are behind us
+            self._fast_groups = groups
 
     def _check_count(self, groups: list[dict[str, Any]]) -> None:
         if len(groups) != len(self._schedules):
@@ -496,11 +495,6 @@ class LRShim(LRScheduler):
         self._watched = [groups[g]["lr"] for g in tensor_slots]
         self._seen_groups = groups
 
-    @staticmethod
-    def _host_buffer(count: int) -> tuple[np.ndarray, np.ndarray, Tensor]:
-        values = np.zeros(count, dtype=np.float64)
-        return values, values.reshape(count, 1), torch.from_numpy(values)
-
     def _check_shared(self, groups: list[dict[str, Any]], slots: list[int]) -> None:
         """Refuses one lr tensor written by groups with different schedules."""
         owners: dict[tuple[Any, ...], int] = {}
@@ -524,25 +518,20 @@ class LRShim(LRScheduler):
 
     def _write_tensor_lrs(self, step: int, groups: list[dict[str, Any]]) -> None:
         """One compiled call on the host, then one copy per pack of tensor lrs."""
-        if step > _MAX_STEP:
-            msg = f"step must be <= 2**63 - 1, got step={step}"
-            raise ValueError(msg)
-        spare = self._spare
-        self._step_array[0] = step
-        self._schedules(self._step_array, out=spare[1])
-        self._host, self._spare = spare, self._host
-        values = spare[2]
+        array = self._schedules(step)  # checks the step before anything is written
+        values = torch.from_numpy(array)
         for pack in self._packs:
             source = values if pack.index is None else values.index_select(0, pack.index)
             # From pageable host memory a non-blocking copy is staged before it returns:
-            # the host values may be overwritten at once, and the device is not waited for.
+            # the host values may be freed at once, and the device is not waited for.
             pack.buffer.copy_(source, non_blocking=True)
             if pack.targets is not None:
-                torch._foreach_copy_(pack.targets, cast(list[Tensor], pack.sources))
+                torch._foreach_copy_(pack.targets, pack.sources)
         if self._float_slots:
-            floats = spare[0].tolist()
+            floats = array.tolist()
             for g in self._float_slots:
                 groups[g]["lr"] = floats[g]
+        self._host = (array, values)
         self._last = None  # get_last_lr() builds its copies from the host values if asked
 
     # ----------------------------------------------------------------- reading
@@ -564,7 +553,7 @@ class LRShim(LRScheduler):
         self._last = list(value)
 
     def _copies_of_last_values(self) -> list[float | Tensor]:
-        values, _, values_t = self._host
+        values, values_t = self._host
         last: list[float | Tensor] = values.tolist()
         for pack in self._packs:
             source = values_t if pack.index is None else values_t.index_select(0, pack.index)
@@ -624,7 +613,7 @@ class LRShim(LRScheduler):
         if self._last is not None:
             return cast(list[Any], _plain(self._last_lr))
         # Straight from the host values, rounded as the tensors hold them: no copies.
-        values, _, values_t = self._host
+        values, values_t = self._host
         last: list[Any] = values.tolist()
         for pack in self._packs:
             source = values_t if pack.index is None else values_t.index_select(0, pack.index)
