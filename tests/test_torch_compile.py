@@ -18,7 +18,6 @@ from torch._dynamo.utils import counters
 
 from tests.torch_support import expected, hexes
 from tml.optimizers import LRShim
-from tml.optimizers.config import LearningRate
 
 pytestmark = pytest.mark.filterwarnings(
     # dynamo imports torch.utils.mkldnn, which uses the deprecated torch.jit.script_method.
@@ -138,8 +137,7 @@ def test_remedy_compiled_steps_from_step_one_never_recompile_and_stay_finite(pac
 
 
 def test_remedy_a_warm_up_from_a_small_lr_trains_without_nan() -> None:
-    if "sequence" not in LearningRate.model_fields or "linear" not in LearningRate.model_fields:
-        pytest.skip("needs the sequence and linear kinds (SPEC 7.2), not in this build yet")
+    # The README's remedy: a warm-up whose first stage is a linear ramp from 1e-8.
     warm_up = {
         "sequence": [
             {
