@@ -1,7 +1,8 @@
 """Kernel benchmark: tml.optimizers against pure Python, NumPy, torch and hardware floors.
 
-Run from the repository root (the compiled module must be built; `g++` is needed for
-the all-core `std::cos` floor, which is compiled from bench/cos_floor.cpp at run time):
+Run from the repository root (the package installed, or built in place with
+PYTHONPATH=python; `g++` is needed for the all-core `std::cos` floor, compiled from
+bench/cos_floor.cpp at run time):
 
     .venv/bin/python bench/bench_kernel.py             # full, about a minute
     .venv/bin/python bench/bench_kernel.py --quick     # smoke run, seconds
@@ -12,552 +13,63 @@ Prints one table of ratios, all measured in this run, then the machine it ran on
 Every compared implementation is checked against the package's own result (bitwise,
 unless the agreement column says otherwise); if any disagrees the script exits 1.
 A missed target prints FAIL and does not change the exit code: this is a benchmark,
-not a test. Times are wall-clock `time.perf_counter` after a warm-up call, with the
-garbage collector off, the calls of a row group interleaved; ratios use the minimum over
-repeats, the median is shown too. bench/README.md has the method and the latest figures.
+not a test. Timing, statistics and checks are bench/harness.py's; bench/README.md has
+the method and the latest figures.
+
+Each schedule kind is one entry of `KIND_BENCH` (its NumPy versions, its torch version,
+its floor, its targets); its config at N is `kinds.config(kind, N)`. A kind the
+installed package does not accept yet is listed as skipped.
 """
 
 from __future__ import annotations
 
-import argparse
-import bisect
 import ctypes
-import datetime
-import gc
-import importlib.metadata
-import json
+import importlib
 import math
 import os
-import platform
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import timeit
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-try:
-    import tml.optimizers  # noqa: F401
-except ImportError:  # a source checkout run without PYTHONPATH=python
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
+import harness
+import kinds
+from harness import Bench, CpuMeter, Stmt, Timing, fmt_size, measure, measure_one
 
-from tml.optimizers import Schedule, Schedules, compute_lr, get_num_threads, set_num_threads
-from tml.optimizers.config import LearningRate
+harness.use_source_tree()
+
+from tml.optimizers import (  # noqa: E402 - after the source-tree fallback
+    Schedule,
+    Schedules,
+    compute_lr,
+    set_num_threads,
+)
+from tml.optimizers.config import LearningRate  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-KINDS = ("constant", "piecewise_constant", "linear_ramp_to_constant", "linear_ramp_to_cosine")
-SHORT = dict(zip(KINDS, ("constant", "piecewise", "linear ramp", "cosine"), strict=True))
+reference_lr = kinds.original_compute_lr
 
-# Targets of issue 2, item 8, for the 2-core development machine. The size targets are
-# graded only at the sizes they are stated for (N = 1e7, G = 1e6): not in --quick runs.
+# The size targets of issue 2, item 8, for the 2-core development machine, are graded
+# only at the sizes they are stated for (N = 1e7, G = 1e6): not in --quick runs.
 TARGET_N = 10**7
 TARGET_G = 10**6
-SPEEDUP_VS_NUMPY = {
-    "piecewise_constant": 2.0,
-    "linear_ramp_to_constant": 2.0,
-    "linear_ramp_to_cosine": 1.7,
-}
-OVER_FILL_FLOOR = {"constant": 1.5, "piecewise_constant": 1.5, "linear_ramp_to_constant": 1.5}
-OVER_COS_FLOOR = 1.2
 SPEEDUP_GROUPS = 2.0
 OVER_SCALAR_REFERENCE = 1.5
 
-# torch's cos is a vectorised cos, not libm's, so it cannot be bitwise equal on the
-# cosine path: torch is held to a relative tolerance and its ulps are reported.
-TORCH_RTOL = 1e-12
+NumpyFn = Callable[[np.ndarray], np.ndarray]
 
 
 # ---------------------------------------------------------------------------
-# The reference: the original tml compute_lr, in plain Python floats.
-
-
-def reference_lr(lr_config: Any, step: Any) -> float:
-    """The original tml `compute_lr`, with its attribute reads and operation order.
-
-    Its per-call cost is the scalar baseline, so it keeps the original's shape: the kinds
-    are tested in the original's order and each field is read where the original reads it.
-    """
-    if lr_config.constant is not None:
-        return lr_config.constant
-    if lr_config.piecewise_constant is not None:
-        table = lr_config.piecewise_constant
-        return table.learning_rate_values[bisect.bisect_right(table.learning_rate_boundaries, step)]
-    if lr_config.linear_ramp_to_constant is not None:
-        slope = (
-            lr_config.linear_ramp_to_constant.learning_rate
-            / lr_config.linear_ramp_to_constant.num_ramp_steps
-        )
-        return min(lr_config.linear_ramp_to_constant.learning_rate, slope * step)
-    if lr_config.linear_ramp_to_cosine is not None:
-        c = lr_config.linear_ramp_to_cosine
-        if step < c.num_ramp_steps:
-            slope = c.learning_rate / c.num_ramp_steps
-            return slope * step
-        if step <= c.final_num_steps:
-            angle = math.pi * (step - c.num_ramp_steps) / (c.final_num_steps - c.num_ramp_steps)
-            return c.final_learning_rate + (c.learning_rate - c.final_learning_rate) * 0.5 * (
-                1.0 + math.cos(angle)
-            )
-        return c.final_learning_rate
-    raise ValueError(f"No option selected in lr_config, passed {lr_config}")
-
-
-# ---------------------------------------------------------------------------
-# Timing
-
-
-@dataclass
-class Timing:
-    """Seconds per call (per unit once scaled): minimum and median over the repeats.
-
-    `busy` is the share of the machine's CPU time that other processes used while it
-    was measured (None where unknown).
-    """
-
-    min: float
-    median: float
-    repeats: int
-    busy: float | None = None
-
-    def scaled(self, factor: float) -> Timing:
-        return Timing(self.min * factor, self.median * factor, self.repeats, self.busy)
-
-
-class CpuMeter:
-    """Share of the machine's CPU time that other processes used during the run (Linux).
-
-    The parallel rows need every core: another busy process on a 2-core machine halves
-    them. This says how much the run was disturbed, so that runs can be compared.
-    """
-
-    def __init__(self) -> None:
-        self.start = self._sample()
-
-    @staticmethod
-    def _sample() -> tuple[float, float, float] | None:
-        try:
-            first = Path("/proc/stat").read_text().splitlines()[0].split()
-        except OSError:
-            return None
-        ticks = [int(x) for x in first[1:]]
-        idle = ticks[3] + ticks[4]  # idle + iowait
-        me = os.times()
-        return (
-            sum(ticks) / os.sysconf("SC_CLK_TCK"),
-            idle / os.sysconf("SC_CLK_TCK"),
-            (me.user + me.system + me.children_user + me.children_system),
-        )
-
-    def others_share(self) -> float | None:
-        end = self._sample()
-        if self.start is None or end is None or end[0] <= self.start[0]:
-            return None
-        total = end[0] - self.start[0]
-        busy = total - (end[1] - self.start[1])
-        return max(0.0, busy - (end[2] - self.start[2])) / total
-
-
-@dataclass
-class Quiet:
-    """How hard `measure` tries to time on a machine that other processes leave alone.
-
-    On a 2-core machine one busy process takes half of every parallel call. A
-    measurement during which other processes used more than `threshold` of the CPU time
-    is repeated, up to `attempts` times in all, and the least disturbed attempt is kept;
-    with `wait_s` > 0, each attempt first waits (up to wait_s) for a quiet second.
-    """
-
-    attempts: int = 3
-    threshold: float = 0.10
-    wait_s: float = 0.0
-
-    def wait(self) -> None:
-        deadline = time.monotonic() + self.wait_s
-        while time.monotonic() < deadline:
-            meter = CpuMeter()
-            time.sleep(0.5)
-            share = meter.others_share()
-            if share is None or share <= self.threshold:
-                return
-
-    def run(
-        self, timed_rounds: Callable[[], list[list[float]]]
-    ) -> tuple[list[list[float]], float | None]:
-        """Runs `timed_rounds` until undisturbed; returns its samples and the busy share."""
-        best: tuple[list[list[float]], float | None] | None = None
-        for _ in range(max(1, self.attempts)):
-            self.wait()
-            meter = CpuMeter()
-            samples = timed_rounds()
-            share = meter.others_share()
-            if best is None or (share is not None and (best[1] is None or share < best[1])):
-                best = (samples, share)
-            if share is None or share <= self.threshold:
-                break
-        assert best is not None
-        return best
-
-
-QUIET = Quiet()
-
-
-def measure(
-    fns: dict[str, Callable[[], Any]], budget_s: float, max_rounds: int = 1000
-) -> tuple[dict[str, Timing], dict[str, Any]]:
-    """Times the calls `fns` interleaved; returns their timings and warm-up results.
-
-    Each call is warmed up once (its result is returned, for the agreement checks), then
-    all are timed in rounds, one call of each per round, in an order rotated each round.
-    Interleaving makes the ratios between them robust to a load that comes and goes:
-    every call sees the same conditions. The rounds fill about `budget_s` per call (at
-    least 5 rounds, at most `max_rounds`); see `Quiet` for disturbed measurements.
-    """
-    gc.collect()
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        results = {name: fn() for name, fn in fns.items()}
-        # A second, untimed round sizes the timed ones: the first calls can be far slower
-        # than the rest (first touch of fresh memory, which in a VM with free page
-        # reporting may even fault on the host), and would leave too few rounds.
-        start = time.perf_counter()
-        for fn in fns.values():
-            fn()
-        first = time.perf_counter() - start
-        rounds = int(min(max_rounds, max(5, budget_s * len(fns) / max(first, 1e-9))))
-        order = list(fns.values())
-
-        def timed_rounds() -> list[list[float]]:
-            samples: list[list[float]] = [[] for _ in order]
-            for r in range(rounds):
-                shift = r % len(order)
-                for k in [*range(shift, len(order)), *range(shift)]:
-                    start = time.perf_counter()
-                    order[k]()
-                    samples[k].append(time.perf_counter() - start)
-            return samples
-
-        samples, busy = QUIET.run(timed_rounds)
-    finally:
-        if was_enabled:
-            gc.enable()
-    timings = {
-        name: Timing(min(v), statistics.median(v), rounds, busy)
-        for name, v in zip(fns, samples, strict=True)
-    }
-    return timings, results
-
-
-def measure_one(
-    fn: Callable[[], Any], budget_s: float, max_rounds: int = 1000
-) -> tuple[Timing, Any]:
-    """`measure` of a single call."""
-    timings, results = measure({"fn": fn}, budget_s, max_rounds)
-    return timings["fn"], results["fn"]
-
-
-def measure_scalar(
-    stmts: list[str], names: dict[str, Any], loops: int, repeats: int = 7
-) -> list[Timing]:
-    """Seconds per execution of each statement, timeit-style (bare loops, gc off), interleaved."""
-    timers = [timeit.Timer(stmt, globals=names) for stmt in stmts]
-    for timer in timers:
-        timer.timeit(max(1, loops // 10))  # warm-up
-
-    def timed_rounds() -> list[list[float]]:
-        per_call: list[list[float]] = [[] for _ in stmts]
-        for _ in range(repeats):
-            for timer, samples in zip(timers, per_call, strict=True):
-                samples.append(timer.timeit(loops) / loops)
-        return per_call
-
-    per_call, busy = QUIET.run(timed_rounds)
-    return [Timing(min(v), statistics.median(v), repeats, busy) for v in per_call]
-
-
-def fmt_time(seconds: float) -> str:
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
-        if seconds >= scale:
-            return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds * 1e9:.3g} ns"
-
-
-def fmt_size(n: int) -> str:
-    exp = round(math.log10(n)) if n > 0 else 0
-    return f"1e{exp}" if 10**exp == n else str(n)
-
-
-# ---------------------------------------------------------------------------
-# Agreement checks
-
-
-class Checks:
-    """Every agreement check of the run; any failure makes the script exit 1."""
-
-    def __init__(self) -> None:
-        self.failures: list[str] = []
-
-    def bitwise(self, what: str, got: Any, want: np.ndarray) -> str:
-        got = np.asarray(got)
-        if _same_bits(got, want):
-            return "bitwise"
-        self.failures.append(f"{what}: not bitwise equal to the package ({_describe(got, want)})")
-        return "MISMATCH"
-
-    def close(self, what: str, got: Any, want: np.ndarray, rtol: float) -> str:
-        got = np.asarray(got)
-        if _same_bits(got, want):
-            return "bitwise"
-        same_type = got.shape == want.shape and got.dtype == want.dtype == np.float64
-        if same_type and np.allclose(got, want, rtol=rtol, atol=0.0):
-            return f"rtol {rtol:g} (max {_max_ulps(got, want)} ulp)"
-        self.failures.append(
-            f"{what}: beyond rtol={rtol:g} of the package ({_describe(got, want)})"
-        )
-        return "MISMATCH"
-
-
-def _same_bits(got: np.ndarray, want: np.ndarray) -> bool:
-    if got.shape != want.shape or got.dtype != np.float64 or want.dtype != np.float64:
-        return False
-    return bool(np.array_equal(got.view(np.uint64), want.view(np.uint64)))
-
-
-def _max_ulps(got: np.ndarray, want: np.ndarray) -> int:
-    # Learning rates are >= 0, where doubles' bit patterns are ordered like their values.
-    return int(np.max(np.abs(got.view(np.int64) - want.view(np.int64)))) if got.size else 0
-
-
-def _describe(got: np.ndarray, want: np.ndarray) -> str:
-    if got.shape != want.shape or got.dtype != want.dtype:
-        return f"got {got.dtype}{got.shape}, package {want.dtype}{want.shape}"
-    bad = np.flatnonzero(got.view(np.uint64) != want.view(np.uint64))
-    i = int(bad[0])
-    return f"{bad.size} differ, first at {i}: got {got.flat[i]!r}, package {want.flat[i]!r}"
-
-
-# ---------------------------------------------------------------------------
-# The table
-
-
-@dataclass
-class Row:
-    """One line of the table: `ours` against `other`.
-
-    mode "speedup": ratio = other / ours (times faster), the target is a minimum;
-    mode "over": ratio = ours / other (ours in units of a floor or reference), a maximum.
-    """
-
-    case: str
-    size: str
-    ours: str
-    ours_t: Timing | None
-    other: str
-    other_t: Timing | None
-    mode: str
-    agreement: str
-    target: float | None = None
-    ratio: float | None = None
-    passed: bool | None = None
-
-    def __post_init__(self) -> None:
-        if self.ratio is None and self.ours_t is not None and self.other_t is not None:
-            a, b = self.ours_t.min, self.other_t.min
-            self.ratio = b / a if self.mode == "speedup" else a / b
-        if self.target is not None and self.ratio is not None:
-            faster = self.mode == "speedup"
-            self.passed = self.ratio >= self.target if faster else self.ratio <= self.target
-
-    def cells(self) -> list[str]:
-        def t(x: Timing | None) -> str:
-            return "-" if x is None else f"{fmt_time(x.min)} / {fmt_time(x.median)}"
-
-        if self.ratio is None:
-            ratio = "-"
-        elif self.mode == "speedup":
-            ratio = f"{self.ratio:.2f}x faster"
-        else:
-            unit = "floor" if "floor" in self.other else "ref" if "reference" in self.other else ""
-            ratio = f"{self.ratio:.2f}x {unit}".rstrip()
-        target, result = "-", ""
-        if self.target is not None:
-            faster = self.mode == "speedup"
-            target = f">= {self.target:g}x faster" if faster else f"<= {self.target:g}x"
-            result = "PASS" if self.passed else "FAIL"
-        shares = [x.busy for x in (self.ours_t, self.other_t) if x is not None]
-        busy = "?" if None in shares or not shares else f"{max(shares):.0%}"
-        return [
-            *(self.case, self.size, self.ours, t(self.ours_t), self.other, t(self.other_t)),
-            *(ratio, target, result, self.agreement, busy),
-        ]
-
-
-HEADER = ["case", "N / G", "ours", "ours min / med", "compared with", "min / med"]
-HEADER += ["ratio", "target", "result", "agreement", "busy"]
-
-
-@dataclass
-class Section:
-    """Adds rows comparing one measured call of ours (`ours`, `ours_t`) with others."""
-
-    rows: list[Row]
-    case: str
-    size: str
-    ours: str
-    ours_t: Timing | None
-
-    def speedup(
-        self, other: str, t: Timing | None, agree: str, target: float | None = None
-    ) -> None:
-        """A row of ratio other / ours."""
-        self._add(other, t, "speedup", agree, target)
-
-    def over(self, other: str, t: Timing | None, agree: str, target: float | None = None) -> None:
-        """A row of ratio ours / other (other: a floor or a reference)."""
-        self._add(other, t, "over", agree, target)
-
-    def _add(self, other: str, t: Timing | None, mode: str, agree: str, target: Any) -> None:
-        head = (self.case, self.size, self.ours, self.ours_t)
-        self.rows.append(Row(*head, other, t, mode, agree, target))
-
-
-def print_table(rows: Sequence[Row]) -> None:
-    cells = [HEADER, *[r.cells() for r in rows]]
-    widths = [max(len(c[i]) for c in cells) for i in range(len(HEADER))]
-
-    def line(c: list[str]) -> str:
-        return "| " + " | ".join(x.ljust(w) for x, w in zip(c, widths, strict=True)) + " |"
-
-    print(line(cells[0]))
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for c in cells[1:]:
-        print(line(c))
-
-
-# ---------------------------------------------------------------------------
-# One schedule over N steps: configs and the implementations compared with the package
-
-
-def kind_configs(n: int) -> dict[str, LearningRate]:
-    """One realistic config per kind, every region of it exercised over steps 0..n-1."""
-    return {
-        "constant": LearningRate(constant=0.05),
-        "piecewise_constant": LearningRate(
-            piecewise_constant={
-                "learning_rate_boundaries": [n * k // 8 for k in range(1, 8)],
-                "learning_rate_values": [0.1 * 0.7**k for k in range(8)],
-            }
-        ),
-        "linear_ramp_to_constant": LearningRate(
-            linear_ramp_to_constant={"learning_rate": 0.1, "num_ramp_steps": n // 2}
-        ),
-        "linear_ramp_to_cosine": LearningRate(
-            linear_ramp_to_cosine={
-                "learning_rate": 0.1,
-                "final_learning_rate": 0.001,
-                "num_ramp_steps": n // 10,
-                "final_num_steps": 9 * n // 10,
-            }
-        ),
-    }
-
-
-def numpy_variants(kind: str, cfg: LearningRate) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
-    """Plain NumPy versions of one schedule, in the reference's operation order.
-
-    None assumes the steps are sorted: like the package, they take any steps. The
-    fastest one measured is the 'best NumPy' baseline.
-    """
-    if kind == "constant":
-        c = cfg.constant
-        return {"full": lambda s: np.full(s.shape, c)}
-    if kind == "piecewise_constant":
-        p = cfg.piecewise_constant
-        bounds = np.asarray(p.learning_rate_boundaries, dtype=np.int64)
-        values = np.asarray(p.learning_rate_values, dtype=np.float64)
-        return {
-            "searchsorted+take": lambda s: np.take(values, np.searchsorted(bounds, s, side="right"))
-        }
-    if kind == "linear_ramp_to_constant":
-        r = cfg.linear_ramp_to_constant
-        lr, slope = r.learning_rate, r.learning_rate / r.num_ramp_steps
-
-        def in_place(s: np.ndarray) -> np.ndarray:
-            out = np.multiply(s, slope, dtype=np.float64)
-            return np.minimum(out, lr, out=out)
-
-        return {"minimum(s*slope)": lambda s: np.minimum(s * slope, lr), "in-place": in_place}
-
-    k = cfg.linear_ramp_to_cosine
-    lr, final = k.learning_rate, k.final_learning_rate
-    ramp, end = k.num_ramp_steps, k.final_num_steps
-    slope, half, span = lr / ramp, (lr - final) * 0.5, float(end - ramp)
-
-    def cosine_of(d: np.ndarray) -> np.ndarray:
-        # d = step - num_ramp_steps, exact in int64; then, operation by operation,
-        # F + ((L - F) * 0.5) * (1.0 + cos((pi * d) / span)).
-        x = d.astype(np.float64)
-        x *= math.pi
-        x /= span
-        np.cos(x, out=x)
-        x += 1.0
-        x *= half
-        x += final
-        return x
-
-    def masked(s: np.ndarray) -> np.ndarray:
-        # cos only on the cosine region, gathered and scattered through masks
-        out = np.empty(s.shape)
-        before, after = s < ramp, s > end
-        middle = ~(before | after)
-        np.multiply(s, slope, out=out, where=before)
-        out[after] = final
-        out[middle] = cosine_of(s[middle] - ramp)
-        return out
-
-    def whole(s: np.ndarray) -> np.ndarray:
-        # cos on every step (no gather/scatter), the ramp and the tail written over it
-        out = cosine_of(s - ramp)
-        np.multiply(s, slope, out=out, where=s < ramp)
-        np.copyto(out, final, where=s > end)
-        return out
-
-    return {"masked": masked, "whole+where": whole}
-
-
-def torch_version(kind: str, cfg: LearningRate, torch: Any) -> Callable[[Any], Any]:
-    """Torch float64 vectorised version (default torch threads)."""
-    f64 = torch.float64
-    if kind == "constant":
-        c = cfg.constant
-        return lambda s: torch.full(s.shape, c, dtype=f64)
-    if kind == "piecewise_constant":
-        p = cfg.piecewise_constant
-        bounds = torch.tensor(p.learning_rate_boundaries, dtype=torch.int64)
-        values = torch.tensor(p.learning_rate_values, dtype=f64)
-        return lambda s: values[torch.searchsorted(bounds, s, right=True)]
-    if kind == "linear_ramp_to_constant":
-        r = cfg.linear_ramp_to_constant
-        lr, slope = r.learning_rate, r.learning_rate / r.num_ramp_steps
-        return lambda s: s.to(f64).mul_(slope).clamp_(max=lr)
-    k = cfg.linear_ramp_to_cosine
-    lr, final = k.learning_rate, k.final_learning_rate
-    ramp, end = k.num_ramp_steps, k.final_num_steps
-    slope, half, span = lr / ramp, (lr - final) * 0.5, float(end - ramp)
-
-    def cosine(s: Any) -> Any:
-        x = (s - ramp).to(f64).mul_(math.pi).div_(span).cos_().add_(1.0).mul_(half).add_(final)
-        x = torch.where(s < ramp, s.to(f64).mul_(slope), x)
-        return x.masked_fill_(s > end, final)
-
-    return cosine
+# The floors
 
 
 class CosFloor:
@@ -599,17 +111,210 @@ class CosFloor:
         return out
 
 
+@dataclass(frozen=True)
+class Floor:
+    """A hardware floor of one kind: the least work its formula needs, in C++.
+
+    `run(steps, threads)` computes it into a fresh array (threads 0: all cores);
+    `rebuild(out, steps)` turns its output into the schedule's values on the steps it
+    covers, and says which (`values, mask`), for the agreement check against the
+    package; `formula`, if given, is the whole formula hand-written in C++.
+    """
+
+    name: str
+    run: Callable[[np.ndarray, int], np.ndarray]
+    rebuild: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+    formula: Callable[[np.ndarray], np.ndarray] | None = None
+    region: str = ""
+
+
+def cosine_floor(cfg: LearningRate, lib: CosFloor) -> Floor:
+    """The cosine kind's floor: std::cos((pi * (s - R)) / (T - R)) on its cosine region.
+
+    Exactly the cos calls the kind must make, with the same arguments, and nothing else.
+    """
+    k = cfg.linear_ramp_to_cosine
+    assert k is not None
+    ramp, end = k.num_ramp_steps, k.final_num_steps
+    half = (k.learning_rate - k.final_learning_rate) * 0.5
+
+    def rebuild(out: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        middle = (steps >= ramp) & (steps <= end)
+        return k.final_learning_rate + half * (1.0 + out[middle]), middle
+
+    return Floor(
+        "std::cos floor C++",
+        lambda steps, threads: lib.args(steps, ramp, end, threads),
+        rebuild,
+        lambda steps: lib.formula(steps, k),
+        " (cos region)",
+    )
+
+
+# ---------------------------------------------------------------------------
+# The implementations compared with the package, per kind
+
+
+def numpy_constant(cfg: LearningRate) -> dict[str, NumpyFn]:
+    c = cfg.constant
+    return {"full": lambda s: np.full(s.shape, c)}
+
+
+def numpy_piecewise(cfg: LearningRate) -> dict[str, NumpyFn]:
+    p = cfg.piecewise_constant
+    assert p is not None
+    bounds = np.asarray(p.learning_rate_boundaries, dtype=np.int64)
+    values = np.asarray(p.learning_rate_values, dtype=np.float64)
+    return {
+        "searchsorted+take": lambda s: np.take(values, np.searchsorted(bounds, s, side="right"))
+    }
+
+
+def numpy_ramp(cfg: LearningRate) -> dict[str, NumpyFn]:
+    r = cfg.linear_ramp_to_constant
+    assert r is not None
+    lr, slope = r.learning_rate, r.learning_rate / r.num_ramp_steps
+
+    def in_place(s: np.ndarray) -> np.ndarray:
+        out: np.ndarray = np.multiply(s, slope, dtype=np.float64)
+        np.minimum(out, lr, out=out)
+        return out
+
+    return {"minimum(s*slope)": lambda s: np.minimum(s * slope, lr), "in-place": in_place}
+
+
+def numpy_cosine(cfg: LearningRate) -> dict[str, NumpyFn]:
+    k = cfg.linear_ramp_to_cosine
+    assert k is not None
+    lr, final = k.learning_rate, k.final_learning_rate
+    ramp, end = k.num_ramp_steps, k.final_num_steps
+    slope, half, span = lr / ramp, (lr - final) * 0.5, float(end - ramp)
+
+    def cosine_of(d: np.ndarray) -> np.ndarray:
+        # d = step - num_ramp_steps, exact in int64; then, operation by operation,
+        # F + ((L - F) * 0.5) * (1.0 + cos((pi * d) / span)).
+        x = d.astype(np.float64)
+        x *= math.pi
+        x /= span
+        np.cos(x, out=x)
+        x += 1.0
+        x *= half
+        x += final
+        return x
+
+    def masked(s: np.ndarray) -> np.ndarray:
+        # cos only on the cosine region, gathered and scattered through masks
+        out = np.empty(s.shape)
+        before, after = s < ramp, s > end
+        middle = ~(before | after)
+        np.multiply(s, slope, out=out, where=before)
+        out[after] = final
+        out[middle] = cosine_of(s[middle] - ramp)
+        return out
+
+    def whole(s: np.ndarray) -> np.ndarray:
+        # cos on every step (no gather/scatter), the ramp and the tail written over it
+        out = cosine_of(s - ramp)
+        np.multiply(s, slope, out=out, where=s < ramp)
+        np.copyto(out, final, where=s > end)
+        return out
+
+    return {"masked": masked, "whole+where": whole}
+
+
+def torch_constant(cfg: LearningRate, torch: Any) -> Callable[[Any], Any]:
+    c = cfg.constant
+    return lambda s: torch.full(s.shape, c, dtype=torch.float64)
+
+
+def torch_piecewise(cfg: LearningRate, torch: Any) -> Callable[[Any], Any]:
+    p = cfg.piecewise_constant
+    assert p is not None
+    bounds = torch.tensor(p.learning_rate_boundaries, dtype=torch.int64)
+    values = torch.tensor(p.learning_rate_values, dtype=torch.float64)
+    return lambda s: values[torch.searchsorted(bounds, s, right=True)]
+
+
+def torch_ramp(cfg: LearningRate, torch: Any) -> Callable[[Any], Any]:
+    r = cfg.linear_ramp_to_constant
+    assert r is not None
+    lr, slope = r.learning_rate, r.learning_rate / r.num_ramp_steps
+    return lambda s: s.to(torch.float64).mul_(slope).clamp_(max=lr)
+
+
+def torch_cosine(cfg: LearningRate, torch: Any) -> Callable[[Any], Any]:
+    k = cfg.linear_ramp_to_cosine
+    assert k is not None
+    f64 = torch.float64
+    lr, final = k.learning_rate, k.final_learning_rate
+    ramp, end = k.num_ramp_steps, k.final_num_steps
+    slope, half, span = lr / ramp, (lr - final) * 0.5, float(end - ramp)
+
+    def cosine(s: Any) -> Any:
+        x = (s - ramp).to(f64).mul_(math.pi).div_(span).cos_().add_(1.0).mul_(half).add_(final)
+        x = torch.where(s < ramp, s.to(f64).mul_(slope), x)
+        return x.masked_fill_(s > end, final)
+
+    return cosine
+
+
+@dataclass(frozen=True)
+class KindBench:
+    """What one schedule kind is measured against, over steps 0..N-1.
+
+    Attributes:
+        numpy: the plain NumPy versions (name -> function of the steps), in the
+            reference's operation order so that they are bitwise equal; the fastest is
+            'best NumPy'. None assumes sorted steps, as the package does not.
+        torch: torch float64 version on `torch.from_numpy(steps)`, or None.
+        torch_rtol: None when torch must be bitwise equal; else its tolerance (torch's
+            cos is a vectorised cos, not libm's).
+        floor: the kind's hardware floor, or None.
+        numpy_target: at N = TARGET_N, at least this many times faster than best NumPy.
+        fill_target: at N = TARGET_N, at most this many times the fill floor.
+        floor_target: at N = TARGET_N, at most this many times the kind's floor.
+    """
+
+    numpy: Callable[[LearningRate], dict[str, NumpyFn]]
+    torch: Callable[[LearningRate, Any], Callable[[Any], Any]] | None = None
+    torch_rtol: float | None = None
+    floor: Callable[[LearningRate, CosFloor], Floor] | None = None
+    numpy_target: float | None = None
+    fill_target: float | None = None
+    floor_target: float | None = None
+
+
+# One entry per kind: adding a kind to the benchmark is adding its entry here.
+KIND_BENCH: dict[str, KindBench] = {
+    "constant": KindBench(numpy_constant, torch_constant, fill_target=1.5),
+    "piecewise_constant": KindBench(
+        numpy_piecewise, torch_piecewise, numpy_target=2.0, fill_target=1.5
+    ),
+    "linear_ramp_to_constant": KindBench(numpy_ramp, torch_ramp, numpy_target=2.0, fill_target=1.5),
+    "linear_ramp_to_cosine": KindBench(
+        numpy_cosine,
+        torch_cosine,
+        torch_rtol=1e-12,
+        floor=cosine_floor,
+        numpy_target=1.7,
+        floor_target=1.2,
+    ),
+}
+
+
+# ---------------------------------------------------------------------------
+# One schedule over N steps
+
+
 @dataclass
 class Context:
-    quick: bool
+    bench: Bench
     budget_s: float
     reference_steps: int
-    checks: Checks
+    min_repeats: int
     torch: Any
     cos_floor: CosFloor | None
-    rows: list[Row] = field(default_factory=list)
-    variants: list[dict[str, Any]] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
+    kinds: list[str]
 
 
 def one_thread(fn: Callable[[], Any]) -> Callable[[], Any]:
@@ -628,35 +333,36 @@ def one_thread(fn: Callable[[], Any]) -> Callable[[], Any]:
 def bench_kinds(ctx: Context, n: int, largest: bool) -> None:
     """Every kind over steps 0..n-1 against the baselines and the floors."""
     steps = np.arange(n, dtype=np.int64)
-    for kind, cfg in kind_configs(n).items():
-        bench_kind(ctx, kind, cfg, steps, largest)
+    for kind in ctx.kinds:
+        cfg = LearningRate.model_validate(kinds.config(kind, n))
+        bench_kind(ctx, kind, KIND_BENCH[kind], cfg, steps, largest)
 
 
 def bench_kind(
-    ctx: Context, kind: str, cfg: LearningRate, steps: np.ndarray, largest: bool
+    ctx: Context, kind: str, spec: KindBench, cfg: LearningRate, steps: np.ndarray, largest: bool
 ) -> None:
     """One kind over `steps` against the baselines and the floors.
 
     The package, NumPy, the floors (and at the largest N the other call forms) are timed
-    interleaved; the slow Python reference and torch are timed apart.
+    interleaved; the slow Python reference and torch are timed apart (torch's OpenMP
+    workers would otherwise spin into the next measurement).
     """
     n, size = steps.size, fmt_size(steps.size)
-    name, check = SHORT[kind], ctx.checks
+    name, check, graded = kinds.short(kind), ctx.bench.checks, n == TARGET_N
     label = f"{name} N={size}"
     schedule = Schedule(cfg)
     fns: dict[str, Callable[[], Any]] = {
         "ours": lambda: compute_lr(cfg, steps),
         "fill": lambda: np.full(n, 0.5),
     }
-    variants = numpy_variants(kind, cfg)
+    variants = spec.numpy(cfg)
     for variant, fn in variants.items():
-        fns["numpy " + variant] = lambda fn=fn: fn(steps)
-    k = cfg.linear_ramp_to_cosine
-    floor = ctx.cos_floor if k is not None else None
+        fns["numpy " + variant] = partial(fn, steps)
+    floor = spec.floor(cfg, ctx.cos_floor) if spec.floor and ctx.cos_floor else None
     if floor is not None:
-        ramp, end = k.num_ramp_steps, k.final_num_steps
-        fns["cos floor"] = lambda: floor.args(steps, ramp, end)
-        fns["formula loop"] = lambda: floor.formula(steps, k)
+        fns["floor"] = lambda: floor.run(steps, 0)
+        if floor.formula is not None:
+            fns["formula loop"] = lambda: floor.formula(steps)  # type: ignore[misc]
     if largest:
         buf, other_buf = np.empty(n), np.empty(n)  # preallocated (and warm) outputs
         fns["Schedule"] = lambda: schedule(steps)
@@ -664,17 +370,22 @@ def bench_kind(
         fns["buf.fill"] = lambda: other_buf.fill(0.5)
         fns["ours 1 thread"] = one_thread(lambda: compute_lr(cfg, steps))
         if floor is not None:
-            fns["cos floor 1 thread"] = lambda: floor.args(steps, ramp, end, threads=1)
-    t, got = measure(fns, ctx.budget_s)
+            fns["floor 1 thread"] = lambda: floor.run(steps, 1)
+    t, got = measure(fns, ctx.budget_s, min_repeats=ctx.min_repeats)
     want = got["ours"]
-    ours = Section(ctx.rows, name, size, "compute_lr", t["ours"])
+    ours = ctx.bench.compare("kinds", name, size, "compute_lr", t["ours"])
 
     # (a) the pure-Python reference loop, on an evenly strided subset (every region
     # in proportion), its time scaled per step to n
     stride = max(1, n // ctx.reference_steps)
     subset = steps[::stride].tolist()
-    ref_t, ref = measure_one(lambda: [reference_lr(cfg, s) for s in subset], ctx.budget_s, 7)
-    agree = check.bitwise(f"{label} reference", np.array(ref), want[::stride])
+    ref_t, ref = measure_one(
+        lambda: [reference_lr(cfg, s) for s in subset],
+        ctx.budget_s,
+        min_repeats=ctx.min_repeats,
+        max_repeats=7,
+    )
+    agree = check.bitwise(f"{label} reference", ref, want[::stride])
     scale = n / len(subset)
     what = "Python reference" + ("" if stride == 1 else f" ({len(subset)} steps x{scale:g})")
     ours.speedup(what, ref_t.scaled(scale), agree)
@@ -685,54 +396,60 @@ def bench_kind(
         vt = t["numpy " + variant]
         agree = check.bitwise(f"{label} NumPy {variant}", got["numpy " + variant], want)
         timed.append((vt, variant, agree))
-        ctx.variants.append({"case": name, "n": n, "variant": variant, "agreement": agree})
-        ctx.variants[-1].update(min_s=vt.min, median_s=vt.median)
+        ctx.bench.point(
+            "numpy-variants", f"{name} {variant}", size, vt, elements=n, agreement=agree
+        )
     best_t, best, agree = min(timed, key=lambda x: x[0].min)
-    target = SPEEDUP_VS_NUMPY.get(kind) if n == TARGET_N else None
+    target = spec.numpy_target if graded else None
     ours.speedup(f"best NumPy ({best})", best_t, agree, target)
 
     # the floors
-    target = OVER_FILL_FLOOR.get(kind) if n == TARGET_N else None
-    ours.over("fill floor np.full", t["fill"], "n/a (floor)", target)
+    target = spec.fill_target if graded else None
+    ours.over("fill floor np.full", t["fill"], "n/a (floor)", target, unit="floor")
     if floor is not None:
-        threads = f"{floor.threads} threads"
-        # The floor computes only the cosines; rebuilding the schedule from them must
-        # give the package's values on the cosine region, bit for bit.
-        middle = (steps >= ramp) & (steps <= end)
-        half = (k.learning_rate - k.final_learning_rate) * 0.5
-        rebuilt = k.final_learning_rate + half * (1.0 + got["cos floor"][middle])
-        agree = check.bitwise(f"{label} std::cos floor", rebuilt, want[middle])
-        target = OVER_COS_FLOOR if n == TARGET_N else None
-        ours.over(
-            f"std::cos floor C++ ({threads})", t["cos floor"], agree + " (cos region)", target
-        )
-        agree = check.bitwise(f"{label} C++ formula loop", got["formula loop"], want)
-        ours.over(f"C++ formula loop ({threads})", t["formula loop"], agree)
+        threads = f"{ctx.cos_floor.threads if ctx.cos_floor else '?'} threads"
+        # The floor computes only part of the formula; rebuilding the schedule from it
+        # must give the package's values where it applies, bit for bit.
+        values, mask = floor.rebuild(got["floor"], steps)
+        agree = check.bitwise(f"{label} {floor.name}", values, want[mask])
+        target = spec.floor_target if graded else None
+        what = f"{floor.name} ({threads})"
+        ours.over(what, t["floor"], agree + floor.region, target, unit="floor")
+        if floor.formula is not None:
+            agree = check.bitwise(f"{label} C++ formula loop", got["formula loop"], want)
+            ours.over(f"C++ formula loop ({threads})", t["formula loop"], agree)
 
     # the other call forms of the package
     if largest:
         agree = check.bitwise(f"{label} Schedule(cfg)(steps)", got["Schedule"], want)
-        row = Section(ctx.rows, name, size, "Schedule(cfg)(steps)", t["Schedule"])
+        row = ctx.bench.compare("kinds", name, size, "Schedule(cfg)(steps)", t["Schedule"])
         row.over("compute_lr", t["ours"], agree)
         buf.fill(-1.0)  # a fresh call must overwrite every element
         compute_lr(cfg, steps, out=buf)
         agree = check.bitwise(f"{label} compute_lr(out=)", buf, want)
-        row = Section(ctx.rows, name, size, "compute_lr(out=buf)", t["out="])
-        row.over("fill floor buf.fill", t["buf.fill"], agree)
+        row = ctx.bench.compare("kinds", name, size, "compute_lr(out=buf)", t["out="])
+        row.over("fill floor buf.fill", t["buf.fill"], agree, unit="floor")
         agree = check.bitwise(f"{label} compute_lr 1 thread", got["ours 1 thread"], want)
-        row = Section(ctx.rows, name, size, "compute_lr, 1 thread", t["ours 1 thread"])
+        row = ctx.bench.compare("kinds", name, size, "compute_lr, 1 thread", t["ours 1 thread"])
         if floor is not None:
-            row.over("std::cos floor C++ (1 thread)", t["cos floor 1 thread"], agree)
+            row.over(f"{floor.name} (1 thread)", t["floor 1 thread"], agree, unit="floor")
         else:
             row.speedup(f"best NumPy ({best})", best_t, agree)
     del got, want
 
     # (c) torch, apart, so that its worker threads overlap no other measurement
-    if ctx.torch is not None:
+    if ctx.torch is not None and spec.torch is not None:
         steps_t = ctx.torch.from_numpy(steps)
-        fn = torch_version(kind, cfg, ctx.torch)
-        tt, result = measure_one(lambda: fn(steps_t), ctx.budget_s)
-        agree = check.close(f"{label} torch", result.numpy(), schedule(steps), TORCH_RTOL)
+        fn = spec.torch(cfg, ctx.torch)
+        # torch's OpenMP workers spin: on a busy machine a call can take 100x its quiet
+        # time, so the rounds sized from the untimed one are capped (--quick: few).
+        cap = 10 if ctx.bench.quick else 1000
+        call = lambda: fn(steps_t)  # noqa: E731
+        tt, result = measure_one(call, ctx.budget_s, min_repeats=ctx.min_repeats, max_repeats=cap)
+        if spec.torch_rtol is None:
+            agree = check.bitwise(f"{label} torch", result.numpy(), schedule(steps))
+        else:
+            agree = check.close(f"{label} torch", result.numpy(), schedule(steps), spec.torch_rtol)
         ours.speedup(f"torch ({ctx.torch.get_num_threads()} threads)", tt, agree)
 
 
@@ -750,8 +467,9 @@ class Node:
 def random_groups(g: int, step: int, seed: int) -> tuple[list[Node], dict[str, np.ndarray]]:
     """G configs of random kinds and parameters, spread so that `step` hits every region.
 
-    Returns the configs (attribute objects, as the reference reads them) and the same
-    parameters as arrays, from which the NumPy struct-of-arrays version is built.
+    Returns the configs (attribute objects with the four tml kinds, as the reference
+    reads them) and the same parameters as arrays, from which the NumPy struct-of-arrays
+    version is built.
     """
     rng = np.random.default_rng(seed)
     a = {
@@ -767,7 +485,7 @@ def random_groups(g: int, step: int, seed: int) -> tuple[list[Node], dict[str, n
         "values": rng.uniform(1e-4, 0.1, (g, 9)),
     }
     lists = {key: value.tolist() for key, value in a.items()}
-    unset = dict.fromkeys(KINDS)
+    unset = dict.fromkeys(kinds.TML_KINDS)
     configs = []
     for i, kind in enumerate(lists["kind"]):
         lr, ramp = lists["lr"][i], lists["ramp"][i]
@@ -825,7 +543,7 @@ class NumpyGroups:
         self.k_span = (self.k_end - ramp).astype(np.float64)
 
     def __call__(self, step: int) -> np.ndarray:
-        out = self.template.copy()
+        out: np.ndarray = self.template.copy()
         count = np.count_nonzero(self.p_bounds <= step, axis=1)
         out[self.p_pos] = self.p_values[self.p_row + count]
         out[self.r_pos] = np.minimum(self.r_slope * step, self.r_lr)
@@ -847,130 +565,84 @@ def bench_groups(ctx: Context, g: int, step: int) -> None:
     soa = NumpyGroups(arrays)
     del arrays
 
-    t, got = measure({"ours": lambda: schedules(step), "numpy": lambda: soa(step)}, ctx.budget_s)
+    fns = {"ours": lambda: schedules(step), "numpy": lambda: soa(step)}
+    t, got = measure(fns, ctx.budget_s, min_repeats=ctx.min_repeats)
     want = got["ours"]
-    ours = Section(ctx.rows, "many groups", size, "Schedules(step)", t["ours"])
-    loop_t, ref = measure_one(lambda: [reference_lr(c, step) for c in configs], ctx.budget_s, 5)
-    agree = ctx.checks.bitwise(f"G={size} loop", ref, want)
+    check = ctx.bench.checks
+    ours = ctx.bench.compare("groups", "many groups", size, "Schedules(step)", t["ours"])
+    loop = lambda: [reference_lr(c, step) for c in configs]  # noqa: E731
+    loop_t, ref = measure_one(loop, ctx.budget_s, min_repeats=ctx.min_repeats, max_repeats=5)
+    agree = check.bitwise(f"G={size} loop", ref, want)
     ours.speedup("Python loop of reference", loop_t, agree)
-    agree = ctx.checks.bitwise(f"G={size} NumPy struct-of-arrays", got["numpy"], want)
+    agree = check.bitwise(f"G={size} NumPy struct-of-arrays", got["numpy"], want)
     target = SPEEDUP_GROUPS if g == TARGET_G else None
     ours.speedup("NumPy struct-of-arrays", t["numpy"], agree, target)
-    built = Section(
-        ctx.rows,
-        "many groups",
-        size,
-        "Schedules(configs) build",
-        Timing(build, build, 1, build_busy),
-    )
-    built.over("(one-off, not in a ratio)", None, "-")
-    ctx.extra.setdefault("schedules_build_s", {})[size] = build
+    built = Timing([build], 1, build_busy)
+    row = ctx.bench.compare("groups", "many groups", size, "Schedules(configs) build", built)
+    row.over("(one-off, not in a ratio)", None, "-")
+    ctx.bench.extra.setdefault("schedules_build_s", {})[size] = build
 
 
 # ---------------------------------------------------------------------------
 # The scalar call
 
 
-def bench_scalar(ctx: Context, loops: int) -> None:
-    """`compute_lr(LearningRate, step)` per call against the reference on the same object."""
-    step = 5_000  # inside the ramp and cosine regions, between piecewise boundaries
-    ours, refs = [], []
-    for kind, cfg in kind_configs(10_000).items():
-        case = f"scalar {SHORT[kind]}"
-        want = np.float64(reference_lr(cfg, step))
+def bench_scalar(ctx: Context, sample_s: float, repeats: int) -> None:
+    """`compute_lr(LearningRate, step)` per call against the reference on the same object.
+
+    The statements are timed inline in timeit loops (a Python wrapper per call would
+    cost as much as the call), interleaved, a fixed number of rounds.
+    """
+    ours: list[Timing] = []
+    refs: list[Timing] = []
+    check = ctx.bench.checks
+    for kind in ctx.kinds:
+        cfg = LearningRate.model_validate(kinds.config(kind, 10_000))
+        step = kinds.probe_step(kind, 10_000)
+        case = f"scalar {kinds.short(kind)}"
+        want = reference_lr(cfg, step)
         got = compute_lr(cfg, step)
-        agree = ctx.checks.bitwise(case, np.float64(got), want)
+        agree = check.bitwise(case, got, want)
         if type(got) is not float:
-            ctx.checks.failures.append(f"{case}: compute_lr returned {type(got).__name__}")
+            agree = check.fail(case, f"compute_lr returned {type(got).__name__}, not float")
         schedule = Schedule(cfg)
         names = {"compute_lr": compute_lr, "reference_lr": reference_lr, "schedule": schedule}
         names.update(cfg=cfg, step=step)
-        stmts = ["compute_lr(cfg, step)", "reference_lr(cfg, step)", "schedule(step)"]
-        t_ours, t_ref, t = measure_scalar(stmts, names, loops)
-        ours.append(t_ours)
-        refs.append(t_ref)
-        Section(ctx.rows, case, "1 call", "compute_lr(cfg, step)", t_ours).over(
-            "Python reference", t_ref, agree
-        )
-        agree = ctx.checks.bitwise(f"{case} Schedule", np.float64(schedule(step)), want)
-        Section(ctx.rows, case, "1 call", "Schedule(cfg)(step)", t).over(
-            "Python reference", refs[-1], agree
-        )
+        stmts = {
+            name: Stmt(code, names)
+            for name, code in (
+                ("ours", "compute_lr(cfg, step)"),
+                ("ref", "reference_lr(cfg, step)"),
+                ("Schedule", "schedule(step)"),
+            )
+        }
+        t, _ = measure(stmts, 0.0, sample_s=sample_s, repeats=repeats)
+        if kind in kinds.TML_KINDS:
+            ours.append(t["ours"])
+            refs.append(t["ref"])
+        row = ctx.bench.compare("scalar", case, "1 call", "compute_lr(cfg, step)", t["ours"])
+        row.over("Python reference", t["ref"], agree, unit="ref")
+        agree = check.bitwise(f"{case} Schedule", schedule(step), want)
+        row = ctx.bench.compare("scalar", case, "1 call", "Schedule(cfg)(step)", t["Schedule"])
+        row.over("Python reference", t["ref"], agree, unit="ref")
 
-    def mean(ts: list[Timing]) -> Timing:
-        busy = [t.busy for t in ts]
-        return Timing(
-            statistics.fmean(t.min for t in ts),
-            statistics.fmean(t.median for t in ts),
-            ts[0].repeats,
-            None if None in busy else max(b for b in busy if b is not None),
-        )
-
-    mean_ours, mean_refs = mean(ours), mean(refs)
+    if len(ours) != len(kinds.TML_KINDS):
+        return
+    # The target is over the four tml kinds: the mean of the per-kind ratios, and the
+    # ratio of the mean times (shown, graded by the same target).
+    mean_ours, mean_refs = Timing.mean(ours), Timing.mean(refs)
     mean_ratio = statistics.fmean(o.min / r.min for o, r in zip(ours, refs, strict=True))
     for size, ratio in (("mean of ratios", mean_ratio), ("ratio of means", None)):
-        head = ("scalar, 4 kinds", size, "compute_lr(cfg, step)", mean_ours, "Python reference")
-        target = OVER_SCALAR_REFERENCE
-        ctx.rows.append(Row(*head, mean_refs, "over", "bitwise", target, ratio=ratio))
+        row = ctx.bench.compare(
+            "scalar", "scalar, 4 kinds", size, "compute_lr(cfg, step)", mean_ours
+        )
+        row.over(
+            "Python reference", mean_refs, "bitwise", OVER_SCALAR_REFERENCE, unit="ref", ratio=ratio
+        )
 
 
 # ---------------------------------------------------------------------------
-# The machine, and the run
-
-
-def _version(package: str) -> str:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
-
-
-def _module_stamp() -> str:
-    """The compiled module measured: its file, modification time and the checkout's commit."""
-    from tml import _core
-
-    where = Path(_core.__file__)
-    built = datetime.datetime.fromtimestamp(where.stat().st_mtime, datetime.timezone.utc)
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(HERE), "describe", "--always", "--dirty"],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.strip()
-    except OSError:
-        commit = ""
-    return f"{where.name} built {built.isoformat(timespec='seconds')}, checkout {commit or '?'}"
-
-
-def machine_info(ctx: Context) -> dict[str, Any]:
-    info: dict[str, Any] = {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "pydantic": _version("pydantic"),
-        "torch": ctx.torch.__version__
-        if ctx.torch is not None
-        else "not used (absent or --no-torch)",
-        "tml module": _module_stamp(),
-        "torch threads": ctx.torch.get_num_threads() if ctx.torch is not None else None,
-        "tml threads": get_num_threads(),
-        "cpu_count": os.cpu_count(),
-        "usable cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "cos floor compiler": ctx.cos_floor.compiler if ctx.cos_floor else "unavailable",
-        "cos floor threads": ctx.cos_floor.threads if ctx.cos_floor else None,
-        "load average after": os.getloadavg() if hasattr(os, "getloadavg") else None,
-    }
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-    except OSError:
-        lscpu = ""
-    fields = dict(line.split(":", 1) for line in lscpu.splitlines() if ":" in line)
-    for key in ("Model name", "CPU(s)", "Thread(s) per core", "Core(s) per socket", "L2 cache"):
-        if key in fields:
-            info["lscpu " + key] = fields[key].strip()
-    return info
+# The run
 
 
 NOTES = """\
@@ -985,28 +657,21 @@ whole cosine formula hand-written in the same file, without input validation.
 Python reference rows at large N are timed on an evenly strided subset of the steps and
 scaled per step. NumPy and the C++ loops do not assume sorted steps, as the package does not."""
 
-
 SECTIONS = ("kinds", "groups", "scalar")
 
 
+def print_body(data: Mapping[str, Any]) -> None:
+    print("\n".join(harness.rows_table(data["rows"])))
+    variants = [p for p in data["series"] if p["series"] == "numpy-variants"]
+    if variants:
+        print("\nNumPy variants tried (the fastest is 'best NumPy'):")
+        print("\n".join(harness.variants_lines(variants)))
+    print("\n" + NOTES)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
-    parser.add_argument("--json", metavar="PATH", help="write the raw numbers to PATH")
+    parser = harness.parser(__doc__)
     parser.add_argument("--no-torch", action="store_true", help="skip torch even if installed")
-    parser.add_argument(
-        "--attempts",
-        type=int,
-        default=QUIET.attempts,
-        help="times a measurement disturbed by other processes is tried (default %(default)s)",
-    )
-    parser.add_argument(
-        "--wait-quiet",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="before each measurement, wait up to SECONDS for the other processes to go quiet",
-    )
     parser.add_argument(
         "--only",
         action="append",
@@ -1014,32 +679,43 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="run only this section (repeatable); default: all of them",
     )
     args = parser.parse_args(argv)
-    QUIET.attempts, QUIET.wait_s = args.attempts, args.wait_quiet
+    titles = {"numpy-variants": "NumPy variants tried (the fastest is 'best NumPy')"}
+    bench = Bench("kernel", args, series_titles=titles)
 
-    torch = None
+    torch: Any = None
     if not args.no_torch:
         try:
-            import torch
+            torch = importlib.import_module("torch")
         except ImportError:
             torch = None
+    accepted = []
+    for kind in KIND_BENCH:
+        reason = kinds.supported(kind)
+        if reason is None:
+            accepted.append(kind)
+        else:
+            bench.skip(kind, f"not accepted ({reason})")
     sizes_n = [10**4, 10**5] if args.quick else [10**6, 10**7]
     sizes_g = [10**2, 10**3, 10**4] if args.quick else [10**3, 10**5, 10**6]
-    load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
-    meter = CpuMeter()
-    started = time.perf_counter()
+    if args.quick:
+        bench.notes.append("--quick: small sizes; only the scalar target is graded.")
     with tempfile.TemporaryDirectory(prefix="tml-bench-") as workdir:
         try:
             cos_floor: CosFloor | None = CosFloor(workdir)
         except RuntimeError as e:
-            print(f"note: no std::cos floor rows: {e}", file=sys.stderr)
+            bench.skip("std::cos floor rows", str(e))
             cos_floor = None
+        if cos_floor is not None:
+            bench.machine_extra.update(cos_floor_compiler=cos_floor.compiler)
+            bench.machine_extra.update(cos_floor_threads=cos_floor.threads)
         ctx = Context(
-            quick=args.quick,
+            bench=bench,
             budget_s=0.05 if args.quick else 0.4,
-            reference_steps=10**4 if args.quick else 10**5,
-            checks=Checks(),
+            reference_steps=2000 if args.quick else 10**5,
+            min_repeats=3 if args.quick else 5,
             torch=torch,
             cos_floor=cos_floor,
+            kinds=accepted,
         )
         sections = args.only or SECTIONS
         for n in sizes_n if "kinds" in sections else []:
@@ -1047,47 +723,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for g in sizes_g if "groups" in sections else []:
             bench_groups(ctx, g, step=10_000)
         if "scalar" in sections:
-            bench_scalar(ctx, loops=20_000 if args.quick else 200_000)
-        info = machine_info(ctx)
-    elapsed = time.perf_counter() - started
-    info["load average before"] = load_before
-    others = meter.others_share()
-    info["CPU used by other processes during the run"] = (
-        "unknown" if others is None else f"{others:.0%}"
-    )
-
-    print_table(ctx.rows)
-    print("\nNumPy variants tried (the fastest is 'best NumPy'):")
-    for v in ctx.variants:
-        what = f"{v['case']:<12} N={fmt_size(v['n']):<4} {v['variant']:<18}"
-        print(f"  {what} {fmt_time(v['min_s'])} / {fmt_time(v['median_s'])}  {v['agreement']}")
-    print("\n" + NOTES)
-    print(f"\nmachine ({elapsed:.0f} s run):")
-    for key, value in info.items():
-        print(f"  {key}: {value}")
-    if others is not None and others > QUIET.threshold:
-        print("  WARNING: other processes were busy during the run; see the busy column.")
-
-    graded = [r for r in ctx.rows if r.target is not None]
-    failed = [r for r in graded if not r.passed]
-    quick = " (--quick: only the scalar target is graded)" if args.quick else ""
-    print(f"\ntargets: {len(graded) - len(failed)}/{len(graded)} PASS{quick}")
-    for r in failed:
-        cells = r.cells()
-        print(f"  FAIL {r.case} {r.size} vs {r.other}: {cells[6]}, target {cells[7]}")
-
-    if args.json:
-        raw = {"machine": info, "elapsed_s": elapsed, "quick": args.quick}
-        raw.update(rows=[asdict(r) for r in ctx.rows], numpy_variants=ctx.variants)
-        raw.update(extra=ctx.extra, failures=ctx.checks.failures)
-        Path(args.json).write_text(json.dumps(raw, indent=2))
-    if ctx.checks.failures:
-        print("\nDISAGREEMENT with the package (exit 1):", file=sys.stderr)
-        for failure in ctx.checks.failures:
-            print("  " + failure, file=sys.stderr)
-        return 1
-    print("every implementation agrees with the package")
-    return 0
+            bench_scalar(ctx, sample_s=0.003 if args.quick else 0.03, repeats=7)
+        return bench.finish(torch, print_body)
 
 
 if __name__ == "__main__":

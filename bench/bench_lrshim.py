@@ -1,9 +1,9 @@
 """Cost of one scheduler step with many parameter groups: LRShim against the baselines.
 
-Float learning rates, each on its own optimizer with the same G parameter groups and
-schedules:
+Float learning rates, each contender on its own optimizer with the same G parameter
+groups and schedules (one function per contender in `CONTENDERS`):
 
-- LRShim: `tml.optimizers.LRShim`, one compiled call per step for all groups.
+- LRShim: `tml.optimizers.optimizer.LRShim`, one compiled call per step for all groups.
 - LambdaLR: `torch.optim.lr_scheduler.LambdaLR` with one plain-Python function per
   group computing the same schedule (the groups' base lr is 1.0, so `1.0 * f(step)`
   is exactly `f(step)`).
@@ -12,42 +12,47 @@ schedules:
 - bare loop: `for group, lr in zip(groups, lrs): group["lr"] = lr` with the learning
   rates precomputed: the least any scheduler must do.
 
-Tensor learning rates (a float32 0-d tensor per group, on `--device`):
+Tensor learning rates, a float32 0-d tensor per group on `--device` (`tensor_contenders`):
 
 - packed: `LRShim(..., pack_tensor_lrs=True)`, the groups' lrs views into one buffer.
 - tensor: `LRShim` writing the groups' own tensors in place.
-- LambdaLR: as above, on the tensors (a multiply, a fill_ and a clone per group).
-- float: the float-lr LRShim step again, timed in the same run, for the packed/float
-  ratio.
+- LambdaLR (tensor): LambdaLR on those tensors (a multiply, a fill_ and a clone a group).
+- LRShim (float): the float-lr step again, timed alongside, for the packed/float ratio.
 
-Before timing, every implementation is stepped in lockstep and the learning rates of
-all groups are compared with `compute_lr` (bitwise; tensors as float32 holds them); the
-script fails if any differ. Targets (printed, not asserted; pass --check-targets to make
-a miss exit non-zero): at 10,000 groups LRShim is at least 8x faster than LambdaLR and
-within 2.5x of the bare loop; at 10 groups it takes at most 0.15x of LambdaLR's time;
-with tensor lrs at 10,000 groups the packed step is within 2x of the float step and at
-least 50x faster than LambdaLR, the unpacked one at least 5x faster than LambdaLR.
+Before timing, every contender is stepped in lockstep and the learning rates of all
+groups at every step are compared bitwise with LRShim's (float lrs) or with
+`compute_lr`'s as float32 holds them (tensor lrs); any difference makes the script exit
+1. Targets (printed; a miss exits non-zero only with --check-targets): at 10,000 groups
+LRShim is at least 8x faster than LambdaLR and within 2.5x of the bare loop; at 10
+groups it takes at most 0.15x of LambdaLR's time (6.67x faster); with tensor lrs at
+10,000 groups the packed step is within 2x of the float step and at least 50x faster
+than LambdaLR, the unpacked one at least 5x faster than LambdaLR. Timing, statistics and
+checks are bench/harness.py's (interleaved repeats, ratios of the minimum).
 
-Run: .venv/bin/python bench/bench_lrshim.py [--quick] [--groups 10 1000] [--device cuda]
+Run: .venv/bin/python bench/bench_lrshim.py [--quick] [--cold] [--groups 10 1000]
+[--device cuda] [--json PATH]
 """
 
 from __future__ import annotations
 
-import argparse
 import bisect
-import gc
 import math
-import statistics
 import sys
-import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
-import torch
-from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 
-from tml.optimizers import LRShim, compute_lr
+import harness
+from harness import Bench, Timing, measure
+
+harness.use_source_tree()
+
+import torch  # noqa: E402 - after the source-tree fallback
+from torch.optim.lr_scheduler import LambdaLR, LRScheduler  # noqa: E402
+
+from tml.optimizers import LRShim, compute_lr  # noqa: E402
 
 Config = dict[str, Any]
 
@@ -110,23 +115,12 @@ def python_schedule(config: Config) -> Callable[[int], float]:
 
     def cosine(step: int) -> float:
         if step < ramp:
-            return lr / ramp * step
+            return lr / ramp * step  # type: ignore[no-any-return]
         if step > end:
-            return final
-        return final + (lr - final) * 0.5 * (1.0 + math.cos(math.pi * (step - ramp) / (end - ramp)))
+            return final  # type: ignore[no-any-return]
+        return final + (lr - final) * 0.5 * (1.0 + math.cos(math.pi * (step - ramp) / (end - ramp)))  # type: ignore[no-any-return]
 
     return cosine
-
-
-class PerGroupComputeLR(LRScheduler):
-    """The original tml LRShim's design: `compute_lr` called once per group per step."""
-
-    def __init__(self, optimizer: torch.optim.Optimizer, configs: list[Config]) -> None:
-        self.configs = configs
-        super().__init__(optimizer)
-
-    def get_lr(self) -> list[float]:
-        return [compute_lr(config, self.last_epoch) for config in self.configs]
 
 
 def make_optimizer(groups: int) -> torch.optim.Optimizer:
@@ -141,6 +135,59 @@ def make_optimizer(groups: int) -> torch.optim.Optimizer:
     template = {key: value for key, value in optimizer.param_groups[0].items() if key != "params"}
     optimizer.param_groups.extend({"params": [p], **template} for p in params[1:])
     return optimizer
+
+
+# ---------------------------------------------------------------------------
+# The contenders: one function each, (case) -> (optimizer, scheduler)
+
+
+@dataclass
+class Case:
+    """One benchmark case: G groups and their configs.
+
+    `table` holds their learning rates precomputed for the first `len(table)` steps
+    (for the bare loop).
+    """
+
+    groups: int
+    configs: list[Config]
+    table: list[list[float]]
+
+
+class Stepper(Protocol):
+    def step(self) -> None: ...
+
+
+Built = tuple[torch.optim.Optimizer, Stepper]
+
+
+def lrshim(case: Case) -> Built:
+    """The package's scheduler: every group's lr from one compiled call per step."""
+    optimizer = make_optimizer(case.groups)
+    return optimizer, LRShim(optimizer, case.configs)
+
+
+def lambda_lr(case: Case) -> Built:
+    """Torch's LambdaLR with one plain-Python function per group."""
+    optimizer = make_optimizer(case.groups)
+    return optimizer, LambdaLR(optimizer, [python_schedule(c) for c in case.configs])
+
+
+class PerGroupComputeLR(LRScheduler):
+    """The original tml LRShim's design: `compute_lr` called once per group per step."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, configs: list[Config]) -> None:
+        self.configs = configs
+        super().__init__(optimizer)
+
+    def get_lr(self) -> list[float]:  # type: ignore[override]
+        return [compute_lr(config, self.last_epoch) for config in self.configs]
+
+
+def per_group_compute_lr(case: Case) -> Built:
+    """A torch scheduler calling `compute_lr` per group per step."""
+    optimizer = make_optimizer(case.groups)
+    return optimizer, PerGroupComputeLR(optimizer, case.configs)
 
 
 class BareLoop:
@@ -164,27 +211,111 @@ class BareLoop:
             group["lr"] = lr
 
 
-def build(groups: int, table_steps: int) -> dict[str, tuple[torch.optim.Optimizer, Any]]:
+def bare_loop(case: Case) -> Built:
+    """Precomputed learning rates assigned in a Python loop: the floor of any scheduler."""
+    optimizer = make_optimizer(case.groups)
+    return optimizer, BareLoop(optimizer, case.table)
+
+
+CONTENDERS: dict[str, Callable[[Case], Built]] = {
+    "LRShim": lrshim,
+    "LambdaLR": lambda_lr,
+    "per-group compute_lr": per_group_compute_lr,
+    "bare loop": bare_loop,
+}
+OURS = "LRShim"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A row of the table: LRShim against `other`, with its target at some G.
+
+    mode "speedup": other / LRShim (x faster), target a minimum; "over": LRShim / other,
+    target a maximum. `target(G)` is None where the row is not graded.
+    """
+
+    other: str
+    mode: str
+    target: Callable[[int], float | None] = lambda _groups: None
+    unit: str = ""
+
+
+COMPARISONS = (
+    # At 10 groups: at most 0.15x of LambdaLR's time.
+    Comparison("LambdaLR", "speedup", lambda g: 8.0 if g >= 10_000 else 6.67 if g <= 10 else None),
+    Comparison("per-group compute_lr", "speedup"),
+    Comparison("bare loop", "over", lambda g: 2.5 if g >= 10_000 else None, "floor"),
+)
+
+
+def build(groups: int, table_steps: int) -> dict[str, Built]:
     configs = make_configs(groups)
-    impls: dict[str, tuple[torch.optim.Optimizer, Any]] = {}
-    opt = make_optimizer(groups)
-    impls["LRShim"] = (opt, LRShim(opt, configs))
-    opt = make_optimizer(groups)
-    impls["LambdaLR"] = (opt, LambdaLR(opt, [python_schedule(c) for c in configs]))
-    opt = make_optimizer(groups)
-    impls["per-group compute_lr"] = (opt, PerGroupComputeLR(opt, configs))
     table = [[compute_lr(c, step) for c in configs] for step in range(table_steps)]
-    opt = make_optimizer(groups)
-    impls["bare loop"] = (opt, BareLoop(opt, table))
-    for optimizer, _ in impls.values():
+    case = Case(groups, configs, table)
+    built = {name: make(case) for name, make in CONTENDERS.items()}
+    for optimizer, _ in built.values():
         # No grads, so nothing moves; the schedulers see that optimizer.step() came first.
         optimizer.step()
-    return impls
+    return built
 
 
-def lrs_of(optimizer: torch.optim.Optimizer) -> list[str]:
-    # float.hex compares bitwise (0.0 vs -0.0 included) and fails loudly on non-floats.
-    return [float.hex(group["lr"]) for group in optimizer.param_groups]
+def lrs_of(optimizer: torch.optim.Optimizer) -> list[Any]:
+    """Each group's lr as a float (a 0-d tensor lr read as its value)."""
+    return [
+        group["lr"].item() if isinstance(group["lr"], torch.Tensor) else group["lr"]
+        for group in optimizer.param_groups
+    ]
+
+
+def verify(bench: Bench, built: dict[str, Built], groups: int, steps: int) -> dict[str, str]:
+    """Steps every contender in lockstep; checks every group's lr at every step bitwise.
+
+    `built` must be fresh (at step 0) with a bare-loop table of more than `steps` steps.
+    """
+    seen: dict[str, list[list[Any]]] = {name: [] for name in built}
+    for step in range(steps + 1):
+        if step:
+            for _, scheduler in built.values():
+                scheduler.step()
+        for name, (optimizer, _) in built.items():
+            seen[name].append(lrs_of(optimizer))
+    want = np.array(seen[OURS], dtype=np.float64)
+    agreement = {}
+    for name, lrs in seen.items():
+        bad = [type(x).__name__ for row in lrs for x in row if type(x) is not float]
+        what = f"G={groups}, steps 0..{steps}: {name} (at: step, group)"
+        if bad:
+            agreement[name] = bench.checks.fail(what, f"lr of type {bad[0]}, not float")
+        elif name != OURS:
+            agreement[name] = bench.checks.bitwise(what, np.array(lrs, dtype=np.float64), want)
+    return agreement
+
+
+def time_steps(
+    built: dict[str, Built], repeats: int, sample_s: float, cold: bool
+) -> dict[str, Timing]:
+    """Seconds per step() of each contender, interleaved.
+
+    Warm: each sample times consecutive steps (about `sample_s`), as when stepping in a
+    tight loop. Cold: each sample times one step right after writing a buffer larger than
+    the caches, as in training, where a forward and backward pass run between two
+    scheduler steps.
+    """
+    steps = {name: scheduler.step for name, (_, scheduler) in built.items()}
+    if cold:
+        flush = np.zeros(64 * 2**20 // 8)
+
+        def flush_caches() -> None:
+            flush.__iadd__(1.0)
+
+        timings, _ = measure(steps, 0.0, repeats=repeats, setup=flush_caches)
+    else:
+        timings, _ = measure(steps, 0.0, repeats=repeats, sample_s=sample_s)
+    return {name: t.scaled(1.0, per="step") for name, t in timings.items()}
+
+
+# ---------------------------------------------------------------------------
+# Tensor learning rates
 
 
 def make_tensor_optimizer(groups: int, device: torch.device) -> torch.optim.Optimizer:
@@ -198,114 +329,94 @@ def make_tensor_optimizer(groups: int, device: torch.device) -> torch.optim.Opti
     return optimizer
 
 
-def build_tensor(groups: int, device: torch.device) -> dict[str, tuple[torch.optim.Optimizer, Any]]:
-    configs = make_configs(groups)
-    impls: dict[str, tuple[torch.optim.Optimizer, Any]] = {}
-    opt = make_tensor_optimizer(groups, device)
-    impls["packed"] = (opt, LRShim(opt, configs, pack_tensor_lrs=True))
-    opt = make_tensor_optimizer(groups, device)
-    impls["tensor"] = (opt, LRShim(opt, configs))
-    opt = make_tensor_optimizer(groups, device)
-    impls["LambdaLR"] = (opt, LambdaLR(opt, [python_schedule(c) for c in configs]))
-    opt = make_optimizer(groups)
-    impls["float"] = (opt, LRShim(opt, configs))
-    for optimizer, _ in impls.values():
-        optimizer.step()
-    return impls
+def tensor_contenders(device: torch.device) -> dict[str, Callable[[Case], Built]]:
+    def packed(case: Case) -> Built:
+        optimizer = make_tensor_optimizer(case.groups, device)
+        return optimizer, LRShim(optimizer, case.configs, pack_tensor_lrs=True)
+
+    def unpacked(case: Case) -> Built:
+        optimizer = make_tensor_optimizer(case.groups, device)
+        return optimizer, LRShim(optimizer, case.configs)
+
+    def lambda_tensor(case: Case) -> Built:
+        optimizer = make_tensor_optimizer(case.groups, device)
+        return optimizer, LambdaLR(optimizer, [python_schedule(c) for c in case.configs])
+
+    return {
+        "packed": packed,
+        "tensor": unpacked,
+        "LambdaLR (tensor)": lambda_tensor,
+        "LRShim (float)": lrshim,
+    }
 
 
-def tensor_lrs_of(optimizer: torch.optim.Optimizer) -> list[str]:
+TENSOR_COMPARISONS = (
+    # (ours, other, mode, target at G >= 10,000)
+    ("packed", "LambdaLR (tensor)", "speedup", 50.0),
+    ("packed", "LRShim (float)", "over", 2.0),
+    ("tensor", "LambdaLR (tensor)", "speedup", 5.0),
+)
+
+
+def tensor_lrs_of(optimizer: torch.optim.Optimizer) -> np.ndarray:
+    """Each group's lr as float32 holds it, as float64 (tensors read in one copy)."""
     lrs = [group["lr"] for group in optimizer.param_groups]
-    if not isinstance(lrs[0], torch.Tensor):
-        return [float.hex(float(np.float32(lr))) for lr in lrs]
-    return [float.hex(v) for v in torch.stack(lrs).cpu().tolist()]  # one copy to the host
+    if isinstance(lrs[0], torch.Tensor):
+        return torch.stack(lrs).cpu().numpy().astype(np.float64)
+    return np.array(lrs, dtype=np.float32).astype(np.float64)
 
 
-def verify_tensor(groups: int, steps: int, device: torch.device) -> None:
-    """Steps the tensor implementations in lockstep; asserts compute_lr's values."""
-    configs = make_configs(groups)
-    impls = build_tensor(groups, device)
+def verify_tensor(bench: Bench, built: dict[str, Built], case: Case, steps: int) -> dict[str, str]:
+    """Steps every contender in lockstep; checks every lr against compute_lr's (float32)."""
+    seen: dict[str, list[np.ndarray]] = {name: [] for name in built}
     for step in range(steps + 1):
         if step:
-            for _, scheduler in impls.values():
+            for _, scheduler in built.values():
                 scheduler.step()
-        want = [float.hex(float(np.float32(compute_lr(c, step)))) for c in configs]
-        for name, (optimizer, _) in impls.items():
-            got = tensor_lrs_of(optimizer)
-            if got != want:
-                g = next(i for i, (a, b) in enumerate(zip(got, want, strict=True)) if a != b)
-                raise AssertionError(
-                    f"G={groups} step {step}: {name} gives lr {float.fromhex(got[g])!r} for "
-                    f"group {g}, compute_lr (as float32) {float.fromhex(want[g])!r}"
-                )
+        for name, (optimizer, _) in built.items():
+            seen[name].append(tensor_lrs_of(optimizer))
+    want = np.array(
+        [[compute_lr(c, s) for c in case.configs] for s in range(steps + 1)], dtype=np.float32
+    ).astype(np.float64)
+    return {
+        name: bench.checks.bitwise(
+            f"G={case.groups}, steps 0..{steps}: {name} (at: step, group)", np.array(lrs), want
+        )
+        for name, lrs in seen.items()
+    }
 
 
-def verify(groups: int, steps: int) -> None:
-    """Steps every implementation in lockstep and asserts identical learning rates."""
-    impls = build(groups, table_steps=steps + 1)
-    for step in range(steps + 1):
-        if step:
-            for _, scheduler in impls.values():
-                scheduler.step()
-        expected = lrs_of(impls["LRShim"][0])
-        for name, (optimizer, _) in impls.items():
-            got = lrs_of(optimizer)
-            if got != expected:
-                g = next(i for i, (a, b) in enumerate(zip(got, expected, strict=True)) if a != b)
-                raise AssertionError(
-                    f"G={groups} step {step}: {name} gives lr {float.fromhex(got[g])!r} for "
-                    f"group {g}, LRShim gives {float.fromhex(expected[g])!r}"
-                )
+def tensor_section(bench: Bench, args: Any, device: torch.device, verify_steps: int) -> None:
+    sync = torch.cuda.synchronize if device.type == "cuda" else None
+    for groups in args.groups:
+        steps = verify_steps if groups <= 1000 else verify_steps // 10
+        configs = make_configs(groups)
+        case = Case(groups, configs, [])
+        built = {name: make(case) for name, make in tensor_contenders(device).items()}
+        for optimizer, _ in built.values():
+            optimizer.step()
+        agreement = verify_tensor(bench, built, case, steps)
+        calls: dict[str, Callable[[], Any]] = {}
+        for name, (_, scheduler) in built.items():
+            if sync is None:
+                calls[name] = scheduler.step
+            else:  # the work a step queued on the device counts too
+                calls[name] = lambda step=scheduler.step, sync=sync: (step(), sync())
+        timings, _ = measure(calls, 0.0, repeats=args.repeats_, sample_s=args.sample_s_)
+        t = {name: timing.scaled(1.0, per="step") for name, timing in timings.items()}
+        for ours, other, mode, target in TENSOR_COMPARISONS:
+            section = bench.compare(
+                "lrshim-tensor", f"{device} tensor lrs: step()", f"G={groups}", ours, t[ours]
+            )
+            goal = target if groups >= 10_000 else None
+            if mode == "speedup":
+                section.speedup(other, t[other], agreement[other], goal)
+            else:
+                section.over(other, t[other], agreement[other], goal)
 
 
-def time_steps(
-    impls: dict[str, tuple[torch.optim.Optimizer, Any]],
-    repeats: int,
-    budget_s: float,
-    cold: bool,
-    sync: Callable[[], None] = lambda: None,
-) -> dict[str, list[float]]:
-    """Seconds per step, one entry per repetition; implementations interleaved.
-
-    Warm: each repetition times a run of consecutive steps (at least 10, about
-    `budget_s`), as when stepping in a tight loop. Cold: each repetition times one step
-    right after writing a buffer larger than the caches, as in training, where a forward
-    and backward pass run between two scheduler steps. `sync` waits for the device, so
-    the work a step queued there is counted.
-    """
-    calls: dict[str, int] = {}
-    for name, (_, scheduler) in impls.items():  # size the inner loop to ~budget_s
-        start = time.perf_counter()
-        scheduler.step()
-        sync()
-        one = max(time.perf_counter() - start, 1e-7)
-        calls[name] = 1 if cold else max(10, min(20000, int(budget_s / one)))
-    flush = np.zeros(64 * 2**20 // 8) if cold else None
-    samples: dict[str, list[float]] = {name: [] for name in impls}
-    enabled = gc.isenabled()
-    gc.disable()  # a collection inside one timed loop would dominate it
-    try:
-        for _ in range(repeats):
-            for name, (_, scheduler) in impls.items():
-                if flush is not None:
-                    flush += 1.0
-                step = scheduler.step
-                n = calls[name]
-                sync()
-                start = time.perf_counter()
-                for _ in range(n):
-                    step()
-                sync()
-                samples[name].append((time.perf_counter() - start) / n)
-    finally:
-        if enabled:
-            gc.enable()
-    return samples
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="few repetitions, smoke run")
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = harness.parser(__doc__)
     parser.add_argument("--groups", type=int, nargs="+", default=[10, 1000, 10000])
     parser.add_argument("--repeats", type=int, default=None, help="timed repetitions")
     parser.add_argument(
@@ -317,99 +428,32 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: torch sees no CUDA device")
+    bench = Bench("lrshim", args)
     repeats = args.repeats or (3 if args.quick else 25)
-    budget = 0.002 if args.quick else 0.02
+    sample_s = 0.002 if args.quick else 0.02
     verify_steps = 30 if args.quick else 300
-
-    print(f"torch {torch.__version__}, Python {sys.version.split()[0]}, tensor lrs on {device}")
     mode = "cold caches, one step per sample" if args.cold else "warm, consecutive steps"
-    print(f"{repeats} repetitions, {mode}; per step() in microseconds (min / median)\n")
-    header = (
-        f"{'G':>6} | {'LRShim':>17} | {'LambdaLR':>17} | {'per-group compute_lr':>20} | "
-        f"{'bare loop':>17} | {'LambdaLR/LRShim':>15} | {'compute_lr/LRShim':>17} | "
-        f"{'LRShim/bare':>11}"
-    )
-    print(header)
-    print("-" * len(header))
-    misses: list[str] = []
+    bench.notes.append(f"{repeats} repetitions, {mode}; times per step().")
+    bench.extra.update(mode=mode, repeats=repeats)
+
     for groups in args.groups:
-        verify(groups, verify_steps if groups <= 1000 else verify_steps // 10)
-        impls = build(groups, table_steps=64)
-        samples = time_steps(impls, repeats, budget, args.cold)
-        best = {name: min(s) for name, s in samples.items()}
-        median = {name: statistics.median(s) for name, s in samples.items()}
-
-        def cell(
-            name: str, best: dict[str, float] = best, median: dict[str, float] = median
-        ) -> str:
-            return f"{best[name] * 1e6:>8.2f}/{median[name] * 1e6:<8.2f}"
-
-        # Ratios of medians: robust to one lucky repetition of either side.
-        speedup = median["LambdaLR"] / median["LRShim"]
-        vs_compute = median["per-group compute_lr"] / median["LRShim"]
-        vs_bare = median["LRShim"] / median["bare loop"]
-        print(
-            f"{groups:>6} | {cell('LRShim')} | {cell('LambdaLR')} | "
-            f"{cell('per-group compute_lr'):>20} | {cell('bare loop')} | {speedup:>14.2f}x | "
-            f"{vs_compute:>16.2f}x | {vs_bare:>10.2f}x"
-        )
-        if groups >= 10000 and speedup < 8:
-            misses.append(f"G={groups}: LambdaLR/LRShim = {speedup:.2f}x < 8x")
-        if groups >= 10000 and vs_bare > 2.5:
-            misses.append(f"G={groups}: LRShim/bare = {vs_bare:.2f}x > 2.5x")
-        if groups <= 10 and 1 / speedup > 0.15:
-            misses.append(f"G={groups}: LRShim/LambdaLR = {1 / speedup:.3f}x > 0.15x")
-
-    misses += tensor_section(args.groups, device, repeats, budget, args.cold, verify_steps)
-    print("\nall implementations gave compute_lr's learning rates, bitwise")
-    print("targets: " + ("all met" if not misses else "MISSED: " + "; ".join(misses)))
-    return 1 if misses and args.check_targets else 0
-
-
-def tensor_section(
-    group_counts: list[int],
-    device: torch.device,
-    repeats: int,
-    budget: float,
-    cold: bool,
-    verify_steps: int,
-) -> list[str]:
-    """Times the tensor-lr implementations; returns the targets missed."""
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    print(f"\nfloat32 tensor lrs on {device}, per step() in microseconds (min / median)\n")
-    header = (
-        f"{'G':>6} | {'packed':>17} | {'tensor':>17} | {'LambdaLR':>17} | {'float':>17} | "
-        f"{'LambdaLR/packed':>15} | {'LambdaLR/tensor':>15} | {'packed/float':>12}"
-    )
-    print(header)
-    print("-" * len(header))
-    misses: list[str] = []
-    for groups in group_counts:
-        verify_tensor(groups, verify_steps if groups <= 1000 else verify_steps // 10, device)
-        impls = build_tensor(groups, device)
-        samples = time_steps(impls, repeats, budget, cold, sync)
-        best = {name: min(s) for name, s in samples.items()}
-        median = {name: statistics.median(s) for name, s in samples.items()}
-
-        def cell(
-            name: str, best: dict[str, float] = best, median: dict[str, float] = median
-        ) -> str:
-            return f"{best[name] * 1e6:>8.2f}/{median[name] * 1e6:<8.2f}"
-
-        vs_packed = median["LambdaLR"] / median["packed"]
-        vs_tensor = median["LambdaLR"] / median["tensor"]
-        packed_float = median["packed"] / median["float"]
-        print(
-            f"{groups:>6} | {cell('packed')} | {cell('tensor')} | {cell('LambdaLR')} | "
-            f"{cell('float')} | {vs_packed:>14.1f}x | {vs_tensor:>14.1f}x | {packed_float:>11.2f}x"
-        )
-        if groups >= 10000 and packed_float > 2:
-            misses.append(f"G={groups}: packed/float = {packed_float:.2f}x > 2x")
-        if groups >= 10000 and vs_packed < 50:
-            misses.append(f"G={groups}: LambdaLR/packed = {vs_packed:.1f}x < 50x")
-        if groups >= 10000 and vs_tensor < 5:
-            misses.append(f"G={groups}: LambdaLR/tensor = {vs_tensor:.1f}x < 5x")
-    return misses
+        steps = verify_steps if groups <= 1000 else verify_steps // 10
+        # One build serves both: verified in lockstep first, then timed from there on.
+        built = build(groups, table_steps=max(64, steps + 1))
+        agreement = verify(bench, built, groups, steps)
+        t = time_steps(built, repeats, sample_s, args.cold)
+        ours = bench.compare("lrshim", "LRShim.step()", f"G={groups}", OURS, t[OURS])
+        for c in COMPARISONS:
+            agree = agreement[c.other]
+            if c.mode == "speedup":
+                ours.speedup(c.other, t[c.other], agree, c.target(groups))
+            else:
+                ours.over(c.other, t[c.other], agree, c.target(groups), unit=c.unit)
+    args.repeats_, args.sample_s_ = repeats, sample_s
+    tensor_section(bench, args, device, verify_steps)
+    status = bench.finish(torch)
+    missed = any(r.passed is False for r in bench.rows)
+    return status or (1 if missed and args.check_targets else 0)
 
 
 if __name__ == "__main__":

@@ -11,19 +11,25 @@ from __future__ import annotations
 import csv
 import math
 import os
+import resource
 import subprocess
 import sys
 import textwrap
+import tracemalloc
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+import pydantic
 import pytest
 import yaml
 
 import tml
 from tml.optimizers import cli, compute_lr
+from tml.optimizers._cli import evaluation, loading, render
 from tml.optimizers.cli import main
+from tml.optimizers.config import LearningRate
+from tml.optimizers.schedule import Schedules
 
 ROOT = Path(__file__).resolve().parents[1]
 MULTITASK = ROOT / "examples" / "multitask_lr.yaml"
@@ -101,15 +107,13 @@ def test_example_summary_matches_compute_lr(capsys: pytest.CaptureFixture[str]) 
     assert list(summary) == list(groups)  # file order, backbone last
     steps = np.arange(end + 1)
     for name, cfg in groups.items():
-        kind, ramp, peak, at_step, final, flat_from = summary[name]
+        kind, peak, at_step, final, flat_from = summary[name]
         assert kind == next(k for k in KINDS if cfg.get(k) is not None)
         values = compute_lr(cfg, steps)
         assert peak == f"{values.max():.3e}"
         assert int(at_step.replace(",", "")) == int(np.argmax(values))  # first step at the peak
         assert final == f"{compute_lr(cfg, end):.3e}"
         assert int(flat_from.replace(",", "")) == last_change(cfg)
-        ramp_cfg = cfg.get("linear_ramp_to_constant") or cfg.get("linear_ramp_to_cosine")
-        assert ramp == (f"{ramp_cfg['num_ramp_steps']:,}" if ramp_cfg else "-")
 
 
 def test_lr_at_chosen_steps(capsys: pytest.CaptureFixture[str]) -> None:
@@ -169,7 +173,8 @@ def test_long_csv_is_written_at_a_stride(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(cli, "_MAX_CSV_ROWS", 1000)
-    monkeypatch.setattr(cli, "_BLOCK_VALUES", 3000)  # several blocks: the stride spans them
+    monkeypatch.setattr(evaluation, "_BLOCK_VALUES", 3000)  # several blocks: the stride spans them
+    monkeypatch.setattr(evaluation, "_CSV_CHUNK_VALUES", 7)  # rows written 7 at a time
     csv_path, npy_path = tmp_path / "lr.csv", tmp_path / "lr.npy"
     code, _, err = run(
         capsys, SINGLE, "--steps", "9999", "--csv", csv_path, "--npy", npy_path, "--no-table"
@@ -195,7 +200,7 @@ def test_peak_found_across_blocks(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Tiny blocks: the running peak and the plot columns are merged over many calls.
-    monkeypatch.setattr(cli, "_BLOCK_VALUES", 37)
+    monkeypatch.setattr(evaluation, "_BLOCK_VALUES", 37)
     path = write(
         tmp_path,
         """
@@ -210,9 +215,9 @@ def test_peak_found_across_blocks(
     code, out, err = run(capsys, path, "--no-plot")
     assert code == 0, err
     summary = table(out, "group")
-    assert summary["up"][2:4] == [f"{3.0:.3e}", "200"]
-    assert summary["ramp"][2:4] == [f"{0.1:.3e}", "123"]
-    assert summary["flat"][2:4] == [f"{0.3:.3e}", "50"]  # reached again in later blocks
+    assert summary["up"][1:3] == [f"{3.0:.3e}", "200"]
+    assert summary["ramp"][1:3] == [f"{0.1:.3e}", "123"]
+    assert summary["flat"][1:3] == [f"{0.3:.3e}", "50"]  # reached again in later blocks
 
 
 # ------------------------------------------------------------------- file shapes
@@ -327,10 +332,146 @@ def test_named_mapping_and_section(capsys: pytest.CaptureFixture[str], tmp_path:
     assert code == 0, err
     summary = table(out, "group")
     assert list(summary) == ["warm", "flat"]
-    assert summary["warm"][2:4] == [f"{0.5:.3e}", "10"]
+    assert summary["warm"][1:3] == [f"{0.5:.3e}", "10"]
 
     code, out, err = run(capsys, path, "--section", "experiment.nope")
     assert_user_error(code, out, err, "--section experiment.nope", "'nope'", "schedules")
+
+
+# ------------------------------------------------------------------ any schedule kind
+
+
+def test_kinds_and_field_names_come_from_the_models() -> None:
+    # Every field of LearningRate is a kind; the help lists them all, whatever they are.
+    assert tuple(LearningRate.model_fields) == loading.LR_KINDS
+    for kind in LearningRate.model_fields:
+        assert kind in loading.ACCEPTED_SHAPES
+
+    # The walk reaches models behind Optional, list, dict and self-reference.
+    class Leaf(pydantic.BaseModel):
+        leaf_field: int
+
+    class Stage(pydantic.BaseModel):
+        num_steps: int | None = None
+        schedule: Stage | None = None
+        tail: dict[str, list[Leaf | None]] = {}
+
+    class Root(pydantic.BaseModel):
+        stages: list[Stage] | None = None
+
+    assert loading.field_names([Root]) == sorted(
+        ["stages", "num_steps", "schedule", "tail", "leaf_field"]
+    )
+
+
+def test_did_you_mean_reaches_fields_of_nested_models(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = write(tmp_path, "piecewise_constant: {learning_rate_boundary: [1]}\n", "pw.yaml")
+    code, out, err = run(capsys, write(tmp_path, "adam: {lr: 0.1, beta: [0.9, 0.99]}\n"))
+    assert_user_error(code, out, err, "adam.beta: unknown key (did you mean 'betas'?)")
+    code, out, err = run(capsys, path)
+    assert_user_error(code, out, err, "(did you mean 'learning_rate_boundaries'?)")
+
+
+def test_summary_has_no_kind_specific_column(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, MULTITASK, "--no-plot")
+    assert code == 0, err
+    header = next(line for line in out.splitlines() if line.startswith("group"))
+    assert header.split() == ["group", "kind", "peak", "peak", "at", "final", "flat", "from"]
+    assert "ramp" not in header
+
+
+def _fake_metadata(
+    monkeypatch: pytest.MonkeyPatch, flat_from: tuple[Any, ...], periods: tuple[Any, ...]
+) -> None:
+    """Schedules.flat_from / .periods as the lead's new kinds will give them."""
+    monkeypatch.setattr(Schedules, "flat_from", property(lambda _: flat_from), raising=False)
+    monkeypatch.setattr(Schedules, "periods", property(lambda _: periods), raising=False)
+
+
+def test_periodic_schedule_shows_its_period_and_three_of_them(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(
+        tmp_path,
+        """
+        cyclic_like: {constant: 0.5}
+        ramp: {linear_ramp_to_constant: {learning_rate: 1.0, num_ramp_steps: 1000}}
+        """,
+    )
+    _fake_metadata(monkeypatch, (None, 1000), (2000, None))
+    code, out, err = run(capsys, path, "--no-plot")
+    assert code == 0, err
+    # Three periods of 2,000 steps, 10% more: 6,600 (the ramp is flat from 1,000).
+    assert "steps 0 to 6,600:" in out
+    summary = table(out, "group")
+    assert summary["cyclic_like"][-2:] == ["period", "2,000"]
+    assert summary["ramp"][-1] == "1,000"
+
+
+def test_schedule_that_never_settles_says_never(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, "g: {constant: 0.5}\n")
+    _fake_metadata(monkeypatch, (None,), (None,))
+    code, out, err = run(capsys, path, "--no-plot", "--steps", "50")
+    assert code == 0, err
+    assert table(out, "group")["g"][-1] == "never"
+
+
+class InverseSqrt:
+    """A schedule that decays forever: L / sqrt((s + tau) / tau), no breakpoints."""
+
+    flat_from = (None,)
+    periods = (None,)
+    breakpoints: ClassVar[list[tuple[int, ...]]] = [()]
+
+    def __len__(self) -> int:
+        return 1
+
+    def __getitem__(self, g: int) -> Any:
+        return lambda s: 1.0 / np.sqrt((np.asarray(s, dtype=np.float64) + 1000.0) / 1000.0)
+
+
+def test_default_range_of_a_schedule_that_decays_forever() -> None:
+    # Under a tenth of its peak once (s + 1000) / 1000 > 100, s > 99,000; probed at
+    # powers of two: 131,072. Then 10% more, rounded up to two digits: 150,000.
+    rng = evaluation.step_range(InverseSqrt(), 0, 1, None)  # type: ignore[arg-type]
+    assert rng.last == 150_000
+
+
+WSC = ROOT / "examples" / "warmup_stable_cosine.yaml"
+
+
+def warmup_stable_cosine(s: int) -> float:
+    """The example's schedule by hand, from the formulas of SPEC 7.2.
+
+    Linear 0 -> 1e-3 over 2,000 steps, 1e-3 to step 50,000, cosine to 1e-5 over 50,000
+    steps; each stage sees its own step, re-zeroed where it starts.
+    """
+    lo, hi = 0.0, 1.0e-3
+    if s < 2000:
+        n, t = 2000, float(s)
+        return lo + (hi - lo) * (t / n) if 2 * s < n else hi + (lo - hi) * (float(n - s) / n)
+    if s < 50_000:
+        return 1.0e-3
+    p, n, floor = s - 50_000, 50_000, 1.0e-5
+    if p <= n:
+        return floor + (hi - floor) * 0.5 * (1.0 + math.cos(math.pi * float(p) / n))
+    return floor
+
+
+def test_warmup_stable_cosine_example(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    npy = tmp_path / "wsc.npy"
+    code, out, err = run(capsys, WSC, "--no-plot", "--npy", npy)
+    assert code == 0, err
+    assert "steps 0 to 110,000:" in out  # flat from 100,000, plus 10%
+    steps = range(110_001)
+    expected = np.array([warmup_stable_cosine(s) for s in steps])
+    np.testing.assert_array_equal(np.load(npy)[0], expected)
+    (row,) = table(out, "group").values()
+    assert row == ["sequence", f"{1e-3:.3e}", "2,000", f"{1e-5:.3e}", "100,000"]
 
 
 # ---------------------------------------------------------------------- plotting
@@ -340,7 +481,7 @@ def test_named_mapping_and_section(capsys: pytest.CaptureFixture[str], tmp_path:
 def test_chart_draws_a_step_down(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
 ) -> None:
-    monkeypatch.setattr(cli, "_BLOCK_VALUES", block)
+    monkeypatch.setattr(evaluation, "_BLOCK_VALUES", block)
     # 1.0 before step 50, 0.5 from it; 100 steps on 10 columns and 3 rows (0, 0.5, 1):
     # columns 0-4 on the top row, column 4 joined down to the 0.5 row, 5-9 on it.
     path = write(
@@ -361,7 +502,7 @@ def test_chart_draws_a_step_down(
 def test_strips_show_a_ramp(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
 ) -> None:
-    monkeypatch.setattr(cli, "_BLOCK_VALUES", block)
+    monkeypatch.setattr(evaluation, "_BLOCK_VALUES", block)
     # min(1, step / 50) on steps 0..99, 10 columns: a column shows the highest value of
     # its 10 steps joined to the next column's first, in eighths of the peak.
     path = write(
@@ -408,7 +549,7 @@ def test_ascii_fallback_when_the_output_cannot_encode_box_drawing() -> None:
         def isatty(self) -> bool:
             return True
 
-    style = cli._plot_style("auto", AsciiStream())  # type: ignore[arg-type]
+    style = render.plot_style("auto", AsciiStream())  # type: ignore[arg-type]
     chars = "".join([style.vertical, style.tick_left, style.corner, style.horizontal, style.bars])
     chars.encode("ascii")
 
@@ -607,3 +748,191 @@ def test_start_near_the_largest_step(capsys: pytest.CaptureFixture[str], tmp_pat
     code, out, err = run(capsys, path, "--start", 2**63 - 8, "--no-plot", "--at", 2**63 - 1)
     assert code == 0, err
     assert "9,223,372,036,854,775,807" in out
+
+
+# ----------------------------------------------------------- hostile input (SPEC 5)
+
+
+def run_limited(*args: Any, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """`python -m tml.optimizers ARGS` with 1 GiB of address space.
+
+    A run that tries to expand a document or read a device whole fails with a
+    MemoryError then, instead of taking the machine's memory.
+    """
+    env = dict(os.environ, PYTHONPATH=str(Path(tml.__file__).resolve().parents[1]), COLUMNS="100")
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
+
+    return subprocess.run(
+        [sys.executable, "-m", "tml.optimizers", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        preexec_fn=limit,
+        check=False,
+    )
+
+
+def assert_one_line(done: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert done.returncode == 2, (done.returncode, done.stderr[-2000:])
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr[-2000:]
+    assert lines[0].startswith("tml-lr: error: ")
+    assert len(lines[0]) < 300
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def billion_laughs() -> str:
+    # 338 bytes: 9 anchors, each 9 aliases of the one before, 9**9 strings in all.
+    lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+HOSTILE = {
+    # Each one ran out of memory or recursion with a traceback, or ran for minutes.
+    "billion_laughs_in_an_error": billion_laughs() + "tower_learning_rates: {t: *i}\n",
+    "billion_laughs_as_a_value": billion_laughs() + "constant: *i\n",
+    "cyclic": "tower_learning_rates: &t {t: *t}\n",
+    "deep_flow": "constant: " + "[" * 100_000 + "]" * 100_000 + "\n",
+    "deep_block": "".join(f"{'  ' * k}k{k}:\n" for k in range(2000)),
+    "huge_int": "constant: " + "1" * 10_000_000 + "\n",
+    "huge_hex_key": "? 0x" + "f" * 100_000 + "\n: {constant: 0.1}\n",  # an explicit key
+}
+PROBLEMS = {
+    "billion_laughs_in_an_error": "YAML nodes with aliases expanded",
+    "billion_laughs_as_a_value": "YAML nodes with aliases expanded",
+    "cyclic": "alias *t inside its own anchor",
+    "deep_flow": "nesting",
+    "deep_block": "more than 100 levels of nesting",
+    "huge_int": "an integer literal of 10,000,000 digits",
+    "huge_hex_key": "an integer literal of 100,002 digits",
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_hostile_documents_get_one_line(tmp_path: Path, name: str) -> None:
+    path = write(tmp_path, HOSTILE[name])
+    assert_one_line(run_limited(path), str(path), PROBLEMS[name])
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+def test_endless_devices_as_the_config(device: str) -> None:
+    if not Path(device).exists():
+        pytest.skip(f"no {device}")
+    assert_one_line(run_limited(device, timeout=30), f"{device}: larger than 64 MiB")
+
+
+def test_messages_about_big_values_stay_short(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    long_text = "lr" * 500_000
+    path = write(tmp_path, f"constant: {long_text}\nnum: 1\n")
+    code, out, err = run(capsys, path)
+    assert_user_error(code, out, err, "constant: ", "(got 'lrlrlr")
+    assert max(len(line) for line in err.splitlines()) < 300
+    # A key of a million characters, in a path and in the list of keys.
+    path = write(tmp_path, f"? {long_text}\n: 1\nother: 2\n")  # a key past YAML's 1024
+    code, out, err = run(capsys, path)
+    assert_user_error(code, out, err, "cannot tell which config this is (keys: lrlr")
+    assert max(len(line) for line in err.splitlines()) < 300
+
+
+def test_yaml_repr_walks_with_a_budget() -> None:
+    leaf: Any = ["x"] * 9
+    for _ in range(12):  # 9**13 strings if expanded: no walk that expands it ends
+        leaf = [leaf] * 9
+    tracemalloc.start()
+    try:
+        text = loading.yaml_repr({"a": leaf})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # 60 characters at most: 57 of the text, then "...". "{'a': " and 13 brackets are
+    # 19; seven "'x', " are 35 more, and the eighth 'x' ends at 57.
+    assert text == "{'a': [[[[[[[[[[[[['x', 'x', 'x', 'x', 'x', 'x', 'x', 'x'..."
+    assert peak < 100_000
+    assert loading.yaml_repr(int("9" * 4000)) == "<integer of 13,288 bits>"
+    assert loading.yaml_repr("ab" * 10**6, width=10) == "'ababab..."
+    assert loading.yaml_repr({"k": None, "t": True}) == "{'k': null, 't': true}"
+
+
+@pytest.mark.parametrize("option", ["--height", "--width"])
+def test_plot_size_is_capped(capsys: pytest.CaptureFixture[str], option: str) -> None:
+    code, out, err = run(capsys, SINGLE, option, "1e9")
+    assert_user_error(code, out, err, f"argument {option}: at most")
+    assert len(err.splitlines()) == 1
+    code, out, err = run(capsys, SINGLE, option, 20, "--no-table")
+    assert code == 0, err
+
+
+def test_at_lists_are_capped(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, SINGLE, "--at", ",".join(["1"] * 1001))
+    assert_user_error(code, out, err, "argument --at: at most 1,000 steps")
+
+
+@pytest.mark.parametrize("steps", [10, 100_000])  # the error when flushed at close, or on a write
+@pytest.mark.parametrize("option", ["--npy", "--csv"])
+def test_full_disk(capsys: pytest.CaptureFixture[str], option: str, steps: int) -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full")
+    code, out, err = run(capsys, SINGLE, option, "/dev/full", "--steps", steps)
+    assert_user_error(code, out, err, "/dev/full: cannot write: No space left on device")
+    assert len(err.splitlines()) == 1
+
+
+def test_outputs_that_cannot_be_created(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x", encoding="utf-8")
+    for option in ("--csv", "--npy"):
+        code, out, err = run(capsys, SINGLE, option, a_file / "lr.out")
+        assert_user_error(code, out, err, f"{a_file / 'lr.out'}: cannot write: Not a directory")
+        assert len(err.splitlines()) == 1
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes into read-only dirs"
+)
+def test_csv_into_a_read_only_directory(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        code, out, err = run(capsys, SINGLE, "--csv", locked / "lr.csv")
+    finally:
+        locked.chmod(0o755)
+    assert_user_error(code, out, err, "lr.csv: cannot write: Permission denied")
+    assert len(err.splitlines()) == 1
+
+
+# ------------------------------------------------------------ environment variables
+
+
+def test_no_env_reads_variables_as_written(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TML_TEST_LR", "0.25")
+    path = write(tmp_path, "constant: $TML_TEST_LR\n")
+    code, out, err = run(capsys, path, "--no-plot", "--at", "0")
+    assert code == 0, err
+    assert table(out, "lr at step")["learning_rate"] == [f"{0.25:.3e}"]
+    code, out, err = run(capsys, path, "--no-env")
+    assert_user_error(code, out, err, "(got '$TML_TEST_LR')", "--no-env leaves $TML_TEST_LR")
+
+
+def test_environment_values_cannot_add_keys_or_rename_groups(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Substituted into the text, this value made the file a LearningRate with two kinds.
+    monkeypatch.setenv("TML_TEST_LR", "0.1\n  linear_ramp_to_constant: {learning_rate: 1}")
+    monkeypatch.setenv("TML_TEST_NAME", "renamed")
+    path = write(tmp_path, "$TML_TEST_NAME:\n  constant: $TML_TEST_LR\n")
+    code, out, err = run(capsys, path)
+    assert_user_error(code, out, err, '["$TML_TEST_NAME"].constant: ', "(got '0.1\\n  linear_ramp")
+    assert "exactly one of" not in err
+    assert len(err.splitlines()) == 1

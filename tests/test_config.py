@@ -9,13 +9,16 @@ are defined under `pytest.warns`. The warning-free spelling is
 from __future__ import annotations
 
 import textwrap
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pydantic
 import pytest
+import yaml
 
+import tml.core.config as tml_config
 from tests.oracle import assert_same_bits, reference_array
 from tml.core.config import BaseConfig, load_config_from_yaml
 from tml.optimizers import compute_lr
@@ -194,6 +197,263 @@ def test_substitution_can_fill_numbers(tmp_path: Path, monkeypatch: pytest.Monke
     lr = load_config_from_yaml(LearningRate, path)
     assert lr.linear_ramp_to_constant == LinearRampToConstant(learning_rate=0.25, num_ramp_steps=40)
     assert compute_lr(lr, 20) == 0.125
+
+
+class Document(BaseConfig):
+    """Any YAML document, unvalidated: what the loader itself produced."""
+
+    data: Any = None
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _wrap(cls, data: Any) -> dict[str, Any]:
+        return {"data": data}
+
+
+class Injectable(BaseConfig):
+    plain: str
+    other: str = "default"
+
+
+def test_an_environment_value_is_one_scalar_never_yaml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Substituted into the text before parsing (the original behaviour), this value
+    # would end `plain` after "a" and set `other`; substituted after parsing it is the
+    # value of `plain`, newline and all.
+    monkeypatch.setenv("TML_TEST_VALUE", "a\nother: injected")
+    path = _write(tmp_path, "plain: $TML_TEST_VALUE\n")
+    config = load_config_from_yaml(Injectable, path)
+    assert config.plain == "a\nother: injected"
+    assert config.other == "default"
+
+    monkeypatch.setenv("TML_TEST_LR", "1\nconstant: 5")
+    path = _write(tmp_path, "learning_rate: $TML_TEST_LR\nnum_ramp_steps: 10\n")
+    with pytest.raises(pydantic.ValidationError) as info:
+        load_config_from_yaml(LinearRampToConstant, path)
+    (err,) = info.value.errors()  # one bad value, not an unknown key `constant`
+    assert err["loc"] == ("learning_rate",)
+    assert err["input"] == "1\nconstant: 5"
+
+
+def test_substituted_plain_scalars_are_typed_as_yaml_types_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same types yaml.safe_load gives the substituted text, as the original did
+    # (YAML 1.1: "1e-3" has no dot, so it is a string; pydantic reads it as a number
+    # for a float field); structure in a value stays text.
+    env = {"N": "40", "F": "0.5", "B": "true", "Z": "null", "E": "1e-3", "L": "[1, 2]"}
+    for name, value in env.items():
+        monkeypatch.setenv(f"TML_TEST_{name}", value)
+    path = _write(
+        tmp_path,
+        """
+        n: $TML_TEST_N
+        f: ${TML_TEST_F}
+        b: $TML_TEST_B
+        z: $TML_TEST_Z
+        e: $TML_TEST_E
+        l: $TML_TEST_L
+        quoted: "$TML_TEST_N"
+        tagged: !!str $TML_TEST_N
+        joined: $TML_TEST_N$TML_TEST_N
+        """,
+    )
+    data = load_config_from_yaml(Document, path).data
+    assert data == {
+        "n": 40,
+        "f": 0.5,
+        "b": True,
+        "z": None,
+        "e": "1e-3",
+        "l": "[1, 2]",  # text substitution made this the list [1, 2]
+        "quoted": "40",
+        "tagged": "40",
+        "joined": 4040,
+    }
+    path = _write(tmp_path, "constant: $TML_TEST_E\n")
+    assert load_config_from_yaml(LearningRate, path).constant == 0.001
+
+
+def test_keys_are_not_substituted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TML_TEST_TASK", "is_clicked")
+    path = _write(tmp_path, "$TML_TEST_TASK: {constant: 0.1}\nx: $TML_TEST_TASK\n")
+    data = load_config_from_yaml(Document, path).data
+    assert data == {"$TML_TEST_TASK": {"constant": 0.1}, "x": "is_clicked"}
+
+
+def test_substitution_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TML_TEST_ROOT", "/data")
+    path = _write(tmp_path, "plain: $TML_TEST_ROOT/x\nother: ${TML_TEST_ROOT}\n")
+    config = load_config_from_yaml(Injectable, path, substitute_env=False)
+    assert (config.plain, config.other) == ("$TML_TEST_ROOT/x", "${TML_TEST_ROOT}")
+    assert load_config_from_yaml(Injectable, path).plain == "/data/x"
+
+
+def test_aliases_are_substituted_once_and_shared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TML_TEST_LR", "0.25")
+    path = _write(tmp_path, "a: &lr {constant: $TML_TEST_LR}\nb: *lr\n")
+    assert load_config_from_yaml(Document, path).data == {
+        "a": {"constant": 0.25},
+        "b": {"constant": 0.25},
+    }
+
+
+# ---------------------------------------------------------------------------
+# load_config_from_yaml: hostile files are refused, cheaply
+
+
+def _loaders() -> list[Any]:
+    loaders = [pytest.param(tml_config._PyLoader, id="pure-python")]
+    c_loader = getattr(tml_config, "_CLoader", None)
+    if c_loader is not None:
+        loaders.append(pytest.param(c_loader, id="libyaml"))
+    return loaders
+
+
+@pytest.fixture(params=_loaders())
+def loader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Each YAML parser the loader may use (libyaml's when PyYAML has it)."""
+    monkeypatch.setattr(tml_config, "_Loader", request.param)
+    return request.param
+
+
+def billion_laughs(levels: int = 9, width: int = 9) -> str:
+    """`levels` anchors, each a list of `width` aliases of the one before: width**levels."""
+    lines = ["a0: &a0 [" + ",".join(['"x"'] * width) + "]"]
+    for k in range(1, levels):
+        lines.append(f"a{k}: &a{k} [" + ",".join([f"*a{k - 1}"] * width) + "]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.usefixtures("loader")
+def test_billion_laughs_is_refused_before_it_is_expanded(tmp_path: Path) -> None:
+    # 9 levels of 9 aliases: 9**9 = 387,420,489 strings in ~420 bytes. Loading it built
+    # the aliased graph cheaply; whatever walked it afterwards (validation of an Any
+    # field, printing) expanded it.
+    path = _write(tmp_path, billion_laughs() + "data: *a8\n")
+    assert path.stat().st_size < 500
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"more than 1,000,000 YAML nodes with aliases") as e:
+            load_config_from_yaml(Document, path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert not isinstance(e.value, pydantic.ValidationError)
+    # Lines 1-6 define a0..a5: 9 + 81 + ... + 9**6 strings, about 600,000 nodes with
+    # the lists; a6 on line 7 (9**7 strings) crosses 1,000,000, unused or not.
+    assert str(e.value).startswith(f"{path}:7:")
+    assert peak < 20 * 2**20
+
+
+@pytest.mark.usefixtures("loader")
+def test_aliases_within_the_limit_load(tmp_path: Path) -> None:
+    # 4 levels of 9: 9**4 = 6,561 strings, plus the lists: far under the limit.
+    path = _write(tmp_path, billion_laughs(levels=4) + "data: *a3\n")
+    data = load_config_from_yaml(Document, path).data
+    assert len(data["data"]) == 9
+    assert data["data"][0][0][0] == ["x"] * 9
+
+
+@pytest.mark.usefixtures("loader")
+def test_node_limit_counts_aliases_expanded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A list of 10 and 10 aliases of it: 1 + 10 (the list) + 1 (outer) + 10 * 11 = 122.
+    monkeypatch.setattr(tml_config, "_MAX_YAML_NODES", 122)
+    text = "a: &a [" + ", ".join("0" * 10) + "]\nb: [" + ", ".join(["*a"] * 10) + "]\n"
+    path = _write(tmp_path, "{" + text.replace("\n", ", ").rstrip(", ") + "}\n")
+    # The mapping and its 2 keys: 3 more nodes than the lists'.
+    monkeypatch.setattr(tml_config, "_MAX_YAML_NODES", 122 + 3)
+    assert len(load_config_from_yaml(Document, path).data["b"]) == 10
+    monkeypatch.setattr(tml_config, "_MAX_YAML_NODES", 122 + 2)
+    with pytest.raises(ValueError, match="YAML nodes"):
+        load_config_from_yaml(Document, path)
+
+
+@pytest.mark.usefixtures("loader")
+def test_a_cyclic_document_is_refused(tmp_path: Path) -> None:
+    # PyYAML builds a list that contains itself; validation and printing would not end.
+    path = _write(tmp_path, "data: &a [1, *a]\n")
+    with pytest.raises(ValueError, match=r"alias \*a inside its own anchor") as e:
+        load_config_from_yaml(Document, path)
+    assert str(e.value).startswith(f"{path}:1:")
+
+
+@pytest.mark.usefixtures("loader")
+def test_deep_nesting_is_refused(tmp_path: Path) -> None:
+    # PyYAML's composer recursed once per level: RecursionError, 100,000 levels deep.
+    path = _write(tmp_path, "data: " + "[" * 100_000 + "]" * 100_000 + "\n")
+    with pytest.raises((ValueError, yaml.YAMLError), match="nesting") as e:
+        load_config_from_yaml(Document, path)
+    assert str(path) in str(e.value) or isinstance(e.value, yaml.YAMLError)
+    block = "".join(f"{'  ' * k}k{k}:\n" for k in range(150)) + "  " * 150 + "x\n"
+    with pytest.raises(ValueError, match="more than 100 levels of nesting"):
+        load_config_from_yaml(Document, _write(tmp_path, block))
+    ok = "".join(f"{'  ' * k}k{k}:\n" for k in range(99)) + "  " * 99 + "x\n"
+    assert load_config_from_yaml(Document, _write(tmp_path, ok)).data is not None
+
+
+@pytest.mark.usefixtures("loader")
+def test_huge_integer_literal_is_refused(tmp_path: Path) -> None:
+    # int() of 10 million digits: Python refuses past 4300 (a ValueError deep in PyYAML).
+    path = _write(tmp_path, "constant: " + "1" * 10_000_000 + "\n")
+    with pytest.raises(ValueError, match=r":1:11: an integer literal of 10,000,000 digits"):
+        load_config_from_yaml(LearningRate, path)
+    # Hexadecimal converts at any length, into an int too large to print.
+    with pytest.raises(ValueError, match="an integer literal of 20,002 digits"):
+        load_config_from_yaml(Document, _write(tmp_path, "data: 0x" + "f" * 20_000 + "\n"))
+    big = "9" * 1000
+    assert load_config_from_yaml(Document, _write(tmp_path, f"data: {big}\n")).data == {
+        "data": int(big)
+    }
+
+
+@pytest.mark.usefixtures("loader")
+@pytest.mark.parametrize(
+    ("text", "where", "problem"),
+    [
+        # What PyYAML raised: IndexError, ValueError, ValueError, AttributeError.
+        ("!!int\n", ":1:1:", "cannot read '' as !!int"),
+        ("constant: !!int x\n", ":1:11:", "cannot read 'x' as !!int"),
+        ("a: 2001-02-30\n", ":1:4:", "cannot read '2001-02-30' as !!timestamp"),
+        ("a: [!!timestamp x]\n", ":1:5:", "cannot read 'x' as !!timestamp"),
+    ],
+)
+def test_a_value_its_tag_cannot_read_is_a_yaml_error(
+    tmp_path: Path, text: str, where: str, problem: str
+) -> None:
+    path = _write(tmp_path, text)
+    with pytest.raises(yaml.YAMLError) as e:
+        load_config_from_yaml(Document, path)
+    mark = e.value.problem_mark  # type: ignore[attr-defined]
+    assert f":{mark.line + 1}:{mark.column + 1}:" == where
+    assert e.value.problem == problem  # type: ignore[attr-defined]
+
+
+def test_oversized_file_is_refused_without_reading_it_all(tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    with path.open("wb") as f:  # sparse: 64 MiB + 1 of zeros
+        f.truncate(64 * 2**20 + 1)
+    with pytest.raises(ValueError, match=r"big.yaml: larger than 64 MiB"):
+        load_config_from_yaml(Document, path)
+    exact = tmp_path / "exact.yaml"
+    with exact.open("wb") as f:  # exactly the limit: read, then refused as YAML (NULs)
+        f.write(b"data: 1\n")
+        f.truncate(64 * 2**20)
+    with pytest.raises(yaml.YAMLError):
+        load_config_from_yaml(Document, exact)
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+def test_endless_devices_are_refused(device: str) -> None:
+    if not Path(device).exists():
+        pytest.skip(f"no {device}")
+    with pytest.raises(ValueError, match=f"{device}: larger than 64 MiB"):
+        load_config_from_yaml(Document, device)
 
 
 def _validation_error(tmp_path: Path, config_type: Any, text: str) -> pydantic.ValidationError:

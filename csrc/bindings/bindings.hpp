@@ -3,5 +3,7 @@
 
 #include <pybind11/pybind11.h>
 
-void bind_schedules(pybind11::module_& m);
-void bind_compute_lr(pybind11::module_& m);
+namespace tml_bindings {
+void bind_schedule_type(pybind11::module_& m);  // schedule_type.cpp
+void bind_compute_lr(pybind11::module_& m);     // compute_lr.cpp
+}  // namespace tml_bindings

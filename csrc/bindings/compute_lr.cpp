@@ -12,6 +12,7 @@
 
 #include "bindings.hpp"
 #include "convert.hpp"
+#include "schedule_type.hpp"
 
 namespace py = pybind11;
 using namespace tml_bindings;
@@ -38,10 +39,7 @@ PyObject* scalar_lr(PyObject* cfg, PyObject* step) {
         } release{scratch};
         scratch.busy = true;
         scratch.set.clear();
-        add_config(scratch.set, cfg, scratch.lists);
-        const double v = eval_one(scratch.set, 0, read_step(step));
-        if (std::isnan(v)) throw_refused("step", step);
-        return PyFloat_FromDouble(v);
+        return PyFloat_FromDouble(config_value(scratch.set, scratch.lists, cfg, step));
     } catch (py::error_already_set& e) {
         e.restore();
     } catch (py::builtin_exception& e) {
@@ -56,8 +54,7 @@ PyObject* scalar_lr(PyObject* cfg, PyObject* step) {
 
 struct ComputeLr {
     PyMethodDef def{"compute_lr", nullptr, METH_FASTCALL | METH_KEYWORDS, nullptr};
-    PyObject* general = nullptr;        // the Python compute_lr (strong reference, kept)
-    PyObject* schedule_type = nullptr;  // tml.optimizers.Schedule: handled by `general`
+    PyObject* general = nullptr;  // the Python compute_lr (strong reference, kept)
     std::string doc;
 };
 ComputeLr& compute_lr_state() {
@@ -66,38 +63,44 @@ ComputeLr& compute_lr_state() {
 }
 
 PyObject* compute_lr(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
-    ComputeLr& state = compute_lr_state();
     if (nargs == 2 && kwnames == nullptr &&
-        (PyLong_CheckExact(args[1]) || PyFloat_CheckExact(args[1])) &&
-        state.schedule_type != nullptr &&
-        !PyObject_TypeCheck(args[0], reinterpret_cast<PyTypeObject*>(state.schedule_type)))
+        (PyLong_CheckExact(args[1]) || PyFloat_CheckExact(args[1]))) {
+        if (const tml::ScheduleSet* compiled = single_schedule(args[0]))
+            return scalar_value(*compiled, args[1]);
         return scalar_lr(args[0], args[1]);
+    }
+    ComputeLr& state = compute_lr_state();
     if (state.general == nullptr) {  // called before tml.optimizers was imported
         PyObject* mod = PyImport_ImportModule("tml.optimizers.schedule");
         if (mod == nullptr) return nullptr;
         Py_DECREF(mod);
+        if (state.general == nullptr) {  // a stub or partial module did not register
+            PyErr_SetString(PyExc_RuntimeError,
+                            "tml._core.compute_lr: the Python layer (tml.optimizers.schedule) "
+                            "did not register its general path; import tml.optimizers first");
+            return nullptr;
+        }
     }
     return PyObject_Vectorcall(state.general, args, static_cast<std::size_t>(nargs), kwnames);
 }
 
 }  // namespace
 
-void bind_compute_lr(py::module_& m) {
+void tml_bindings::bind_compute_lr(py::module_& m) {
     ComputeLr& state = compute_lr_state();
     state.def.ml_meth = reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&compute_lr));
     m.add_object("compute_lr", py::reinterpret_steal<py::object>(PyCFunction_NewEx(
                                    &state.def, m.ptr(), m.attr("__name__").ptr())));
     m.def(
         "_register_compute_lr",
-        [](py::object general, py::object schedule_type, const std::string& doc) {
+        [](py::object general, const std::string& doc) {
+            if (!PyCallable_Check(general.ptr())) throw py::type_error("general must be callable");
             ComputeLr& st = compute_lr_state();
             Py_XDECREF(st.general);
-            Py_XDECREF(st.schedule_type);
             st.general = general.release().ptr();
-            st.schedule_type = schedule_type.release().ptr();
             st.doc = doc;
             st.def.ml_doc = st.doc.c_str();
         },
-        py::arg("general"), py::arg("schedule_type"), py::arg("doc"),
+        py::arg("general"), py::arg("doc"),
         "Installs the Python path and docstring of compute_lr (tml.optimizers.schedule).");
 }

@@ -41,8 +41,8 @@ struct Names {
     std::vector<PyTypeObject*> kind_models;
 
     Names() {
-        tml::for_each_kind([&](const auto& kind) {
-            using K = std::decay_t<decltype(kind)>;
+        tml::for_each_kind([&](auto tag) {
+            using K = typename decltype(tag)::type;
             kinds.push_back(interned(K::name));
             std::vector<py::str> names;
             tml::for_each_field<K>([&](const auto& f) { names.push_back(interned(f.info.name)); });
@@ -128,6 +128,14 @@ bool is_bool(py::handle h) {
 
 bool is_real(py::handle v) {
     return PyFloat_Check(v.ptr()) || PyLong_Check(v.ptr()) || py::isinstance(v, names().real);
+}
+
+// A value that cannot be a config node (where a mapping or object is expected): found
+// with exact-type checks only, no isinstance against ABCs (this runs on every call).
+bool is_plain_value(py::handle v) {
+    PyObject* p = v.ptr();
+    return PyUnicode_Check(p) || PyBytes_Check(p) || PyFloat_Check(p) || PyLong_Check(p) ||
+           PyList_Check(p) || PyTuple_Check(p);
 }
 
 [[noreturn]] void type_error(const Path& where, const char* field, const char* expected,
@@ -340,21 +348,17 @@ struct Reader {
         }
     }
 
+    // The fields of kind K from its config `body`, each validated; not yet finished.
     template <class K>
-    tml::Ref read_kind(py::handle body, const Path& where, std::size_t kind) {
-        const Path at(where, K::name);
+    K read_fields(py::handle body, const Path& at, std::size_t kind) {
         K k{};
         const auto& field_names = names().fields[kind];
         if constexpr (K::shape == tml::Shape::scalar) {
             // {kind: value}: the kind's one field is the value itself.
             constexpr auto f = std::get<0>(K::fields());
-            read_value(k.*f.member, f.info, body, where);
-        } else if constexpr (K::shape == tml::Shape::list) {
-            return read_sequence(body, at);
+            read_value(k.*f.member, f.info, body, *at.parent);
         } else {
-            if (!PyDict_Check(body.ptr()) &&
-                (PyList_Check(body.ptr()) || PyTuple_Check(body.ptr()) ||
-                 PyUnicode_Check(body.ptr()) || is_real(body)))
+            if (is_plain_value(body))
                 throw py::type_error(at.str() + " must be a mapping of its fields, got " +
                                      show(body) + " (" + type_name(body) + ")");
             check_keys(body, at, K::name, field_names);
@@ -365,7 +369,17 @@ struct Reader {
             tml::for_each_field<K>(
                 [&](const auto& f) { read_field(k, f, body, fields, at, field_names[j++]); });
         }
-        return set.store(k, at);
+        return k;
+    }
+
+    template <class K>
+    tml::Ref read_kind(py::handle body, const Path& where, std::size_t kind) {
+        const Path at(where, K::name);
+        if constexpr (K::shape == tml::Shape::list) {
+            return read_sequence(body, at);
+        } else {
+            return set.store(read_fields<K>(body, at, kind), at);
+        }
     }
 
     // [{num_steps: n, schedule: config}, ..., {schedule: config}]
@@ -386,7 +400,7 @@ struct Reader {
             const py::object stage =
                 py::reinterpret_borrow<py::object>(PySequence_Fast_GET_ITEM(seq.ptr(), j));
             const Path here(at, static_cast<long>(j));
-            if (stage.is_none() || PyUnicode_Check(stage.ptr()) || is_real(stage))
+            if (stage.is_none() || is_plain_value(stage))
                 throw py::type_error(here.str() + " must be a stage {num_steps, schedule}, got " +
                                      show(stage) + " (" + type_name(stage) + ")");
             check_keys(stage, here, top, stage_keys);
@@ -412,36 +426,63 @@ struct Reader {
         return set.store(set.make_sequence(lengths, stages, at), at);
     }
 
-    // A LearningRate-shaped config: exactly one kind set.
-    tml::Ref read_config(py::handle cfg, const Path& where) {
+    // The kind a LearningRate-shaped config sets, and its body. Dicts and the package's
+    // own LearningRate models are read in one pass over their items (the kind found and
+    // unknown keys refused together); other objects through their attributes, the
+    // kinds after the original four being optional.
+    struct Choice {
+        std::size_t kind = tml::kind_count;
+        py::object body;
+    };
+    Choice choose_kind(py::handle cfg, const Path& where) {
         const Names& n = names();
         const char* top = "lr_config";
         if (cfg.is_none())
             throw py::type_error(where_text(where, top) +
                                  " is None; expected a LearningRate, a dict or an object with "
                                  "attributes constant, piecewise_constant, ... (one kind set)");
-        std::size_t chosen = tml::kind_count, count = 0;
-        std::string set_names;
-        py::object body;
-        const auto consider = [&](std::size_t k, py::object v) {
-            if (v.is_none()) return;
-            ++count;
-            set_names += (set_names.empty() ? "" : ", ") + std::string(tml_kind_name(k));
-            chosen = k;
-            body = std::move(v);
+        Choice choice;
+        std::size_t count = 0;
+        std::vector<std::size_t> set_kinds;  // filled only when more than one is set
+        const auto consider = [&](std::size_t k, PyObject* v) {
+            if (v == Py_None) return;
+            if (++count > 1) {
+                if (set_kinds.empty()) set_kinds.push_back(choice.kind);
+                set_kinds.push_back(k);
+            }
+            choice.kind = k;
+            choice.body = py::reinterpret_borrow<py::object>(v);
         };
-        PyObject* dict = PyDict_Check(cfg.ptr())                   ? cfg.ptr()
+        const bool is_dict = PyDict_Check(cfg.ptr());
+        PyObject* dict = is_dict                                   ? cfg.ptr()
                          : is_model_of(cfg, n.learning_rate_model) ? model_dict(cfg)
                                                                    : nullptr;
         if (dict != nullptr) {
-            if (dict == cfg.ptr()) check_keys(cfg, where, top, n.kinds);
-            for (std::size_t k = 0; k < tml::kind_count; ++k) {
-                PyObject* v = PyDict_GetItemWithError(dict, n.kinds[k].ptr());  // borrowed
-                if (!v && PyErr_Occurred()) throw py::error_already_set();
-                if (v) consider(k, py::reinterpret_borrow<py::object>(v));
+            PyObject *key, *value;
+            Py_ssize_t pos = 0;
+            std::size_t expected = 0;  // a model's fields are in the kinds' order
+            while (PyDict_Next(dict, &pos, &key, &value)) {
+                const std::size_t next = expected++;
+                if (value == Py_None && !is_dict) continue;  // a model's unset kind
+                std::size_t k = next;
+                if (k >= tml::kind_count || key != n.kinds[k].ptr())
+                    for (k = 0; k < tml::kind_count && key != n.kinds[k].ptr(); ++k) {
+                    }
+                if (k == tml::kind_count && PyUnicode_Check(key))
+                    for (k = 0; k < tml::kind_count; ++k)
+                        if (PyUnicode_Compare(key, n.kinds[k].ptr()) == 0) break;
+                if (k == tml::kind_count) {
+                    if (!is_dict) continue;                // a model subclass's own field
+                    check_keys(cfg, where, top, n.kinds);  // raises, naming the key
+                }
+                consider(k, value);
+                // A LearningRate model had exactly one kind when it was validated; it is
+                // read as the original read its config, the first kind set in field order
+                // winning, so a model mutated afterwards evaluates as it would have there.
+                if (!is_dict) break;
             }
         } else {
-            if (PyUnicode_Check(cfg.ptr()) || is_real(cfg) || PyList_Check(cfg.ptr()))
+            if (is_plain_value(cfg))
                 throw py::type_error(where_text(where, top) +
                                      " must be a LearningRate, a dict or an object with the kind "
                                      "attributes, got " +
@@ -452,36 +493,33 @@ struct Reader {
                     if (k < original_kinds)
                         throw py::type_error(where_text(where, top) +
                                              " must be a dict or an object with attribute '" +
-                                             tml_kind_name(k) + "', got " + show(cfg) + " (" +
+                                             tml::kind_name_at(k) + "', got " + show(cfg) + " (" +
                                              type_name(cfg) + ")");
                     continue;
                 }
-                consider(k, py::reinterpret_steal<py::object>(v));
+                const py::object held = py::reinterpret_steal<py::object>(v);
+                consider(k, held.ptr());
             }
         }
         if (count != 1) {
-            std::string all;
+            std::string all, got;
             for (std::size_t k = 0; k < tml::kind_count; ++k)
-                all += (k ? ", " : "") + std::string(tml_kind_name(k));
+                all += (k ? ", " : "") + std::string(tml::kind_name_at(k));
+            for (std::size_t k : set_kinds)
+                got += (got.empty() ? "" : ", ") + std::string(tml::kind_name_at(k));
             throw py::value_error(where_text(where, top) + " must set exactly one of " + all +
-                                  "; got " + (count == 0 ? "none" : set_names));
+                                  "; got " + (count == 0 ? "none" : got));
         }
-        tml::Ref r{};
-        std::size_t k = 0;
-        tml::for_each_kind([&](const auto& tag) {
-            using K = std::decay_t<decltype(tag)>;
-            if (k++ == chosen) r = read_kind<K>(body, where, chosen);
-        });
-        return r;
+        return choice;
     }
 
-    static const char* tml_kind_name(std::size_t k) {
-        const char* name = nullptr;
-        std::size_t j = 0;
-        tml::for_each_kind([&](const auto& tag) {
-            if (j++ == k) name = std::decay_t<decltype(tag)>::name;
+    // A LearningRate-shaped config, stored in the set.
+    tml::Ref read_config(py::handle cfg, const Path& where) {
+        const Choice choice = choose_kind(cfg, where);
+        return tml::with_kind(choice.kind, [&](auto tag) {
+            using K = typename decltype(tag)::type;
+            return read_kind<K>(choice.body, where, choice.kind);
         });
-        return name;
     }
 };
 
@@ -577,12 +615,38 @@ void add_config(tml::ScheduleSet& set, py::handle cfg, ListBuffers& buffers) {
     set.add_member(reader.read_config(cfg, Path()));
 }
 
+double config_value(tml::ScheduleSet& scratch, ListBuffers& buffers, py::handle cfg,
+                    py::handle step) {
+    scratch.tables().clear();  // the set itself is used, and cleared, by sequences only
+    Reader reader{scratch, buffers};
+    const Path top;
+    const Reader::Choice choice = reader.choose_kind(cfg, top);
+    const double value = tml::with_kind(choice.kind, [&](auto tag) {
+        using K = typename decltype(tag)::type;
+        if constexpr (K::shape == tml::Shape::list) {
+            scratch.clear();
+            scratch.add_member(reader.read_kind<K>(choice.body, top, choice.kind));
+            return eval_one(scratch, 0, read_step(step));
+        } else {
+            // One schedule evaluated where it was read: no set to build.
+            const Path at(top, K::name);
+            K k = reader.read_fields<K>(choice.body, at, choice.kind);
+            k.finish(at, scratch.tables());
+            const ScalarStep s = read_step(step);
+            const tml::Context c = scratch.context();
+            return s.is_int ? k(s.i, c) : k(s.d, c);
+        }
+    });
+    if (std::isnan(value)) throw_refused("step", step);
+    return value;
+}
+
 py::object to_config(const tml::ScheduleSet& set, std::size_t g) { return config_of(set, set[g]); }
 
 py::dict kind_fields() {
     py::dict out;
-    tml::for_each_kind([&](const auto& tag) {
-        using K = std::decay_t<decltype(tag)>;
+    tml::for_each_kind([&](auto tag) {
+        using K = typename decltype(tag)::type;
         py::list fields;
         tml::for_each_field<K>([&](const auto& field) {
             const tml::FieldInfo& f = field.info;

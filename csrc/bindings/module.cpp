@@ -5,6 +5,6 @@
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "Compiled learning-rate schedules (private: use tml.optimizers).";
-    bind_schedules(m);
-    bind_compute_lr(m);
+    tml_bindings::bind_schedule_type(m);
+    tml_bindings::bind_compute_lr(m);
 }

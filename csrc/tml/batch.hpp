@@ -291,8 +291,8 @@ template <class Step, class Out>
 void evaluate_by_kind(const ScheduleSet& set, std::size_t begin, std::size_t end, const Step* steps,
                       std::size_t n, Out* out, const Context& c) {
     std::size_t k = 0;
-    for_each_kind([&](const auto& tag) {
-        using K = std::decay_t<decltype(tag)>;
+    for_each_kind([&](auto tag) {
+        using K = typename decltype(tag)::type;
         const auto& members = set.members_of_kind(k++);
         if (members.empty()) return;
         const K* items = set.pool().of<K>().data();

@@ -262,14 +262,14 @@ struct Path {
 // A rate or real, checked; returns the value to store (a rate of -0.0 becomes 0.0, so
 // no schedule returns a negative zero).
 inline double checked_real(const FieldInfo& f, double v, const Path& where) {
-    const std::string got = std::string(f.name) + "=" + repr(v);
+    const auto got = [&] { return std::string(f.name) + "=" + repr(v); };  // on failure only
     if (f.type == FieldType::rate) {
         if (!(std::isfinite(v) && v >= 0.0))
-            fail(where, f.name, "must be a finite number >= 0", got);
+            fail(where, f.name, "must be a finite number >= 0", got());
         return v + 0.0;
     }
-    if (!std::isfinite(v)) fail(where, f.name, "must be a finite number", got);
-    if (!f.range.contains(v)) fail(where, f.name, "must be " + f.range.text(), got);
+    if (!std::isfinite(v)) fail(where, f.name, "must be a finite number", got());
+    if (!f.range.contains(v)) fail(where, f.name, "must be " + f.range.text(), got());
     return v;
 }
 

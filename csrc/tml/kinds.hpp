@@ -370,23 +370,28 @@ struct ExponentialDecay {
     }
     void finish(const Path& where, Tables&) const {
         const double l = learning_rate, r = decay_rate;
-        const std::string got_r = "decay_rate=" + repr(r);
+        // Messages are built on failure only: this runs on every scalar compute_lr call.
+        const auto got_r = [&] { return "decay_rate=" + repr(r); };
         if (r > 1.0 && !final_learning_rate.set)
             fail(where, "final_learning_rate",
                  "is required when decay_rate > 1 (a growing schedule needs a cap)",
-                 got_r + ", final_learning_rate=None");
+                 got_r() + ", final_learning_rate=None");
         if (r > 1.0 && !(l > 0.0))
             fail(where, "learning_rate", "must be > 0 when decay_rate > 1",
-                 "learning_rate=" + repr(l) + ", " + got_r);
+                 "learning_rate=" + repr(l) + ", " + got_r());
         if (!final_learning_rate.set) return;
         const double f = final_learning_rate.value;
-        const std::string got =
-            "final_learning_rate=" + repr(f) + ", learning_rate=" + repr(l) + ", " + got_r;
-        if (r == 1.0) fail(where, "final_learning_rate", "must be unset when decay_rate is 1", got);
+        const auto got = [&] {
+            return "final_learning_rate=" + repr(f) + ", learning_rate=" + repr(l) + ", " + got_r();
+        };
+        if (r == 1.0)
+            fail(where, "final_learning_rate", "must be unset when decay_rate is 1", got());
         if (r < 1.0 && f > l)
-            fail(where, "final_learning_rate", "must be <= learning_rate when decay_rate < 1", got);
+            fail(where, "final_learning_rate", "must be <= learning_rate when decay_rate < 1",
+                 got());
         if (r > 1.0 && f < l)
-            fail(where, "final_learning_rate", "must be >= learning_rate when decay_rate > 1", got);
+            fail(where, "final_learning_rate", "must be >= learning_rate when decay_rate > 1",
+                 got());
     }
     template <class Step>
     double operator()(Step s, const Context&) const {

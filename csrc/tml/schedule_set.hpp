@@ -54,10 +54,43 @@ template <class K>
 inline constexpr std::uint8_t kind_index =
     static_cast<std::uint8_t>(detail::index_of<K, Kinds>::value);
 
-// Calls f(Kind{}) -- a value of each kind type, for its static members -- in order.
+// A kind as a value: `typename decltype(tag)::type` is the kind.
+template <class K>
+struct KindTag {
+    using type = K;
+};
+
+namespace detail {
+template <class F, std::size_t... I>
+void for_each_kind(F& f, std::index_sequence<I...>) {
+    (f(KindTag<std::tuple_element_t<I, Kinds>>{}), ...);
+}
+template <std::size_t I, class F>
+decltype(auto) with_kind_from(std::size_t index, F& f) {
+    if constexpr (I + 1 == std::tuple_size_v<Kinds>) {
+        return f(KindTag<std::tuple_element_t<I, Kinds>>{});
+    } else {
+        if (index == I) return f(KindTag<std::tuple_element_t<I, Kinds>>{});
+        return with_kind_from<I + 1>(index, f);
+    }
+}
+}  // namespace detail
+
+// Calls f(KindTag<K>{}) for each kind K, in order.
 template <class F>
 void for_each_kind(F&& f) {
-    std::apply([&](const auto&... k) { (f(k), ...); }, Kinds{});
+    detail::for_each_kind(f, std::make_index_sequence<std::tuple_size_v<Kinds>>{});
+}
+
+// f(KindTag<K>{}) for the kind K at `index` in Kinds.
+template <class F>
+decltype(auto) with_kind(std::size_t index, F&& f) {
+    return detail::with_kind_from<0>(index, f);
+}
+
+// The name of the kind at `index` in Kinds.
+inline const char* kind_name_at(std::size_t index) {
+    return with_kind(index, [](auto tag) { return decltype(tag)::type::name; });
 }
 
 // Every compiled schedule of a set, in one vector per kind.

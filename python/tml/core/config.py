@@ -1,10 +1,30 @@
-"""Pydantic 2 base config and YAML loading, with the original tml's names and behaviour.
+r"""Pydantic 2 base config and YAML loading, with the original tml's names and behaviour.
 
 `BaseConfig` forbids unknown fields and checks field groups declared on fields:
 `one_of="group"` (exactly one field of the group is set) and `at_most_one_of="group"`
 (at most one is). Declare them as the original did, `pydantic.Field(None,
 one_of="lr")`, or without pydantic's deprecation warning for extra keyword
 arguments, `pydantic.Field(None, json_schema_extra={"one_of": "lr"})`.
+
+`load_config_from_yaml` reads a YAML file into a config:
+
+- **Environment substitution.** `$VAR` and `${VAR}` are replaced from the environment,
+  `$USER` by the login name, `$$` by `$`; a name the environment does not define is
+  left as written. Unlike the original tml, which substituted into the file's text
+  before parsing it, the file is parsed first and only scalar *values* are
+  substituted: a variable's value is always one scalar, never YAML structure (a value
+  `"1\nconstant: 5"` cannot add a key), and mapping keys are never substituted (they
+  are field and task names, not settings). A substituted plain (unquoted, untagged)
+  scalar is typed as YAML types it, so `lr: $LR` with `LR=0.001` reads the float
+  0.001 and `steps: $N` with `N=40` the int 40, as before; a quoted `"$LR"` stays a
+  string. `substitute_env=False` turns substitution off.
+- **Limits.** A hostile or broken file gets a `ValueError` naming the file, the
+  position and the problem, before it can take much time or memory: a file larger
+  than 64 MiB (at most that much plus one byte is ever read, so `/dev/zero` is
+  refused at once); more than 1,000,000 YAML nodes counted with every alias expanded
+  (a "billion laughs" document, whose few hundred bytes of nested aliases stand for
+  billions of nodes); an alias inside its own anchor (a cyclic document); more than
+  100 levels of nesting; an integer literal of more than 1,000 digits.
 """
 
 from __future__ import annotations
@@ -14,8 +34,9 @@ import getpass
 import os
 import string
 from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pydantic
 import yaml
@@ -65,21 +86,257 @@ class BaseConfig(pydantic.BaseModel):
         return self.model_dump_json(indent=2)
 
 
-def _substitute_env(text: str) -> str:
-    """Replaces `$VAR` and `${VAR}` from the environment and `$USER`; unknown names stay."""
+# Limits of load_config_from_yaml (see the module docstring). A real config is a few
+# kilobytes and a few hundred nodes; each limit is thousands of times that.
+_MAX_YAML_BYTES = 64 * 2**20
+_MAX_YAML_NODES = 1_000_000
+_MAX_YAML_DEPTH = 100
+_MAX_INT_DIGITS = 1000
+_READ_CHUNK = 2**20
+
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+class _Refused(Exception):
+    """A limit of the loader was hit; becomes a ValueError naming the file and position."""
+
+    def __init__(self, problem: str, mark: Any) -> None:  # a yaml.Mark, or None
+        super().__init__(problem)
+        self.problem = problem
+        self.mark = mark
+
+
+class _Limits(yaml.composer.Composer, yaml.constructor.SafeConstructor):
+    """PyYAML's composer and safe constructor with the limits.
+
+    The composer builds the node graph with each alias a reference to its anchor's node
+    (no copy), so a billion-laughs document composes in microseconds; it is everything
+    downstream (validation, printing) that would expand it. Counting nodes here, aliases
+    expanded, as the graph is built refuses such a document before anything walks it.
+    The composer recurses once per nesting level, so the depth limit also keeps it far
+    from Python's recursion limit.
+    """
+
+    def _init_limits(self) -> None:
+        self._nodes = 0  # nodes composed so far, aliases counted as their anchor's size
+        self._depth = 0
+        self._sizes: dict[str, int] = {}  # anchor -> size of its node, aliases expanded
+        self._open_anchors: set[str] = set()  # anchors whose node is being composed
+        self.explicit_tags: set[int] = set()  # id() of scalars with a tag written out
+
+    def _count(self, n: int, mark: Any) -> None:
+        self._nodes += n
+        if self._nodes > _MAX_YAML_NODES:
+            problem = (
+                f"more than {_MAX_YAML_NODES:,} YAML nodes with aliases expanded (nested "
+                "aliases that multiply, as in a 'billion laughs' document?); refused"
+            )
+            raise _Refused(problem, mark)
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            name = str(event.anchor)
+            if name in self._open_anchors:
+                problem = f"alias *{name} inside its own anchor (a cyclic document); refused"
+                raise _Refused(problem, event.start_mark)
+            # An undefined alias is PyYAML's own error (raised by the call below).
+            self._count(self._sizes.get(name, 0), event.start_mark)
+            return super().compose_node(parent, index)
+        self._depth += 1
+        if self._depth > _MAX_YAML_DEPTH:
+            problem = f"more than {_MAX_YAML_DEPTH} levels of nesting; refused"
+            raise _Refused(problem, event.start_mark)
+        anchor: str | None = getattr(event, "anchor", None)
+        before = self._nodes
+        self._count(1, event.start_mark)
+        if anchor is not None:
+            self._open_anchors.add(anchor)
+        explicit = isinstance(event, yaml.ScalarEvent) and event.tag not in (None, "!")
+        node = super().compose_node(parent, index)
+        if anchor is not None:
+            self._open_anchors.discard(anchor)
+            self._sizes[anchor] = self._nodes - before
+        if explicit:
+            self.explicit_tags.add(id(node))
+        self._depth -= 1
+        return node
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """PyYAML's, with a value its tag cannot read reported as YAML at the node.
+
+        PyYAML converts a tagged scalar with `int()`, `float()`, a date constructor or
+        base64 and lets their errors escape: `!!int` alone is an IndexError, `!!int x`
+        or `2001-02-30` a ValueError, `!!timestamp x` an AttributeError.
+        """
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, IndexError, KeyError, OverflowError, AttributeError) as e:
+            if isinstance(e, yaml.YAMLError):
+                raise
+            value = str(node.value) if isinstance(node, yaml.ScalarNode) else ""
+            shown = value if len(value) <= 40 else value[:37] + "..."
+            tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
+            problem = f"cannot read {shown!r} as {tag}"
+            raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark) from None
+
+    if TYPE_CHECKING:  # given by the parser and resolver each loader adds to this class
+
+        def __init__(self, stream: str) -> None: ...
+        def peek_event(self) -> Any: ...
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> str: ...
+        def dispose(self) -> None: ...
+
+
+def _construct_int(loader: Any, node: yaml.ScalarNode) -> int:
+    """PyYAML's int, refusing literals whose conversion would take seconds (or fail)."""
+    text = str(node.value)
+    digits = len(text) - text.count("_")  # give or take a sign and a 0x
+    if digits > _MAX_INT_DIGITS:
+        problem = f"an integer literal of {digits:,} digits; at most {_MAX_INT_DIGITS:,} are read"
+        raise _Refused(problem, node.start_mark)
+    return yaml.constructor.SafeConstructor.construct_yaml_int(loader, node)
+
+
+class _PyLoader(_Limits, yaml.SafeLoader):
+    """The limits on PyYAML's pure-Python scanner and parser (`yaml.safe_load`'s)."""
+
+    def __init__(self, stream: str) -> None:
+        yaml.SafeLoader.__init__(self, stream)
+        self._init_limits()
+
+
+_Loader: type[_Limits] = _PyLoader
+_PyLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+
+try:
+    from yaml._yaml import CParser  # what yaml.CSafeLoader is built on
+except ImportError:  # PyYAML built without libyaml: the pure-Python parser, ~20x slower
+    pass
+else:
+
+    class _CLoader(_Limits, CParser, yaml.resolver.Resolver):
+        """The limits on libyaml's scanner and parser (`yaml.CSafeLoader`'s).
+
+        Only the events come from C: composing (with the limits), typing and building
+        the values stay PyYAML's Python, exactly as `yaml.safe_load` does them. The
+        pure-Python scanner takes about a second per megabyte of a long scalar, so the
+        largest file accepted would take minutes; libyaml reads it in a second or two.
+        """
+
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            yaml.composer.Composer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+            self._init_limits()
+
+    _CLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+    _Loader = _CLoader
+
+
+def _environment() -> dict[str, str]:
+    """The values `$VAR` / `${VAR}` take: the environment, and the login name for `$USER`."""
     try:
         user = getpass.getuser()
     except (KeyError, OSError):  # no passwd entry (some containers): leave $USER alone
         user = os.environ.get("USER", "$USER")
-    return string.Template(text).safe_substitute(os.environ, USER=user)
+    return {**os.environ, "USER": user}
 
 
-def load_config_from_yaml(config_type: type[C], yaml_path: str | os.PathLike[str]) -> C:
-    """Reads a YAML file into `config_type`, substituting environment variables first.
+def _substitute_env(root: yaml.Node, loader: _Limits, env: Mapping[str, str]) -> None:
+    """Substitutes `$VAR` / `${VAR}` in every scalar value of the node graph, in place.
+
+    Keys are left alone. A plain scalar without a written tag is typed again from its
+    new text, as YAML would have typed that text, so `$LR` can still be a float; it
+    stays a scalar whatever the text (no structure comes from a variable). Each node is
+    visited once, however many aliases refer to it.
+    """
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            if "$" not in node.value:
+                continue
+            text = string.Template(node.value).safe_substitute(env)
+            if text == node.value:
+                continue
+            node.value = text
+            if not node.style and id(node) not in loader.explicit_tags:  # plain: None or ""
+                node.tag = loader.resolve(yaml.ScalarNode, text, (True, False))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend(value for _, value in node.value)
+
+
+def _read_yaml_text(path: str | os.PathLike[str]) -> str:
+    # Never an unbounded read: /dev/zero or a huge file costs at most the limit plus
+    # one byte. Read in chunks, as read(limit + 1) would allocate the whole limit for
+    # every small config.
+    chunks: list[bytes] = []
+    size = 0
+    with Path(path).open("rb") as f:
+        while size <= _MAX_YAML_BYTES:
+            chunk = f.read(min(_READ_CHUNK, _MAX_YAML_BYTES + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    if size > _MAX_YAML_BYTES:
+        msg = (
+            f"{os.fspath(path)}: larger than {_MAX_YAML_BYTES / 2**20:g} MiB, the most a "
+            "config file may be; refused"
+        )
+        raise ValueError(msg)
+    return b"".join(chunks).decode("utf-8")
+
+
+def _load_yaml(yaml_path: str | os.PathLike[str], *, substitute_env: bool = True) -> Any:
+    """The parsed YAML document at `yaml_path` (plain dicts, lists and scalars).
+
+    Reads it as `load_config_from_yaml` does (limits and environment substitution in
+    the module docstring), without validating it into a config.
+
+    Raises:
+        OSError: the file cannot be read.
+        UnicodeDecodeError: the file is not UTF-8.
+        yaml.YAMLError: the file is not valid YAML.
+        ValueError: a limit is exceeded (the message names the file, position, problem).
+    """
+    loader = _Loader(_read_yaml_text(yaml_path))
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None
+        if substitute_env:
+            _substitute_env(root, loader, _environment())
+        return loader.construct_document(root)
+    except _Refused as e:
+        where = f":{e.mark.line + 1}:{e.mark.column + 1}" if e.mark is not None else ""
+        msg = f"{os.fspath(yaml_path)}{where}: {e.problem}"
+        raise ValueError(msg) from None
+    finally:
+        loader.dispose()
+
+
+def load_config_from_yaml(
+    config_type: type[C], yaml_path: str | os.PathLike[str], *, substitute_env: bool = True
+) -> C:
+    """Reads a YAML file into `config_type`, substituting environment variables.
+
+    `$VAR` / `${VAR}` in scalar values are taken from the environment after parsing
+    (never in keys, never as YAML structure); see the module docstring for that and
+    for the limits that refuse hostile files.
 
     Args:
         config_type: the pydantic config class to validate into.
         yaml_path: path of the YAML file.
+        substitute_env: False reads `$VAR` as the literal text `$VAR`.
 
     Returns:
         The validated config.
@@ -88,7 +345,8 @@ def load_config_from_yaml(config_type: type[C], yaml_path: str | os.PathLike[str
         pydantic.ValidationError: a field is missing, unknown or invalid; each error's
             `loc` is the YAML path of the field.
         yaml.YAMLError: the file is not valid YAML.
+        ValueError: the file exceeds a limit (size, nodes with aliases expanded,
+            nesting, integer length) or is not UTF-8 (`UnicodeDecodeError`).
+        OSError: the file cannot be read.
     """
-    with Path(yaml_path).open(encoding="utf-8") as f:
-        data: Any = yaml.safe_load(_substitute_env(f.read()))
-    return config_type.model_validate(data)
+    return config_type.model_validate(_load_yaml(yaml_path, substitute_env=substitute_env))

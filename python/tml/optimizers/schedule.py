@@ -8,20 +8,28 @@ the GIL released and large inputs split across the usable cores.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeAlias, overload
 
 import numpy as np
+import numpy.typing as npt
 
 from tml import _core
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["Schedule", "Schedules", "compute_lr", "get_num_threads", "set_num_threads"]
 
 _INT64_MAX = np.iinfo(np.int64).max
 _FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 
-# A config: LearningRate, YAML-shaped dict, or any object with the four kind attributes.
-Config = Any
+# A config: LearningRate, YAML-shaped dict, or any object with the kind attributes.
+Config: TypeAlias = Any
+# Array-like steps (not scalars, not tensors): lists, tuples, ranges, numpy arrays.
+Steps: TypeAlias = "Sequence[Any] | range | np.ndarray"
+# The result of array steps: float64 by default, float32 with dtype=numpy.float32.
+FloatArray: TypeAlias = "npt.NDArray[np.float64] | npt.NDArray[np.float32]"
 
 
 def set_num_threads(n: int) -> None:
@@ -189,45 +197,65 @@ def _scalar_step(step: Any) -> Any:
     return _as_steps(step)[()] if isinstance(step, (np.generic, np.ndarray)) else step
 
 
-def _evaluate(compiled: Any, groups: int | None, step: Any, out: Any, dtype: Any) -> Any:
-    """Evaluates `compiled` (a _core.ScheduleSet) at `step`.
+def _evaluate(compiled: _core.ScheduleSet, step: Any, out: Any, dtype: Any) -> Any:
+    """The general path of `Schedule.__call__` and `Schedules.__call__`.
 
-    groups is None for a single schedule (result shaped like the steps) or the number of
-    schedules (result shaped (groups, *steps.shape)).
+    Python ints and floats and contiguous int64/float64 numpy arrays without `out` or
+    `dtype` never get here: the compiled type evaluates them itself, with the same
+    functions this path ends in.
     """
     tensor = _torch_tensor_type()
     if tensor is not None and isinstance(step, tensor):
-        return _evaluate_tensor(compiled, groups, step, out, dtype)
+        return _evaluate_tensor(compiled, step, out, dtype)
     if isinstance(step, (bool, np.bool_)):
         msg = f"step must be an integer or a float, got {step!r} (bool)"
         raise TypeError(msg)
-    if groups is None and isinstance(step, (int, float, np.integer, np.floating)):
-        if out is not None:
-            msg = "out is for array steps; a scalar step returns a float"
-            raise TypeError(msg)
-        value = compiled.at(0, _scalar_step(step))
-        return value if dtype is None else _float_dtype(dtype).type(value)
-
     if out is not None:
         _check_out(out, dtype)
+    if isinstance(step, (int, float, np.integer, np.floating)):
+        return _evaluate_scalar(compiled, _scalar_step(step), out, dtype)
     out_dtype = _float_dtype(
         dtype if dtype is not None or out is None else out.dtype.newbyteorder("=")
     )
     steps = _as_steps(step)
-    shape = steps.shape if groups is None else (groups, *steps.shape)
+    shape = steps.shape if compiled._single else (compiled._size(), *steps.shape)
     if out is None:
         result = np.empty(shape, dtype=out_dtype)
-        compiled.evaluate(steps, result, scratch=True)
+        compiled._evaluate(steps, result, True)
         return result
     if out.shape != shape:
         msg = f"out has shape {out.shape}, expected {shape}"
         raise ValueError(msg)
-    if out.flags.c_contiguous and out.dtype.isnative and not np.may_share_memory(out, steps):
-        compiled.evaluate(steps, out)
-    else:  # strided, byte-swapped or aliasing the steps: compute aside, then copy in
+    direct = out.flags.c_contiguous and out.flags.aligned and out.dtype.isnative
+    if direct and not compiled._may_reject and not np.may_share_memory(out, steps):
+        compiled._evaluate(steps, out)  # every step is checked before out is written
+    else:  # strided, byte-swapped, aliasing the steps, or refusals found while writing
         result = np.empty(shape, dtype=out_dtype)
-        compiled.evaluate(steps, result, scratch=True)
+        compiled._evaluate(steps, result, True)
         out[...] = result
+    return out
+
+
+def _evaluate_scalar(compiled: _core.ScheduleSet, step: int | float, out: Any, dtype: Any) -> Any:
+    """One step: a float for one schedule, shape `(G,)` for many."""
+    if compiled._single:
+        if out is not None:
+            msg = "out is for array steps; a scalar step returns a float"
+            raise TypeError(msg)
+        value = compiled._scalar(step)
+        return value if dtype is None else _float_dtype(dtype).type(value)
+    shape = (compiled._size(),)
+    out_dtype = _float_dtype(
+        dtype if dtype is not None or out is None else out.dtype.newbyteorder("=")
+    )
+    result = np.empty(shape, dtype=out_dtype)
+    compiled._evaluate_scalar(step, result)
+    if out is None:
+        return result
+    if out.shape != shape:
+        msg = f"out has shape {out.shape}, expected {shape}"
+        raise ValueError(msg)
+    out[...] = result
     return out
 
 
@@ -262,7 +290,7 @@ def _tensor_as_array(step: Any) -> np.ndarray:
     return host.numpy()  # type: ignore[no-any-return]
 
 
-def _evaluate_tensor(compiled: Any, groups: int | None, step: Any, out: Any, dtype: Any) -> Any:
+def _evaluate_tensor(compiled: _core.ScheduleSet, step: Any, out: Any, dtype: Any) -> Any:
     import torch
 
     if out is not None:  # checked before anything is computed, as for numpy `out`
@@ -276,7 +304,8 @@ def _evaluate_tensor(compiled: Any, groups: int | None, step: Any, out: Any, dty
             msg = f"out has dtype {out.dtype} but dtype={dtype!r} was asked for"
             raise TypeError(msg)
     np_dtype = _float_dtype(dtype if dtype is not None or out is None else out.dtype)
-    values = torch.from_numpy(_evaluate(compiled, groups, _tensor_as_array(step), None, np_dtype))
+    array = _tensor_as_array(step)
+    values = torch.from_numpy(np.asarray(_evaluate(compiled, array, None, np_dtype)))
     if out is None:
         return values.to(step.device)
     if tuple(out.shape) != tuple(values.shape):
@@ -285,17 +314,20 @@ def _evaluate_tensor(compiled: Any, groups: int | None, step: Any, out: Any, dty
     return out.copy_(values)
 
 
-class Schedule:
+class Schedule(_core.ScheduleSet):
     """One learning-rate schedule, validated and compiled once.
 
-    `Schedule(cfg)(step)` equals `compute_lr(cfg, step)`, bitwise, for any step form.
-    Immutable, thread-safe and picklable.
+    `Schedule(cfg)(step)` equals `compute_lr(cfg, step)`, bitwise, for any step form
+    (`step`, `out` and `dtype` as in `compute_lr`). Calls with a Python int or float, or
+    a contiguous int64/float64 numpy array, run without a Python frame. Immutable,
+    thread-safe and picklable.
 
     Args:
         lr_config: a `LearningRate`, a YAML-shaped dict such as
             `{"linear_ramp_to_constant": {"learning_rate": 0.1, "num_ramp_steps": 100}}`,
-            or any object with attributes `constant`, `piecewise_constant`,
-            `linear_ramp_to_constant` and `linear_ramp_to_cosine` (one of them set).
+            any object with the kind attributes (`constant`, `piecewise_constant`,
+            `linear_ramp_to_constant`, `linear_ramp_to_cosine`, and optionally the later
+            kinds; one of them set), or a `Schedule`.
 
     Raises:
         ValueError: the config is invalid (the message names the field and value).
@@ -309,30 +341,50 @@ class Schedule:
         [0.0, 0.05, 0.1]
     """
 
-    __slots__ = ("_compiled",)
+    __slots__ = ()
 
-    def __init__(self, lr_config: Config) -> None:
-        self._compiled: _core.ScheduleSet = (
-            lr_config._compiled
-            if isinstance(lr_config, Schedule)
-            else _core.ScheduleSet([lr_config])
-        )
+    def __new__(cls, lr_config: Config) -> Schedule:  # noqa: D102 (documented on the class)
+        if isinstance(lr_config, Schedule):
+            lr_config = lr_config.config
+        return super().__new__(cls, [lr_config], None, False, True)
 
-    def __call__(self, step: Any, *, out: Any = None, dtype: Any = None) -> Any:
-        """The learning rate at `step`; see `compute_lr` for the forms of step."""
-        if out is None and dtype is None and (type(step) is int or type(step) is float):
-            return self._compiled.at(0, step)  # the per-step call of a training loop
-        return _evaluate(self._compiled, None, step, out, dtype)
+    if TYPE_CHECKING:
+
+        @overload
+        def __call__(
+            self,
+            step: int | float | np.integer | np.floating,
+            *,
+            out: None = None,
+            dtype: None = None,
+        ) -> float: ...
+        @overload
+        def __call__(
+            self, step: int | float | np.integer | np.floating, *, out: None = None, dtype: Any
+        ) -> np.floating: ...
+        @overload
+        def __call__(
+            self, step: torch.Tensor, *, out: torch.Tensor | None = None, dtype: Any = None
+        ) -> torch.Tensor: ...
+        @overload
+        def __call__(
+            self, step: Steps, *, out: np.ndarray | None = None, dtype: Any = None
+        ) -> FloatArray: ...
+        def __call__(self, step: Any, *, out: Any = None, dtype: Any = None) -> Any:
+            """The learning rates at `step` (typing only: the compiled type implements it)."""
+
+    def _call(self, step: Any, *, out: Any = None, dtype: Any = None) -> Any:
+        return _evaluate(self, step, out, dtype)
 
     @property
     def kind(self) -> str:
         """The kind's name: `constant`, `linear_ramp_to_cosine`, `cosine_decay`, ..."""
-        return str(self._compiled.kinds()[0])
+        return str(self._kinds()[0])
 
     @property
     def config(self) -> dict[str, Any]:
         """The schedule as a YAML-shaped dict."""
-        return dict(self._compiled.configs()[0])
+        return dict(self._configs()[0])
 
     @property
     def breakpoints(self) -> tuple[int, ...]:
@@ -341,18 +393,18 @@ class Schedule:
         Ramp end, cosine end, piecewise boundaries, phase ends, stage starts; for kinds
         with endlessly many (restarts, cycles, staircases), the first 64.
         """
-        return tuple(self._compiled.breakpoints()[0])
+        return tuple(self._breakpoints()[0])
 
     @property
     def flat_from(self) -> int | None:
         """The first step from which the value never changes, or None if there is none."""
-        value = self._compiled.flat_from()[0]
+        value = self._flat_from()[0]
         return None if value is None else int(value)
 
     @property
     def period(self) -> int | None:
         """The cycle length of a periodic schedule (`cyclic`, restarts of equal length)."""
-        value = self._compiled.periods()[0]
+        value = self._periods()[0]
         return None if value is None else int(value)
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -367,7 +419,7 @@ class Schedule:
     __hash__ = None  # type: ignore[assignment]
 
 
-class Schedules:
+class Schedules(_core.ScheduleSet):
     """Many learning-rate schedules of any kinds, evaluated together.
 
     Called with one step, returns shape `(G,)`: schedule g at that step. Called with an
@@ -390,12 +442,13 @@ class Schedules:
         ('ctr', 'cvr')
     """
 
-    __slots__ = ("_compiled", "_names")
+    __slots__ = ()
 
-    def __init__(self, configs: Mapping[str, Config] | Iterable[Config]) -> None:
+    def __new__(cls, configs: Mapping[Any, Config] | Iterable[Config]) -> Schedules:  # noqa: D102
+        names: tuple[Any, ...] | None
         if isinstance(configs, Mapping):
-            names: tuple[Any, ...] | None = tuple(configs.keys())
-            items = list(configs.values())
+            names = tuple(configs.keys())
+            items = [configs[name] for name in names]
         elif isinstance(configs, (str, bytes)) or not isinstance(configs, Iterable):
             msg = (
                 f"configs must be a sequence or a mapping of configs, got {type(configs).__name__}"
@@ -405,16 +458,31 @@ class Schedules:
             names, items = None, list(configs)
         # A sequence of Schedule objects is compiled from their configs.
         items = [c.config if isinstance(c, Schedule) else c for c in items]
-        self._names = names
-        self._compiled = _core.ScheduleSet(items, names=names, labelled=True)
+        return super().__new__(cls, items, names, True, False)
 
-    def __call__(self, step: Any, *, out: Any = None, dtype: Any = None) -> Any:
-        """All schedules at `step`: shape `(G,)` for one step, `(G, *shape)` for arrays."""
-        return _evaluate(self._compiled, len(self._compiled), step, out, dtype)
+    if TYPE_CHECKING:
+
+        @overload
+        def __call__(
+            self, step: torch.Tensor, *, out: torch.Tensor | None = None, dtype: Any = None
+        ) -> torch.Tensor: ...
+        @overload
+        def __call__(
+            self,
+            step: int | float | np.integer | np.floating | Steps,
+            *,
+            out: np.ndarray | None = None,
+            dtype: Any = None,
+        ) -> FloatArray: ...
+        def __call__(self, step: Any, *, out: Any = None, dtype: Any = None) -> Any:
+            """The learning rates at `step` (typing only: the compiled type implements it)."""
+
+    def _call(self, step: Any, *, out: Any = None, dtype: Any = None) -> Any:
+        return _evaluate(self, step, out, dtype)
 
     def values(self, step: int | float | np.integer | np.floating) -> list[float]:
         """Every schedule at one step, as a list of Python floats (one compiled call)."""
-        return self._compiled.values_at(_scalar_step(step))
+        return self._values_at(_scalar_step(step))
 
     def assign(
         self, step: int | float | np.integer | np.floating, targets: Any, key: str = "lr"
@@ -429,23 +497,24 @@ class Schedules:
             ValueError: `targets` does not hold one item per schedule, or the step is
                 invalid (nothing is stored then).
         """
-        return self._compiled.values_at(_scalar_step(step), targets, key)
+        return self._values_at(_scalar_step(step), targets, key)
 
     def __len__(self) -> int:
-        return len(self._compiled)
+        return self._size()
 
     def __getitem__(self, key: Any) -> Schedule:
         """Schedule by name (built from a mapping; names win) or by position."""
-        if self._names is not None and key in self._names:
-            key = self._names.index(key)
+        names = self._names
+        if names is not None and key in names:
+            key = names.index(key)
         elif isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer)):
-            names = "" if self._names is None else f"; names are {list(self._names)!r}"
-            msg = f"no schedule named {key!r}{names}"
+            shown = "" if names is None else f"; names are {list(names)!r}"
+            msg = f"no schedule named {key!r}{shown}"
             raise KeyError(msg)
         elif not -len(self) <= key < len(self):
             msg = f"schedule index {key} out of range for {len(self)} schedules"
             raise IndexError(msg)
-        return Schedule(self._compiled.configs()[key])
+        return Schedule(self._configs()[key])
 
     @property
     def names(self) -> tuple[Any, ...] | None:
@@ -455,39 +524,37 @@ class Schedules:
     @property
     def kinds(self) -> tuple[str, ...]:
         """Kind of each schedule."""
-        return tuple(self._compiled.kinds())
+        return tuple(self._kinds())
 
     @property
     def configs(self) -> list[dict[str, Any]]:
         """Each schedule as a YAML-shaped dict."""
-        return list(self._compiled.configs())
+        return list(self._configs())
 
     @property
     def breakpoints(self) -> list[tuple[int, ...]]:
         """Each schedule's `Schedule.breakpoints`."""
-        return list(self._compiled.breakpoints())
+        return list(self._breakpoints())
 
     @property
     def flat_from(self) -> tuple[int | None, ...]:
         """Each schedule's `Schedule.flat_from`."""
-        return tuple(self._compiled.flat_from())
+        return tuple(self._flat_from())
 
     @property
     def periods(self) -> tuple[int | None, ...]:
         """Each schedule's `Schedule.period`."""
-        return tuple(self._compiled.periods())
+        return tuple(self._periods())
 
     def __reduce__(self) -> tuple[Any, ...]:
         configs = self.configs
-        arg = configs if self._names is None else dict(zip(self._names, configs, strict=True))
+        names = self._names
+        arg = configs if names is None else dict(zip(names, configs, strict=True))
         return (Schedules, (arg,))
 
     def __repr__(self) -> str:
-        if not hasattr(self, "_compiled"):  # __init__ raised
-            return "Schedules(<invalid>)"
-        label = (
-            f"names={list(self._names)!r}" if self._names is not None else f"{len(self)} schedules"
-        )
+        names = self._names
+        label = f"names={list(names)!r}" if names is not None else f"{len(self)} schedules"
         return f"Schedules({label}, kinds={list(self.kinds)!r})"
 
 
@@ -530,7 +597,8 @@ def _compute_lr(lr_config: Config, step: Any, *, out: Any = None, dtype: Any = N
         >>> compute_lr(cfg, range(9, 12)).tolist()
         [1.0, 0.1, 0.1]
     """
-    return Schedule(lr_config)(step, out=out, dtype=dtype)
+    compiled = lr_config if isinstance(lr_config, Schedule) else Schedule(lr_config)
+    return _evaluate(compiled, step, out, dtype)
 
 
 # compute_lr is a C function that evaluates Python int/float steps itself (no Python
@@ -539,7 +607,6 @@ def _compute_lr(lr_config: Config, step: Any, *, out: Any = None, dtype: Any = N
 _compute_lr.__name__ = _compute_lr.__qualname__ = "compute_lr"  # as errors name it
 _core._register_compute_lr(
     _compute_lr,
-    Schedule,
     "compute_lr(lr_config, step, *, out=None, dtype=None)\n--\n\n" + (_compute_lr.__doc__ or ""),
 )
 compute_lr = _core.compute_lr

@@ -1,0 +1,621 @@
+// tml._core.ScheduleSet, the compiled schedules as a Python type, written against the
+// CPython API rather than pybind11 for two reasons:
+//
+// - Safety by construction: the only way to get an instance is tp_new, which compiles
+//   and validates the configs; there is no __setstate__ and no way to replace the C++
+//   part, so no object (nor a crafted pickle) can be used half-built. A second
+//   __init__ on a live object is refused.
+// - The per-step path: calling a Schedule with a Python int or float, or a contiguous
+//   int64/float64 numpy array, is handled here without a Python frame (vectorcall);
+//   every other call goes to the subclass's `_call`, the general Python path. Both end
+//   in the same functions below, so results and errors are the same on either path.
+//
+// tml.optimizers.Schedule and Schedules subclass it (no __dict__, immutable).
+#include "schedule_type.hpp"
+
+#define PY_ARRAY_UNIQUE_SYMBOL tml_ARRAY_API
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#include <numpy/arrayobject.h>
+#include <pybind11/pybind11.h>
+#include <structmember.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "bindings.hpp"
+#include "convert.hpp"
+#include "tml/batch.hpp"
+
+namespace py = pybind11;
+
+namespace tml_bindings {
+namespace {
+
+std::atomic<unsigned> max_threads{tml::available_cores()};
+
+// Work (in the core's cost units, about a nanosecond each) below which a call keeps the
+// GIL: releasing and taking it back costs more than such a call does.
+constexpr std::size_t keep_gil_below = std::size_t{1} << 14;
+
+struct SetObject {
+    PyObject_HEAD vectorcallfunc vectorcall;
+    std::shared_ptr<const tml::ScheduleSet> set;
+    PyObject* names;  // a tuple of the schedules' names, or nullptr (None)
+    int single;       // Schedule: one schedule, results shaped like the steps
+    int initialized;
+};
+
+PyTypeObject* set_type = nullptr;
+
+SetObject* as_set(PyObject* self) { return reinterpret_cast<SetObject*>(self); }
+
+// Runs `body` and turns a C++ exception into the Python error it stands for; returns
+// `fallback` then.
+template <class Body, class R>
+R guarded(Body&& body, R fallback) {
+    try {
+        return body();
+    } catch (py::error_already_set& e) {
+        e.restore();
+    } catch (py::builtin_exception& e) {
+        e.set_error();
+    } catch (tml::ConfigError& e) {
+        PyErr_SetString(PyExc_ValueError, e.what());
+    } catch (std::bad_alloc&) {
+        PyErr_NoMemory();
+    } catch (std::exception& e) {
+        PyErr_SetString(PyExc_RuntimeError, e.what());
+    }
+    return fallback;
+}
+
+// ---------------------------------------------------------------------------------------
+// Evaluation, shared by the fast paths and the general path's private methods.
+
+std::string position(PyArrayObject* steps, std::size_t flat) {
+    std::string pos;
+    for (int dim = PyArray_NDIM(steps) - 1; dim >= 0; --dim) {
+        const auto extent = static_cast<std::size_t>(PyArray_DIM(steps, dim));
+        pos = std::to_string(flat % extent) + (pos.empty() ? "" : ", ") + pos;
+        flat /= extent;
+    }
+    return pos;
+}
+
+template <class Step, class Out>
+void evaluate_typed(const tml::ScheduleSet& set, PyArrayObject* steps, PyArrayObject* out,
+                    tml::Check check) {
+    const auto* src = static_cast<const Step*>(PyArray_DATA(steps));
+    auto* dst = static_cast<Out*>(PyArray_DATA(out));
+    const auto n = static_cast<std::size_t>(PyArray_SIZE(steps));
+    // The calling thread checks for a pending signal (Ctrl-C) between chunks, holding
+    // the GIL only for that check.
+    const tml::Interrupt interrupt{[] {
+        py::gil_scoped_acquire gil;
+        return PyErr_CheckSignals() != 0;
+    }};
+    tml::Options options;
+    options.max_threads = max_threads.load();
+    options.check = check;
+    tml::Outcome outcome;
+    if (n * std::max<std::size_t>(set.size(), 1) * set.cost() < keep_gil_below) {
+        outcome = tml::evaluate(set, src, n, dst, options);
+    } else {
+        options.interrupt = &interrupt;
+        // Steps and out are buffers of numpy arrays the caller holds for the whole call,
+        // and `set` is immutable (and kept alive by the caller's reference to its
+        // owner): nothing here touches Python.
+        py::gil_scoped_release release;
+        outcome = tml::evaluate(set, src, n, dst, options);
+    }
+    switch (outcome.status) {
+        case tml::Outcome::ok:
+            return;
+        case tml::Outcome::interrupted:
+            throw py::error_already_set();
+        case tml::Outcome::invalid_step:
+            throw py::value_error("steps[" + position(steps, outcome.index) +
+                                  "] = " + show(py::cast(src[outcome.index])) +
+                                  " is not a valid step: steps must be finite and >= 0");
+        case tml::Outcome::refused_step:
+            throw_refused("steps[" + position(steps, outcome.index) + "]",
+                          py::cast(src[outcome.index]));
+    }
+}
+
+bool is_dtype(PyArrayObject* a, int type_num) {
+    return PyArray_TYPE(a) == type_num && PyArray_ISNOTSWAPPED(a);
+}
+
+// Every schedule at every step into `out` (shape (G, *steps.shape), or steps.shape for
+// one schedule, flattened). Both arrays must already be C-contiguous, aligned and native
+// with the dtypes checked here: the Python layer converts once, so nothing is copied
+// silently and `out` is the caller's. A caller's `out` is left untouched by an invalid
+// step; a fresh `scratch` one is checked block by block as it is written.
+void evaluate_into(const tml::ScheduleSet& set, PyArrayObject* steps, PyArrayObject* out,
+                   bool scratch) {
+    const auto check = scratch ? tml::Check::while_writing : tml::Check::before_writing;
+    if (!PyArray_ISCARRAY_RO(steps) || !PyArray_ISCARRAY(out))
+        throw py::value_error("steps and out must be C-contiguous, aligned and writeable (out)");
+    const auto n = static_cast<std::size_t>(PyArray_SIZE(steps));
+    if (static_cast<std::size_t>(PyArray_SIZE(out)) != set.size() * n)
+        throw py::value_error("out has " + std::to_string(PyArray_SIZE(out)) +
+                              " elements, expected " + std::to_string(set.size() * n));
+    const bool int_steps = is_dtype(steps, NPY_INT64);
+    if (!int_steps && !is_dtype(steps, NPY_FLOAT64))
+        throw py::type_error("steps must be native int64 or float64 here");
+    const bool doubles = is_dtype(out, NPY_FLOAT64);
+    if (!doubles && !is_dtype(out, NPY_FLOAT32))
+        throw py::type_error("out must be native float64 or float32");
+    if (int_steps) {
+        if (doubles)
+            evaluate_typed<std::int64_t, double>(set, steps, out, check);
+        else
+            evaluate_typed<std::int64_t, float>(set, steps, out, check);
+    } else {
+        if (doubles)
+            evaluate_typed<double, double>(set, steps, out, check);
+        else
+            evaluate_typed<double, float>(set, steps, out, check);
+    }
+}
+
+// Every schedule at one scalar step into `out` (G elements), errors as a scalar's.
+void evaluate_scalar_into(const tml::ScheduleSet& set, py::handle step, PyArrayObject* out) {
+    const ScalarStep s = read_step(step);
+    if (!PyArray_ISCARRAY(out) || static_cast<std::size_t>(PyArray_SIZE(out)) != set.size())
+        throw py::value_error("out must be a C-contiguous array of one element per schedule");
+    tml::Options options;  // one step: a pass over G schedules, on this thread
+    options.max_threads = max_threads.load();
+    tml::Outcome outcome;
+    if (is_dtype(out, NPY_FLOAT64)) {
+        auto* dst = static_cast<double*>(PyArray_DATA(out));
+        outcome = s.is_int ? tml::evaluate(set, &s.i, 1, dst, options)
+                           : tml::evaluate(set, &s.d, 1, dst, options);
+    } else if (is_dtype(out, NPY_FLOAT32)) {
+        auto* dst = static_cast<float*>(PyArray_DATA(out));
+        outcome = s.is_int ? tml::evaluate(set, &s.i, 1, dst, options)
+                           : tml::evaluate(set, &s.d, 1, dst, options);
+    } else {
+        throw py::type_error("out must be native float64 or float32");
+    }
+    if (outcome.status != tml::Outcome::ok) throw_refused("step", step);
+}
+
+// ---------------------------------------------------------------------------------------
+// Construction.
+
+std::shared_ptr<tml::ScheduleSet> compile(PyObject* configs, PyObject* names, bool labelled) {
+    auto set = std::make_shared<tml::ScheduleSet>();
+    ListBuffers buffers;
+    const py::object seq =
+        py::reinterpret_steal<py::object>(PySequence_Fast(configs, "configs must be a sequence"));
+    if (!seq) throw py::error_already_set();
+    const Py_ssize_t n = PySequence_Fast_GET_SIZE(seq.ptr());
+    for (Py_ssize_t g = 0; g < n; ++g) {
+        const auto label = [&] {
+            return "schedule " + (names ? show(PyTuple_GET_ITEM(names, g)) : std::to_string(g)) +
+                   ": ";
+        };
+        // The sequence is re-read each time: reading a config may run Python code.
+        if (g >= PySequence_Fast_GET_SIZE(seq.ptr()))
+            throw py::value_error("configs changed size while being read");
+        const py::object cfg =
+            py::reinterpret_borrow<py::object>(PySequence_Fast_GET_ITEM(seq.ptr(), g));
+        try {
+            add_config(*set, cfg, buffers);
+        } catch (py::type_error& e) {
+            if (!labelled) throw;
+            throw py::type_error(label() + e.what());
+        } catch (py::value_error& e) {
+            if (!labelled) throw;
+            throw py::value_error(label() + e.what());
+        } catch (tml::ConfigError& e) {
+            if (!labelled) throw;
+            throw py::value_error(label() + e.what());
+        }
+    }
+    return set;
+}
+
+PyObject* set_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
+    static const char* keywords[] = {"configs", "names", "labelled", "single", nullptr};
+    PyObject* configs = nullptr;
+    PyObject* names = Py_None;
+    int labelled = 0, single = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|Opp:ScheduleSet",
+                                     const_cast<char**>(keywords), &configs, &names, &labelled,
+                                     &single))
+        return nullptr;
+    return guarded(
+        [&]() -> PyObject* {
+            py::object name_tuple;
+            if (names != Py_None) {
+                name_tuple = py::reinterpret_steal<py::object>(PySequence_Tuple(names));
+                if (!name_tuple) throw py::error_already_set();
+            }
+            const Py_ssize_t count = PyObject_Length(configs);
+            if (count < 0) throw py::error_already_set();
+            if (name_tuple && PyTuple_GET_SIZE(name_tuple.ptr()) != count)
+                throw py::value_error("names has " +
+                                      std::to_string(PyTuple_GET_SIZE(name_tuple.ptr())) +
+                                      " entries but there are " + std::to_string(count) +
+                                      " configs: give one name per config");
+            if (single && count != 1)
+                throw py::value_error("a single schedule needs exactly one config, got " +
+                                      std::to_string(count));
+            auto set = compile(configs, name_tuple.ptr(), labelled != 0);
+            PyObject* obj = type->tp_alloc(type, 0);
+            if (obj == nullptr) return nullptr;
+            SetObject* self = as_set(obj);
+            new (&self->set) std::shared_ptr<const tml::ScheduleSet>(std::move(set));
+            self->names = name_tuple.release().ptr();
+            self->single = single;
+            self->initialized = 0;
+            self->vectorcall = nullptr;  // set below, once the object is complete
+            return obj;
+        },
+        static_cast<PyObject*>(nullptr));
+}
+
+// `Schedule(cfg)` runs this once after tp_new; running it again on a live object is
+// refused (schedules are immutable).
+int set_init(PyObject* self, PyObject*, PyObject*) {
+    SetObject* o = as_set(self);
+    if (o->initialized) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s objects are immutable: __init__ cannot run again; build a new one",
+                     Py_TYPE(self)->tp_name);
+        return -1;
+    }
+    o->initialized = 1;
+    return 0;
+}
+
+int set_traverse(PyObject* self, visitproc visit, void* arg) {
+    Py_VISIT(as_set(self)->names);
+    Py_VISIT(Py_TYPE(self));
+    return 0;
+}
+
+int set_clear(PyObject* self) {
+    Py_CLEAR(as_set(self)->names);
+    return 0;
+}
+
+void set_dealloc(PyObject* self) {
+    PyTypeObject* type = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    set_clear(self);
+    as_set(self)->set.~shared_ptr();
+    type->tp_free(self);
+    Py_DECREF(type);
+}
+
+// ---------------------------------------------------------------------------------------
+// Calls.
+
+PyObject* scalar_result(const tml::ScheduleSet& set, bool single, PyObject* step) {
+    if (single) return scalar_value(set, step);
+    return guarded(
+        [&]() -> PyObject* {
+            npy_intp dims[1] = {static_cast<npy_intp>(set.size())};
+            py::object out =
+                py::reinterpret_steal<py::object>(PyArray_SimpleNew(1, dims, NPY_DOUBLE));
+            if (!out) throw py::error_already_set();
+            evaluate_scalar_into(set, step, reinterpret_cast<PyArrayObject*>(out.ptr()));
+            return out.release().ptr();
+        },
+        static_cast<PyObject*>(nullptr));
+}
+
+// A fresh float64 result for an int64/float64 C-contiguous native array of steps.
+PyObject* array_result(const tml::ScheduleSet& set, bool single, PyArrayObject* steps) {
+    return guarded(
+        [&]() -> PyObject* {
+            const int nd = PyArray_NDIM(steps);
+            std::vector<npy_intp> dims;
+            if (!single) dims.push_back(static_cast<npy_intp>(set.size()));
+            dims.insert(dims.end(), PyArray_DIMS(steps), PyArray_DIMS(steps) + nd);
+            py::object out = py::reinterpret_steal<py::object>(
+                PyArray_SimpleNew(static_cast<int>(dims.size()), dims.data(), NPY_DOUBLE));
+            if (!out) throw py::error_already_set();
+            evaluate_into(set, steps, reinterpret_cast<PyArrayObject*>(out.ptr()), true);
+            return out.release().ptr();
+        },
+        static_cast<PyObject*>(nullptr));
+}
+
+bool fast_array(PyObject* step) {
+    if (!PyArray_CheckExact(step)) return false;
+    auto* a = reinterpret_cast<PyArrayObject*>(step);
+    return PyArray_ISCARRAY_RO(a) && (is_dtype(a, NPY_INT64) || is_dtype(a, NPY_FLOAT64));
+}
+
+// Keyword arguments that are all None change nothing (`s(step, out=None, dtype=None)`).
+bool no_options(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    if (kwnames == nullptr) return true;
+    for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(kwnames); ++j)
+        if (args[nargs + j] != Py_None) return false;
+    return true;
+}
+
+PyObject* set_vectorcall(PyObject* self, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
+    SetObject* o = as_set(self);
+    const Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (nargs == 1 && no_options(args, nargs, kwnames)) {
+        PyObject* step = args[0];
+        if (PyLong_CheckExact(step) || PyFloat_CheckExact(step))
+            return scalar_result(*o->set, o->single != 0, step);
+        if (fast_array(step))
+            return array_result(*o->set, o->single != 0, reinterpret_cast<PyArrayObject*>(step));
+    }
+    // Everything else: self._call(*args, **kwargs), the general path in Python.
+    static PyObject* method = PyUnicode_InternFromString("_call");
+    const Py_ssize_t total = nargs + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0);
+    std::vector<PyObject*> stack(static_cast<std::size_t>(total) + 1);
+    stack[0] = self;
+    for (Py_ssize_t j = 0; j < total; ++j) stack[static_cast<std::size_t>(j) + 1] = args[j];
+    return PyObject_VectorcallMethod(method, stack.data(), static_cast<std::size_t>(nargs) + 1,
+                                     kwnames);
+}
+
+// ---------------------------------------------------------------------------------------
+// Private methods, used by the Python layer (tml/optimizers/schedule.py).
+
+PyObject* per_schedule(PyObject* self, py::object (*item)(const tml::ScheduleSet&, std::size_t)) {
+    return guarded(
+        [&]() -> PyObject* {
+            const tml::ScheduleSet& set = *as_set(self)->set;
+            py::list out;
+            for (std::size_t g = 0; g < set.size(); ++g) out.append(item(set, g));
+            return out.release().ptr();
+        },
+        static_cast<PyObject*>(nullptr));
+}
+
+template <class T>
+py::object optional_int(const std::optional<T>& v) {
+    return v ? py::object(py::int_(*v)) : py::object(py::none());
+}
+
+PyObject* m_size(PyObject* self, PyObject*) { return PyLong_FromSize_t(as_set(self)->set->size()); }
+PyObject* m_kinds(PyObject* self, PyObject*) {
+    return per_schedule(self, [](const tml::ScheduleSet& s, std::size_t g) -> py::object {
+        return py::str(s.kind_name(g));
+    });
+}
+PyObject* m_configs(PyObject* self, PyObject*) {
+    return per_schedule(self, [](const tml::ScheduleSet& s, std::size_t g) -> py::object {
+        return to_config(s, g);
+    });
+}
+PyObject* m_breakpoints(PyObject* self, PyObject*) {
+    return per_schedule(self, [](const tml::ScheduleSet& s, std::size_t g) -> py::object {
+        const std::vector<std::int64_t> steps = s.breakpoints(g);
+        py::tuple out(steps.size());
+        for (std::size_t j = 0; j < steps.size(); ++j) out[j] = py::int_(steps[j]);
+        return std::move(out);
+    });
+}
+PyObject* m_flat_from(PyObject* self, PyObject*) {
+    return per_schedule(self, [](const tml::ScheduleSet& s, std::size_t g) -> py::object {
+        return optional_int(s.flat_from(g));
+    });
+}
+PyObject* m_periods(PyObject* self, PyObject*) {
+    return per_schedule(self, [](const tml::ScheduleSet& s, std::size_t g) -> py::object {
+        return optional_int(s.period(g));
+    });
+}
+
+bool expect_args(const char* name, Py_ssize_t nargs, Py_ssize_t lo, Py_ssize_t hi) {
+    if (nargs >= lo && nargs <= hi) return true;
+    PyErr_Format(PyExc_TypeError, "%s takes %zd to %zd arguments (%zd given)", name, lo, hi, nargs);
+    return false;
+}
+
+PyArrayObject* array_arg(PyObject* obj, const char* what) {
+    if (!PyArray_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s must be a numpy array", what);
+        return nullptr;
+    }
+    return reinterpret_cast<PyArrayObject*>(obj);
+}
+
+// _scalar(step): schedule 0 at one scalar step (Schedule's scalar path).
+PyObject* m_scalar(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+    if (!expect_args("_scalar", nargs, 1, 1)) return nullptr;
+    return scalar_value(*as_set(self)->set, args[0]);
+}
+
+// _evaluate(steps, out, scratch=False): every schedule at every step of an array.
+PyObject* m_evaluate(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+    if (!expect_args("_evaluate", nargs, 2, 3)) return nullptr;
+    PyArrayObject* steps = array_arg(args[0], "steps");
+    PyArrayObject* out = steps ? array_arg(args[1], "out") : nullptr;
+    if (!out) return nullptr;
+    const int scratch = nargs > 2 ? PyObject_IsTrue(args[2]) : 0;
+    if (scratch < 0) return nullptr;
+    return guarded(
+        [&]() -> PyObject* {
+            evaluate_into(*as_set(self)->set, steps, out, scratch != 0);
+            Py_RETURN_NONE;
+        },
+        static_cast<PyObject*>(nullptr));
+}
+
+// _evaluate_scalar(step, out): every schedule at one scalar step into out (G elements).
+PyObject* m_evaluate_scalar(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+    if (!expect_args("_evaluate_scalar", nargs, 2, 2)) return nullptr;
+    PyArrayObject* out = array_arg(args[1], "out");
+    if (!out) return nullptr;
+    return guarded(
+        [&]() -> PyObject* {
+            evaluate_scalar_into(*as_set(self)->set, args[0], out);
+            Py_RETURN_NONE;
+        },
+        static_cast<PyObject*>(nullptr));
+}
+
+// _values_at(step, targets=None, key="lr"): every schedule at one scalar step as a list
+// of Python floats; with `targets` (a sequence of mappings, e.g. an optimizer's
+// param_groups), also stores value g as targets[g][key]. One loop in C: per-group Python
+// work is what costs at 10,000 groups. Everything is checked before anything is stored.
+PyObject* m_values_at(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+    if (!expect_args("_values_at", nargs, 1, 3)) return nullptr;
+    return guarded(
+        [&]() -> PyObject* {
+            const tml::ScheduleSet& set = *as_set(self)->set;
+            PyObject* step = args[0];
+            const ScalarStep s = read_step(step);
+            const std::size_t groups = set.size();
+            py::object seq;
+            PyObject* key = nargs > 2 ? args[2] : nullptr;
+            static PyObject* lr = PyUnicode_InternFromString("lr");
+            if (key == nullptr) key = lr;
+            if (nargs > 1 && args[1] != Py_None) {
+                seq = py::reinterpret_steal<py::object>(
+                    PySequence_Fast(args[1], "targets must be a sequence"));
+                if (!seq) throw py::error_already_set();
+                if (static_cast<std::size_t>(PySequence_Fast_GET_SIZE(seq.ptr())) != groups)
+                    throw py::value_error(
+                        "targets has " + std::to_string(PySequence_Fast_GET_SIZE(seq.ptr())) +
+                        " items, expected one per schedule (" + std::to_string(groups) + ")");
+                static const auto* mutable_mapping =
+                    new py::object(py::module_::import("collections.abc").attr("MutableMapping"));
+                for (std::size_t g = 0; g < groups; ++g) {
+                    py::handle target = PySequence_Fast_GET_ITEM(seq.ptr(), g);
+                    if (!PyDict_Check(target.ptr()) && !py::isinstance(target, *mutable_mapping))
+                        throw py::type_error("targets[" + std::to_string(g) +
+                                             "] must be a mapping (a parameter group dict), got " +
+                                             show(target));
+                }
+            }
+            // Every group at the step in one by-kind pass, checked before anything is stored.
+            thread_local std::vector<double> results;
+            results.resize(groups);
+            tml::Options options;  // one thread: the Python work below dominates anyway
+            const tml::Outcome outcome = s.is_int
+                                             ? tml::evaluate(set, &s.i, 1, results.data(), options)
+                                             : tml::evaluate(set, &s.d, 1, results.data(), options);
+            if (outcome.status != tml::Outcome::ok) throw_refused("step", step);
+            py::list values(groups);
+            for (std::size_t g = 0; g < groups; ++g) {
+                PyObject* value = PyFloat_FromDouble(results[g]);
+                if (!value) throw py::error_already_set();
+                PyList_SET_ITEM(values.ptr(), static_cast<Py_ssize_t>(g), value);  // steals
+                if (seq &&
+                    PyObject_SetItem(PySequence_Fast_GET_ITEM(seq.ptr(), g), key, value) != 0)
+                    throw py::error_already_set();
+            }
+            return values.release().ptr();
+        },
+        static_cast<PyObject*>(nullptr));
+}
+
+PyMethodDef methods[] = {
+    {"_size", m_size, METH_NOARGS, "Number of schedules."},
+    {"_kinds", m_kinds, METH_NOARGS, "Kind name of each schedule."},
+    {"_configs", m_configs, METH_NOARGS, "YAML-shaped dict of each schedule."},
+    {"_breakpoints", m_breakpoints, METH_NOARGS,
+     "Steps where each schedule's formula changes (the first 64 for endless ones)."},
+    {"_flat_from", m_flat_from, METH_NOARGS,
+     "The step from which each schedule is constant, or None if it never is."},
+    {"_periods", m_periods, METH_NOARGS, "The cycle length of each periodic schedule, or None."},
+    {"_scalar", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&m_scalar)),
+     METH_FASTCALL, "Schedule 0 at one scalar step."},
+    {"_evaluate", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&m_evaluate)),
+     METH_FASTCALL, "Every schedule at every step into out; contiguous int64/float64 steps."},
+    {"_evaluate_scalar",
+     reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&m_evaluate_scalar)), METH_FASTCALL,
+     "Every schedule at one scalar step into out."},
+    {"_values_at", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&m_values_at)),
+     METH_FASTCALL,
+     "Every schedule at one scalar step as floats; optionally stored in targets[g][key]."},
+    {nullptr, nullptr, 0, nullptr}};
+
+PyMemberDef members[] = {
+    {"__vectorcalloffset__", T_PYSSIZET, offsetof(SetObject, vectorcall), READONLY, nullptr},
+    {"_names", T_OBJECT, offsetof(SetObject, names), READONLY,
+     "Names of the schedules (a tuple), or None."},
+    {"_single", T_INT, offsetof(SetObject, single), READONLY,
+     "Whether this is one schedule, whose results are shaped like the steps."},
+    {nullptr, 0, 0, 0, nullptr}};
+
+PyObject* get_may_reject(PyObject* self, void*) {
+    return PyBool_FromLong(as_set(self)->set->may_reject());
+}
+
+PyGetSetDef getset[] = {
+    {"_may_reject", get_may_reject, nullptr,
+     "Whether some float step may be refused (cosine_restarts, cyclic: steps >= 2**63).", nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr}};
+
+PyObject* set_new_with_vectorcall(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
+    PyObject* obj = set_new(type, args, kwargs);
+    if (obj) as_set(obj)->vectorcall = set_vectorcall;
+    return obj;
+}
+
+PyType_Slot slots[] = {
+    {Py_tp_doc,
+     const_cast<char*>("Validated, compiled schedules; immutable and thread-safe (private: "
+                       "use tml.optimizers.Schedule and Schedules).")},
+    {Py_tp_new, reinterpret_cast<void*>(set_new_with_vectorcall)},
+    {Py_tp_init, reinterpret_cast<void*>(set_init)},
+    {Py_tp_dealloc, reinterpret_cast<void*>(set_dealloc)},
+    {Py_tp_traverse, reinterpret_cast<void*>(set_traverse)},
+    {Py_tp_clear, reinterpret_cast<void*>(set_clear)},
+    {Py_tp_call, reinterpret_cast<void*>(PyVectorcall_Call)},
+    {Py_tp_methods, methods},
+    {Py_tp_members, members},
+    {Py_tp_getset, getset},
+    {0, nullptr}};
+
+PyType_Spec spec = {
+    "tml._core.ScheduleSet", sizeof(SetObject), 0,
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    slots};
+
+}  // namespace
+
+const tml::ScheduleSet* single_schedule(PyObject* obj) {
+    if (set_type == nullptr || !PyObject_TypeCheck(obj, set_type) || !as_set(obj)->single)
+        return nullptr;
+    return as_set(obj)->set.get();
+}
+
+PyObject* scalar_value(const tml::ScheduleSet& set, PyObject* step) {
+    return guarded(
+        [&]() -> PyObject* {
+            const double v = eval_one(set, 0, read_step(step));
+            if (std::isnan(v)) throw_refused("step", step);
+            return PyFloat_FromDouble(v);
+        },
+        static_cast<PyObject*>(nullptr));
+}
+
+void bind_schedule_type(py::module_& m) {
+    if (_import_array() < 0) throw py::error_already_set();
+    PyObject* type = PyType_FromModuleAndSpec(m.ptr(), &spec, nullptr);
+    if (type == nullptr) throw py::error_already_set();
+    set_type = reinterpret_cast<PyTypeObject*>(type);  // this reference is never released
+    m.add_object("ScheduleSet", py::reinterpret_borrow<py::object>(type));
+
+    m.def(
+        "set_max_threads", [](unsigned n) { max_threads = n > 0 ? n : tml::available_cores(); },
+        py::arg("n"), "Threads a batch call may use; 0 restores the default (all usable cores).");
+    m.def("get_max_threads", [] { return max_threads.load(); });
+    m.def("kind_fields", &kind_fields,
+          "Every kind's config fields (name, type, default, range), as the core declares them.");
+    m.def("_register_models", &register_models, py::arg("learning_rate"), py::arg("kinds"),
+          "Names the package's pydantic config classes, whose instances are read directly.");
+}
+
+}  // namespace tml_bindings

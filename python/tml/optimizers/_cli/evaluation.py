@@ -1,0 +1,316 @@
+"""The evaluation of `tml-lr`: the step range, one pass over it, the CSV and .npy files.
+
+Every schedule is evaluated at every step of the range by the compiled kernel
+(`Schedules`), one call per block of a few million values, so memory stays flat on
+ranges of tens of millions of steps; one pass keeps what the tables and plots need.
+
+What a schedule does past the range (where it goes flat, its period) comes from the
+compiled schedules' metadata, never from config fields, so every kind is handled the
+same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from tml.optimizers._cli.errors import UserError
+from tml.optimizers.schedule import Schedules
+
+__all__ = [
+    "MAX_STEPS",
+    "Evaluation",
+    "StepRange",
+    "Writer",
+    "curve_ends",
+    "default_end",
+    "evaluate",
+    "horizon",
+    "step_range",
+]
+
+# Values (groups x steps) evaluated per compiled call: 32 MiB of float64 per block keeps
+# memory flat on long ranges while each call stays far above the per-call overhead.
+_BLOCK_VALUES = 1 << 22
+# Values turned into Python objects at a time for the CSV.
+_CSV_CHUNK_VALUES = 1 << 16
+# More steps than this per schedule is almost certainly a typo (or wants --every).
+MAX_STEPS = 100_000_000
+LAST_STEP = 2**63 - 1  # the largest integer step
+_MIN_DEFAULT_SPAN = 100
+# A periodic schedule is shown over this many periods by default.
+_PERIODS_SHOWN = 3
+# A schedule that decays forever is shown until it is under this fraction of its peak.
+_DECAY_SHOWN = 0.1
+
+
+@dataclass(frozen=True)
+class StepRange:
+    """Steps `start, start + every, ...`: `count` of them."""
+
+    start: int
+    every: int
+    count: int
+
+    @property
+    def last(self) -> int:
+        return self.start + self.every * (self.count - 1)
+
+    def steps(self, first: int, stop: int) -> np.ndarray:
+        """Steps at positions `first <= i < stop` of the range."""
+        return self.start + self.every * np.arange(first, stop, dtype=np.int64)
+
+    def position(self, step: np.ndarray) -> np.ndarray:
+        """Position of the first step of the range >= `step`, clipped into the range."""
+        pos = -((self.start - np.asarray(step, dtype=np.int64)) // self.every)
+        return np.clip(pos, 0, self.count - 1)
+
+
+# ------------------------------------------------------------- what the curves do
+
+
+def curve_ends(schedules: Schedules) -> tuple[list[int | None], list[int | None]]:
+    """Per schedule: the step from which it is constant (None: never), its period (or None).
+
+    From `Schedules.flat_from` and `Schedules.periods`.
+    """
+    return list(schedules.flat_from), list(schedules.periods)
+
+
+def _decayed_by(schedules: Schedules, g: int) -> int:
+    """Where schedule g, one that never settles, has decayed to a tenth of its peak.
+
+    The first of the steps `b, 2b, 4b, ...` (b: its last breakpoint) where it is under
+    a tenth of the largest value seen, or b if it never is. For a schedule that changes
+    forever without repeating (an inverse square root, an exponential decay without a
+    floor): far enough to see the decay, in one compiled call of a few dozen steps.
+    """
+    bps = schedules.breakpoints[g]
+    last = max(0, bps[-1]) if bps else 0
+    probes = [max(1, last) << k for k in range(63) if max(1, last) << k <= LAST_STEP]
+    seen = np.asarray([0, *bps[:1000], *probes], dtype=np.int64)
+    values = np.asarray(schedules[g](seen), dtype=np.float64)
+    top = float(values.max())
+    tail = values[-len(probes) :]
+    below = np.nonzero(tail <= top * _DECAY_SHOWN)[0]
+    return probes[int(below[0])] if below.size else last
+
+
+def horizon(schedules: Schedules) -> int:
+    """The step through which every schedule's shape is seen (before the 10% margin).
+
+    The largest, over the schedules, of: the step from which it is flat; for a
+    periodic one, three periods; for one that never settles, the step where it has
+    decayed to a tenth of its peak.
+    """
+    flat, periods = curve_ends(schedules)
+    ends = []
+    for g, (f, p) in enumerate(zip(flat, periods, strict=True)):
+        if f is not None:
+            ends.append(f)
+        elif p is not None:
+            ends.append(_PERIODS_SHOWN * p)
+        else:
+            ends.append(_decayed_by(schedules, g))
+    return max(ends, default=0)
+
+
+def _round_up_2_digits(n: int) -> int:
+    if n < 100:
+        return n
+    unit: int = 10 ** (len(str(n)) - 2)
+    return -(-n // unit) * unit
+
+
+def default_end(settle: int, start: int) -> int:
+    """Last step shown by default: 10% past `settle`, rounded up, at least a short span."""
+    margin = -(-settle * 11 // 10)  # exactly: settle * 1.1 is 6600.000000000001 for 6000
+    return max(_round_up_2_digits(margin), settle + 1, start + _MIN_DEFAULT_SPAN)
+
+
+def step_range(schedules: Schedules, start: int, every: int, steps: int | None) -> StepRange:
+    """The range of `--start`, `--every` and `--steps` (its default from `horizon`).
+
+    Raises:
+        UserError: the end is before the start, or the range is too long.
+    """
+    end = steps if steps is not None else default_end(horizon(schedules), start)
+    end = min(end, LAST_STEP)  # a default end past the largest step a schedule takes
+    if end < start:
+        msg = f"--steps {end} is before --start {start}"
+        raise UserError(msg)
+    count = (end - start) // every + 1
+    if count > MAX_STEPS:
+        stride = -(-(end - start) // MAX_STEPS)
+        msg = (
+            f"steps {start:,} to {end:,} are {count:,} steps per schedule, more than the "
+            f"{MAX_STEPS:,} this tool evaluates; pass --every {stride} (or more) or a smaller "
+            "--steps"
+        )
+        raise UserError(msg)
+    return StepRange(start, every, count)
+
+
+# ------------------------------------------------------------------ the one pass
+
+
+@dataclass
+class Evaluation:
+    """What one pass over the range found, per group."""
+
+    peak: np.ndarray  # (G,) max over the range
+    peak_step: np.ndarray  # (G,) first step reaching it
+    final: np.ndarray  # (G,) value at the last step
+    column_low: np.ndarray  # (G, W) min over each plot column's steps, joined to the next
+    column_high: np.ndarray  # (G, W) max likewise
+    seconds: float  # spent in the compiled evaluation
+
+
+def _cannot_write(path: str, e: OSError) -> UserError:
+    return UserError(f"{path}: cannot write: {e.strerror or e}")
+
+
+class Writer:
+    """CSV and .npy outputs filled block by block, so big ranges never sit in memory.
+
+    The .npy array, shape (groups, steps), is stored in Fortran order: each block of
+    steps is then one sequential write (a full disk is an OSError, not the SIGBUS a
+    memory map would give). `numpy.load` reads it back as the same array. Every
+    failure to open, write or flush (a missing or read-only directory, a full disk) is
+    a `UserError` naming the file.
+    """
+
+    def __init__(
+        self,
+        names: Sequence[str],
+        rng: StepRange,
+        csv_path: str | None,
+        csv_every: int,
+        npy_path: str | None,
+    ) -> None:
+        self._csv_every = csv_every
+        self._csv_path = csv_path
+        self._npy_path = npy_path
+        self._csv_file: IO[str] | None = None
+        self._csv: Any = None
+        self._npy: IO[bytes] | None = None
+        self.csv_rows = 0
+        path = ""
+        try:
+            if csv_path is not None:
+                path = csv_path
+                self._csv_file = Path(csv_path).open("w", encoding="utf-8", newline="")  # noqa: SIM115
+                self._csv = csv.writer(self._csv_file, lineterminator="\n")
+                self._csv.writerow(["step", *names])
+            if npy_path is not None:
+                path = npy_path
+                self._npy = Path(npy_path).open("wb")  # noqa: SIM115
+                header = {"descr": "<f8", "fortran_order": True, "shape": (len(names), rng.count)}
+                np.lib.format.write_array_header_1_0(self._npy, header)
+        except OSError as e:
+            self.abort()
+            raise _cannot_write(path, e) from None
+
+    def write(self, first: int, steps: np.ndarray, values: np.ndarray) -> None:
+        """Writes the block of steps at positions `first, first + 1, ...`."""
+        if self._npy is not None and self._npy_path is not None:
+            try:
+                self._npy.write(values.T.astype("<f8", order="C").tobytes())
+            except OSError as e:
+                raise _cannot_write(self._npy_path, e) from None
+        if self._csv is not None and self._csv_path is not None:
+            keep = slice((-first) % self._csv_every, None, self._csv_every)
+            rows_steps, rows = steps[keep], values[:, keep]
+            # A few thousand rows at a time: a block as Python floats would take ~30x
+            # its memory. Python's float str is the shortest text that reads back to
+            # the same double.
+            chunk = max(1, _CSV_CHUNK_VALUES // max(1, rows.shape[0]))
+            try:
+                for i in range(0, rows_steps.size, chunk):
+                    part = slice(i, i + chunk)
+                    self._csv.writerows(
+                        zip(rows_steps[part].tolist(), *rows[:, part].tolist(), strict=True)
+                    )
+            except OSError as e:
+                raise _cannot_write(self._csv_path, e) from None
+            self.csv_rows += rows_steps.size
+
+    def close(self) -> None:
+        """Flushes and closes both files.
+
+        Raises:
+            UserError: a file could not be flushed (a full disk): the first one is named.
+        """
+        problem: UserError | None = None
+        for path, file in ((self._csv_path, self._csv_file), (self._npy_path, self._npy)):
+            if file is None:
+                continue
+            try:
+                file.close()
+            except OSError as e:
+                problem = problem or _cannot_write(str(path), e)
+        self._csv_file = self._npy = None
+        if problem is not None:
+            raise problem
+
+    def abort(self) -> None:
+        """Closes both files after another error, which is the one reported."""
+        for file in (self._csv_file, self._npy):
+            if file is not None:
+                # Any error here follows the one reported: the write that failed first.
+                with contextlib.suppress(OSError):
+                    file.close()
+        self._csv_file = self._npy = None
+
+
+def evaluate(schedules: Schedules, rng: StepRange, columns: int, writer: Writer) -> Evaluation:
+    """Evaluates every schedule at every step of `rng`, block by block.
+
+    One compiled call per block; keeps the per-group peak and the per-column envelopes
+    for the plot.
+    """
+    groups = len(schedules)
+    width = max(1, min(columns, rng.count))
+    # column c covers positions [first[c], first[c + 1]): first[c] = ceil(c * count / width)
+    first = -((-np.arange(width + 1, dtype=np.int64) * rng.count) // width)
+    low = np.full((groups, width), np.inf)
+    high = np.full((groups, width), -np.inf)
+    peak = np.full(groups, -np.inf)
+    peak_pos = np.zeros(groups, dtype=np.int64)
+    block = max(1, _BLOCK_VALUES // groups)
+    rows = np.arange(groups)
+
+    seconds = 0.0  # in the compiled calls only, not the reductions or the writing
+    for a in range(0, rng.count, block):
+        b = min(rng.count, a + block)
+        steps = rng.steps(a, b)
+        t0 = time.perf_counter()
+        values = schedules(steps)
+        seconds += time.perf_counter() - t0
+        best = values.argmax(axis=1)
+        best_value = values[rows, best]
+        better = best_value > peak  # strict: the first step reaching the peak wins
+        peak[better] = best_value[better]
+        peak_pos[better] = a + best[better]
+
+        c0, c1 = a * width // rng.count, (b - 1) * width // rng.count
+        offsets = np.maximum(first[c0 : c1 + 1] - a, 0)
+        cols = slice(c0, c1 + 1)
+        low[:, cols] = np.minimum(low[:, cols], np.minimum.reduceat(values, offsets, axis=1))
+        high[:, cols] = np.maximum(high[:, cols], np.maximum.reduceat(values, offsets, axis=1))
+        writer.write(a, steps, values)
+
+    # Join each column to the first value of the next so a curve is drawn unbroken.
+    heads = schedules(rng.start + rng.every * first[1:width]) if width > 1 else None
+    if heads is not None:
+        low[:, :-1] = np.minimum(low[:, :-1], heads)
+        high[:, :-1] = np.maximum(high[:, :-1], heads)
+    final = schedules(rng.last)
+    return Evaluation(peak, rng.start + rng.every * peak_pos, final, low, high, seconds)
