@@ -329,6 +329,10 @@ def test_a_group_named_like_a_kind_is_still_a_group() -> None:
     shim = LRShim(make_optimizer(1), {"constant": {"constant": 0.25}})
     assert shim.group_names == ["constant"]
     assert shim.get_last_lr() == [0.25]
+    # ... and its invalid config is reported as such, not as a single config.
+    with pytest.raises(ValueError, match="constant") as error:
+        LRShim(make_optimizer(1), {"constant": {"constant": -1.0}})
+    assert "single config" not in str(error.value)
 
 
 @pytest.mark.parametrize(("groups", "configs"), [(3, 2), (1, 4), (5, 4)])

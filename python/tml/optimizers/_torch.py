@@ -59,13 +59,19 @@ def _shown(names: list[str], limit: int = 5) -> str:
     return head if len(names) <= limit else f"{head}, ... ({len(names)} in all)"
 
 
-def _is_single_config(value: Any) -> bool:
-    """Whether `value` is one learning-rate config (not a mapping or list of them)."""
+def _is_single_config(value: Any, depth: int = 0) -> bool:
+    """Whether `value` is one learning-rate config (not a mapping or list of them).
+
+    A mapping whose keys are all kind names is one config, unless its values are
+    configs themselves (groups that happen to be named like kinds).
+    """
     if isinstance(value, (LearningRate, Schedule)):
         return True
     kinds = LearningRate.model_fields
     if isinstance(value, Mapping):
-        return bool(value) and all(isinstance(key, str) and key in kinds for key in value)
+        if not value or not all(isinstance(key, str) and key in kinds for key in value):
+            return False
+        return depth > 0 or not any(_is_single_config(v, depth + 1) for v in value.values())
     return any(hasattr(value, kind) for kind in kinds)
 
 
