@@ -29,7 +29,6 @@ from tml.optimizers import cli, compute_lr
 from tml.optimizers._cli import evaluation, loading, render
 from tml.optimizers.cli import main
 from tml.optimizers.config import LearningRate
-from tml.optimizers.schedule import Schedules
 
 ROOT = Path(__file__).resolve().parents[1]
 MULTITASK = ROOT / "examples" / "multitask_lr.yaml"
@@ -382,25 +381,17 @@ def test_summary_has_no_kind_specific_column(capsys: pytest.CaptureFixture[str])
     assert "ramp" not in header
 
 
-def _fake_metadata(
-    monkeypatch: pytest.MonkeyPatch, flat_from: tuple[Any, ...], periods: tuple[Any, ...]
-) -> None:
-    """Schedules.flat_from / .periods as the lead's new kinds will give them."""
-    monkeypatch.setattr(Schedules, "flat_from", property(lambda _: flat_from), raising=False)
-    monkeypatch.setattr(Schedules, "periods", property(lambda _: periods), raising=False)
-
-
 def test_periodic_schedule_shows_its_period_and_three_of_them(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     path = write(
         tmp_path,
         """
-        cyclic_like: {constant: 0.5}
+        cyclic_like:
+          cyclic: {learning_rate: 0.1, max_learning_rate: 0.5, step_size_up: 500, step_size_down: 1500}
         ramp: {linear_ramp_to_constant: {learning_rate: 1.0, num_ramp_steps: 1000}}
         """,
     )
-    _fake_metadata(monkeypatch, (None, 1000), (2000, None))
     code, out, err = run(capsys, path, "--no-plot")
     assert code == 0, err
     # Three periods of 2,000 steps, 10% more: 6,600 (the ramp is flat from 1,000).
@@ -411,10 +402,9 @@ def test_periodic_schedule_shows_its_period_and_three_of_them(
 
 
 def test_schedule_that_never_settles_says_never(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    path = write(tmp_path, "g: {constant: 0.5}\n")
-    _fake_metadata(monkeypatch, (None,), (None,))
+    path = write(tmp_path, "g: {inverse_sqrt: {learning_rate: 0.5, num_warmup_steps: 10}}\n")
     code, out, err = run(capsys, path, "--no-plot", "--steps", "50")
     assert code == 0, err
     assert table(out, "group")["g"][-1] == "never"

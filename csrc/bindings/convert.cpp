@@ -138,23 +138,38 @@ bool is_plain_value(py::handle v) {
            PyList_Check(p) || PyTuple_Check(p);
 }
 
-[[noreturn]] void type_error(const Path& where, const char* field, const char* expected,
-                             py::handle v) {
-    throw py::type_error(Path(where, field).str() + " must be " + expected + ", got " + show(v) +
-                         " (" + type_name(v) + ")");
+// Where a value being read sits: a field of a config node, or an item of a list field.
+// Its path and label are rendered only when a message needs them.
+struct Where {
+    const Path& node;
+    const char* field;
+    long index = -1;  // >= 0: item `index` of list field `field`
+
+    std::string path() const {
+        const Path f(node, field);
+        return index < 0 ? f.str() : Path(f, index).str();
+    }
+    std::string label() const {
+        return index < 0 ? std::string(field)
+                         : std::string(field) + "[" + std::to_string(index) + "]";
+    }
+};
+
+[[noreturn]] void type_error(const Where& w, const char* expected, py::handle v) {
+    throw py::type_error(w.path() + " must be " + expected + ", got " + show(v) + " (" +
+                         type_name(v) + ")");
 }
-[[noreturn]] void value_error(const Path& where, const char* field, const std::string& rule,
-                              py::handle v) {
-    throw py::value_error(Path(where, field).str() + " " + rule + ", got " + field + "=" + show(v));
+[[noreturn]] void value_error(const Where& w, const std::string& rule, py::handle v) {
+    throw py::value_error(w.path() + " " + rule + ", got " + w.label() + "=" + show(v));
 }
 
 // A Python number as a double; an int too large for a double is a ValueError.
-double to_double(py::handle v, const Path& where, const char* field) {
+double to_double(py::handle v, const Where& w) {
     const double d = PyFloat_AsDouble(v.ptr());
     if (d == -1.0 && PyErr_Occurred()) {
         if (!PyErr_ExceptionMatches(PyExc_OverflowError)) throw py::error_already_set();
         PyErr_Clear();
-        value_error(where, field, "must be a finite number", v);
+        value_error(w, "must be a finite number", v);
     }
     return d;
 }
@@ -162,7 +177,7 @@ double to_double(py::handle v, const Path& where, const char* field) {
 // A number written as a string, as YAML 1.1 loaders leave `1e-3`: parsed as Python's
 // int() or, failing that, float() would, but in ASCII only (Python also reads other
 // scripts' digits, which pydantic and YAML do not).
-py::object parse_number(py::handle v, const Path& where, const char* field) {
+py::object parse_number(py::handle v, const Where& w) {
     Py_ssize_t size = 0;
     const char* text = PyUnicode_AsUTF8AndSize(v.ptr(), &size);
     if (text == nullptr) throw py::error_already_set();
@@ -177,75 +192,74 @@ py::object parse_number(py::handle v, const Path& where, const char* field) {
         }
         if (!n) PyErr_Clear();
     }
-    if (!n) value_error(where, field, "must be a number", v);
+    if (!n) value_error(w, "must be a number", v);
     return py::reinterpret_steal<py::object>(n);
 }
 
-double read_real(py::handle v, const Path& where, const char* field) {
+double read_real(py::handle v, const Where& w) {
     if (PyFloat_CheckExact(v.ptr())) return PyFloat_AS_DOUBLE(v.ptr());
-    if (PyUnicode_Check(v.ptr())) return read_real(parse_number(v, where, field), where, field);
-    if (is_bool(v) || !is_real(v)) type_error(where, field, "a number", v);
-    return to_double(v, where, field);
+    if (PyUnicode_Check(v.ptr())) return read_real(parse_number(v, w), w);
+    if (is_bool(v) || !is_real(v)) type_error(w, "a number", v);
+    return to_double(v, w);
 }
 
 // An integer: an int, an integral real such as 10.0 (taken as 10; 10.5 is refused), or a
 // string of one. Values beyond int64 are refused here (as outside the field's range,
 // which starts at `min`), the others by the core.
-std::int64_t read_int(py::handle v, const Path& where, const char* field, std::int64_t min) {
+std::int64_t read_int(py::handle v, const Where& w, std::int64_t min) {
     PyObject* p = v.ptr();
     if (PyLong_CheckExact(p)) {
         int overflow = 0;
         const long long i = PyLong_AsLongLongAndOverflow(p, &overflow);
         if (overflow == 0) return static_cast<std::int64_t>(i);
     }
-    if (PyUnicode_Check(p)) return read_int(parse_number(v, where, field), where, field, min);
-    const std::string range = "must be an integer in " + tml::int_range_text(min);
-    if (is_bool(v) || !is_real(v)) type_error(where, field, "an integer", v);
+    if (PyUnicode_Check(p)) return read_int(parse_number(v, w), w, min);
+    const auto out_of_range = [&] {
+        value_error(w, "must be an integer in " + tml::int_range_text(min), v);
+    };
+    if (is_bool(v) || !is_real(v)) type_error(w, "an integer", v);
     if (!PyFloat_Check(p) && PyIndex_Check(p)) {
         const py::object index = py::reinterpret_steal<py::object>(PyNumber_Index(p));
         if (!index) throw py::error_already_set();
         int overflow = 0;
         const long long i = PyLong_AsLongLongAndOverflow(index.ptr(), &overflow);
-        if (overflow != 0) value_error(where, field, range, v);
+        if (overflow != 0) out_of_range();
         return static_cast<std::int64_t>(i);
     }
-    const double d = to_double(v, where, field);
-    if (!std::isfinite(d) || d != std::floor(d)) value_error(where, field, "must be an integer", v);
-    if (std::fabs(d) > 0x1p62) value_error(where, field, range, v);
+    const double d = to_double(v, w);
+    if (!std::isfinite(d) || d != std::floor(d)) value_error(w, "must be an integer", v);
+    if (std::fabs(d) > 0x1p62) out_of_range();
     return static_cast<std::int64_t>(d);
 }
 
-bool read_flag(py::handle v, const Path& where, const char* field) {
-    if (!is_bool(v)) type_error(where, field, "true or false", v);
+bool read_flag(py::handle v, const Where& w) {
+    if (!is_bool(v)) type_error(w, "true or false", v);
     return PyObject_IsTrue(v.ptr()) == 1;
 }
 
-std::uint8_t read_choice(py::handle v, const tml::FieldInfo& f, const Path& where) {
-    if (!PyUnicode_Check(v.ptr())) type_error(where, f.name, "a string", v);
-    const std::string text = py::str(v);
+std::uint8_t read_choice(py::handle v, const tml::FieldInfo& f, const Where& w) {
+    if (!PyUnicode_Check(v.ptr())) type_error(w, "a string", v);
+    for (std::uint8_t j = 0; j < f.choice_count; ++j)
+        if (PyUnicode_CompareWithASCIIString(v.ptr(), f.choices[j]) == 0) return j;
     std::string allowed;
-    for (std::uint8_t j = 0; j < f.choice_count; ++j) {
-        if (text == f.choices[j]) return j;
+    for (std::uint8_t j = 0; j < f.choice_count; ++j)
         allowed += (j ? ", '" : "'") + std::string(f.choices[j]) + "'";
-    }
-    value_error(where, f.name, "must be one of " + allowed, v);
+    value_error(w, "must be one of " + allowed, v);
 }
 
 // A list field, item by item (each read may run Python code that changes the list, so
 // the size and item are re-read each time and the item is held).
 template <class T, class Read>
-void read_list(py::handle v, const Path& where, const char* field, Read read, std::vector<T>& out) {
+void read_list(py::handle v, const Where& w, Read read, std::vector<T>& out) {
     if (PyUnicode_Check(v.ptr()) || PyBytes_Check(v.ptr()) || !PySequence_Check(v.ptr()))
-        type_error(where, field, "a list", v);
+        type_error(w, "a list", v);
     const py::object seq = py::reinterpret_steal<py::object>(PySequence_Fast(v.ptr(), ""));
     if (!seq) throw py::error_already_set();
     out.clear();
-    const Path list(where, field);
     for (Py_ssize_t j = 0; j < PySequence_Fast_GET_SIZE(seq.ptr()); ++j) {
         const py::object item =
             py::reinterpret_borrow<py::object>(PySequence_Fast_GET_ITEM(seq.ptr(), j));
-        const std::string name = std::string(field) + "[" + std::to_string(j) + "]";
-        out.push_back(read(item, list, j, name));
+        out.push_back(read(item, Where{w.node, w.field, static_cast<long>(j)}));
     }
 }
 
@@ -307,42 +321,37 @@ struct Reader {
     static void set_default(tml::ListRef&, const tml::FieldInfo&) {}  // lists are required
 
     void read_value(double& m, const tml::FieldInfo& f, py::handle v, const Path& where) {
-        m = tml::checked_real(f, read_real(v, where, f.name), where);
+        m = tml::checked_real(f, read_real(v, Where{where, f.name}), where);
     }
     void read_value(tml::OptionalRate& m, const tml::FieldInfo& f, py::handle v,
                     const Path& where) {
-        m = {true, tml::checked_real(f, read_real(v, where, f.name), where)};
+        m = {true, tml::checked_real(f, read_real(v, Where{where, f.name}), where)};
     }
     void read_value(tml::Count& m, const tml::FieldInfo& f, py::handle v, const Path& where) {
-        m = tml::checked_int(f, read_int(v, where, f.name, f.min), where);
+        m = tml::checked_int(f, read_int(v, Where{where, f.name}, f.min), where);
     }
     void read_value(tml::OptionalCount& m, const tml::FieldInfo& f, py::handle v,
                     const Path& where) {
-        m = {true, tml::checked_int(f, read_int(v, where, f.name, f.min), where)};
+        m = {true, tml::checked_int(f, read_int(v, Where{where, f.name}, f.min), where)};
     }
     void read_value(bool& m, const tml::FieldInfo& f, py::handle v, const Path& where) {
-        m = read_flag(v, where, f.name);
+        m = read_flag(v, Where{where, f.name});
     }
     void read_value(tml::Choice& m, const tml::FieldInfo& f, py::handle v, const Path& where) {
-        m.index = read_choice(v, f, where);
+        m.index = read_choice(v, f, Where{where, f.name});
     }
     void read_value(tml::ListRef& m, const tml::FieldInfo& f, py::handle v, const Path& where) {
         if (f.type == tml::FieldType::int_list) {
             read_list(
-                v, where, f.name,
-                [&](py::handle item, const Path& list, Py_ssize_t, const std::string& name) {
-                    return read_int(item, Path(list, nullptr), name.c_str(), f.min);
-                },
+                v, Where{where, f.name},
+                [&](py::handle item, const Where& w) { return read_int(item, w, f.min); },
                 buffers.ints);
             tml::check_int_list(f, buffers.ints.data(), buffers.ints.size(), where);
             m = set.tables().add_ints(buffers.ints.data(), buffers.ints.size());
         } else {
             read_list(
-                v, where, f.name,
-                [](py::handle item, const Path& list, Py_ssize_t, const std::string& name) {
-                    return read_real(item, Path(list, nullptr), name.c_str());
-                },
-                buffers.reals);
+                v, Where{where, f.name},
+                [](py::handle item, const Where& w) { return read_real(item, w); }, buffers.reals);
             tml::check_rate_list(f, buffers.reals.data(), buffers.reals.size(), where);
             m = set.tables().add_reals(buffers.reals.data(), buffers.reals.size());
         }
@@ -408,7 +417,8 @@ struct Reader {
             const py::object n = get_field(stage, names().num_steps, found);
             const bool last = j + 1 == count;
             if (last && !n.is_none())
-                value_error(here, "num_steps", "must be left out: the last stage runs forever", n);
+                value_error(Where{here, "num_steps"},
+                            "must be left out: the last stage runs forever", n);
             if (!last) {
                 if (n.is_none())
                     throw py::value_error(Path(here, "num_steps").str() +
@@ -416,7 +426,7 @@ struct Reader {
                 tml::FieldInfo info = tml::describe("num_steps", tml::FieldType::integer, "");
                 info.min = 1;
                 lengths.push_back(
-                    tml::checked_int(info, read_int(n, here, "num_steps", 1), here).i);
+                    tml::checked_int(info, read_int(n, Where{here, "num_steps"}, 1), here).i);
             }
             const py::object schedule = get_field(stage, names().schedule, found);
             const Path schedule_at(here, "schedule");

@@ -42,8 +42,20 @@ std::atomic<unsigned> max_threads{tml::available_cores()};
 // GIL: releasing and taking it back costs more than such a call does.
 constexpr std::size_t keep_gil_below = std::size_t{1} << 14;
 
+// Schedule 0 of a set at one step, compiled for its kind: a single Schedule's scalar
+// call jumps straight to its formula.
+using FirstValue = double (*)(const tml::ScheduleSet&, const ScalarStep&);
+template <class K>
+double first_value(const tml::ScheduleSet& set, const ScalarStep& s) {
+    const K& kind = set.pool().of<K>()[set[0].index];
+    const tml::Context c = set.context();
+    return s.is_int ? kind(s.i, c) : kind(s.d, c);
+}
+
 struct SetObject {
-    PyObject_HEAD vectorcallfunc vectorcall;
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    FirstValue first;  // for a single schedule, else nullptr
     std::shared_ptr<const tml::ScheduleSet> set;
     PyObject* names;  // a tuple of the schedules' names, or nullptr (None)
     int single;       // Schedule: one schedule, results shaped like the steps
@@ -253,6 +265,12 @@ PyObject* set_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
             PyObject* obj = type->tp_alloc(type, 0);
             if (obj == nullptr) return nullptr;
             SetObject* self = as_set(obj);
+            self->first =
+                single ? tml::with_kind((*set)[0].kind,
+                                        [](auto tag) -> FirstValue {
+                                            return &first_value<typename decltype(tag)::type>;
+                                        })
+                       : nullptr;
             new (&self->set) std::shared_ptr<const tml::ScheduleSet>(std::move(set));
             self->names = name_tuple.release().ptr();
             self->single = single;
@@ -300,8 +318,16 @@ void set_dealloc(PyObject* self) {
 // ---------------------------------------------------------------------------------------
 // Calls.
 
-PyObject* scalar_result(const tml::ScheduleSet& set, bool single, PyObject* step) {
-    if (single) return scalar_value(set, step);
+PyObject* scalar_result(const SetObject* o, PyObject* step) {
+    const tml::ScheduleSet& set = *o->set;
+    if (o->first != nullptr)
+        return guarded(
+            [&]() -> PyObject* {
+                const double v = o->first(set, read_step(step));
+                if (std::isnan(v)) throw_refused("step", step);
+                return PyFloat_FromDouble(v);
+            },
+            static_cast<PyObject*>(nullptr));
     return guarded(
         [&]() -> PyObject* {
             npy_intp dims[1] = {static_cast<npy_intp>(set.size())};
@@ -350,8 +376,7 @@ PyObject* set_vectorcall(PyObject* self, PyObject* const* args, size_t nargsf, P
     const Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     if (nargs == 1 && no_options(args, nargs, kwnames)) {
         PyObject* step = args[0];
-        if (PyLong_CheckExact(step) || PyFloat_CheckExact(step))
-            return scalar_result(*o->set, o->single != 0, step);
+        if (PyLong_CheckExact(step) || PyFloat_CheckExact(step)) return scalar_result(o, step);
         if (fast_array(step))
             return array_result(*o->set, o->single != 0, reinterpret_cast<PyArrayObject*>(step));
     }
@@ -601,6 +626,23 @@ PyObject* scalar_value(const tml::ScheduleSet& set, PyObject* step) {
         static_cast<PyObject*>(nullptr));
 }
 
+// Python before 3.12 does not let a class statement's subclass inherit vectorcall, so
+// calling a Schedule would build an argument tuple for tp_call first. For the package's
+// own subclasses, which do not override __call__, set what 3.12 sets by itself; they are
+// also made immutable, so __call__ cannot be replaced afterwards and leave the two
+// inconsistent.
+void fast_calls(py::handle cls) {
+    if (!PyType_Check(cls.ptr()) ||
+        !PyType_IsSubtype(reinterpret_cast<PyTypeObject*>(cls.ptr()), set_type))
+        throw py::type_error("_fast_calls takes a subclass of ScheduleSet");
+    auto* type = reinterpret_cast<PyTypeObject*>(cls.ptr());
+    if (type->tp_call != set_type->tp_call ||
+        type->tp_vectorcall_offset != set_type->tp_vectorcall_offset)
+        throw py::type_error("_fast_calls: the class overrides __call__");
+    type->tp_flags |= Py_TPFLAGS_HAVE_VECTORCALL | Py_TPFLAGS_IMMUTABLETYPE;
+    PyType_Modified(type);
+}
+
 void bind_schedule_type(py::module_& m) {
     if (_import_array() < 0) throw py::error_already_set();
     PyObject* type = PyType_FromModuleAndSpec(m.ptr(), &spec, nullptr);
@@ -612,6 +654,8 @@ void bind_schedule_type(py::module_& m) {
         "set_max_threads", [](unsigned n) { max_threads = n > 0 ? n : tml::available_cores(); },
         py::arg("n"), "Threads a batch call may use; 0 restores the default (all usable cores).");
     m.def("get_max_threads", [] { return max_threads.load(); });
+    m.def("_fast_calls", &fast_calls, py::arg("cls"),
+          "Lets a subclass that keeps ScheduleSet's __call__ be called through vectorcall.");
     m.def("kind_fields", &kind_fields,
           "Every kind's config fields (name, type, default, range), as the core declares them.");
     m.def("_register_models", &register_models, py::arg("learning_rate"), py::arg("kinds"),

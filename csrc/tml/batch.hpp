@@ -290,16 +290,17 @@ inline constexpr std::size_t kind_block = 2048;
 template <class Step, class Out>
 void evaluate_by_kind(const ScheduleSet& set, std::size_t begin, std::size_t end, const Step* steps,
                       std::size_t n, Out* out, const Context& c) {
-    std::size_t k = 0;
     for_each_kind([&](auto tag) {
         using K = typename decltype(tag)::type;
-        const auto& members = set.members_of_kind(k++);
+        const auto& members = set.members_of_kind(kind_index<K>);
         if (members.empty()) return;
         const K* items = set.pool().of<K>().data();
         // Members are in set order: the block's are one run, found by bisection.
-        auto it =
-            std::lower_bound(members.begin(), members.end(), begin,
-                             [](const ScheduleSet::Member& m, std::size_t g) { return m.g < g; });
+        auto it = begin == 0 ? members.begin()
+                             : std::lower_bound(members.begin(), members.end(), begin,
+                                                [](const ScheduleSet::Member& m, std::size_t g) {
+                                                    return m.g < g;
+                                                });
         for (; it != members.end() && it->g < end; ++it)
             fill(items[it->index], steps, n, out + std::size_t{it->g} * n, c);
     });

@@ -558,6 +558,12 @@ class Schedules(_core.ScheduleSet):
         return f"Schedules({label}, kinds={list(self.kinds)!r})"
 
 
+# Calls skip the argument tuple on Python < 3.12 too (see _core._fast_calls); the two
+# classes become immutable.
+_core._fast_calls(Schedule)
+_core._fast_calls(Schedules)
+
+
 def _compute_lr(lr_config: Config, step: Any, *, out: Any = None, dtype: Any = None) -> Any:
     """The learning rate of `lr_config` at `step`, as the original tml `compute_lr`.
 
