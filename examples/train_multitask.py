@@ -30,9 +30,8 @@ import torch
 from torch import nn
 
 from tml.core.config import BaseConfig, load_config_from_yaml
-from tml.optimizers import Schedules
+from tml.optimizers import Schedules, build_multi_task_optimizer
 from tml.optimizers.config import MultiTaskLearningRates, OptimizerConfig
-from tml.optimizers.optimizer import build_multi_task_optimizer
 
 DEFAULT_CONFIG = Path(__file__).with_name("train_multitask.yaml")
 

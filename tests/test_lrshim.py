@@ -1,10 +1,19 @@
-"""LRShim: torch's LRScheduler contract, bit-exact learning rates, exact resume."""
+"""LRShim: torch's LRScheduler contract, bit-exact learning rates, exact resume.
+
+Expected learning rates come from the plain-Python oracle (`tests.oracle`) or from
+torch's own schedulers run side by side.
+"""
 
 from __future__ import annotations
 
-import bisect
-import math
+import copy
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
 import types
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,130 +24,49 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.optim.lr_scheduler import LambdaLR
 
-from tml.optimizers import Schedule, Schedules, compute_lr
+import tml
+import tml.optimizers
+from tests.oracle import namespace, reference_lr
+from tests.torch_support import (
+    CONFIGS,
+    CombinedOptimizer,
+    cycled,
+    expected,
+    group_lrs,
+    hex_lrs,
+    hexes,
+    make_optimizer,
+    train_step,
+)
+from tml.optimizers import Schedules
 from tml.optimizers.config import LearningRate
 from tml.optimizers.optimizer import LRShim
 
-CONFIGS: dict[str, dict[str, Any]] = {
-    "const": {"constant": 0.05},
-    "piecewise": {
-        "piecewise_constant": {
-            "learning_rate_boundaries": [3, 7],
-            "learning_rate_values": [0.3, 0.2, 0.1],
-        }
-    },
-    "ramp": {"linear_ramp_to_constant": {"learning_rate": 0.7, "num_ramp_steps": 6}},
-    "cosine": {
-        "linear_ramp_to_cosine": {
-            "learning_rate": 0.9,
-            "final_learning_rate": 0.01,
-            "num_ramp_steps": 4,
-            "final_num_steps": 15,
-        }
-    },
-}
+KINDS = list(CONFIGS.values())
 
 
-def reference_lr(config: dict[str, Any], step: int) -> float:
-    """The original tml formulas in plain Python: an oracle independent of tml."""
-    if "constant" in config:
-        return config["constant"]
-    if "piecewise_constant" in config:
-        c = config["piecewise_constant"]
-        return c["learning_rate_values"][bisect.bisect_right(c["learning_rate_boundaries"], step)]
-    if "linear_ramp_to_constant" in config:
-        c = config["linear_ramp_to_constant"]
-        return min(c["learning_rate"], c["learning_rate"] / c["num_ramp_steps"] * step)
-    c = config["linear_ramp_to_cosine"]
-    lr, final, ramp, end = (
-        c["learning_rate"],
-        c["final_learning_rate"],
-        c["num_ramp_steps"],
-        c["final_num_steps"],
-    )
-    if step < ramp:
-        return lr / ramp * step
-    if step > end:
-        return final
-    return final + (lr - final) * 0.5 * (1.0 + math.cos(math.pi * (step - ramp) / (end - ramp)))
-
-
-def make_optimizer(groups: int, cls: Any = torch.optim.SGD, **kwargs: Any) -> Any:
-    params = [torch.nn.Parameter(torch.ones(3)) for _ in range(groups)]
-    kwargs.setdefault("lr", 0.0)
-    return cls([{"params": [p]} for p in params], **kwargs)
-
-
-def train_step(optimizer: Any) -> None:
-    for group in optimizer.param_groups:
-        for p in group["params"]:
-            p.grad = torch.full_like(p, 0.5)
-    optimizer.step()
-
-
-def hexes(values: list[Any]) -> list[str]:
-    """Bitwise comparison of Python floats; anything that is not a float fails."""
-    return [float.hex(v) for v in values]
-
-
-def group_lrs(optimizer: Any) -> list[Any]:
-    return [group["lr"] for group in optimizer.param_groups]
-
-
-def expected(configs: list[Any], step: int) -> list[float]:
-    return [compute_lr(c, step) for c in configs]
-
-
-class CombinedOptimizer(torch.optim.Optimizer):
-    """A minimal combined optimizer in the style of torchrec's CombinedOptimizer.
-
-    Its parts are `_optims` (name, optimizer) pairs; its param_groups are theirs,
-    concatenated; step() steps every part.
-    """
-
-    def __init__(self, optims: list[tuple[str, Any]]) -> None:
-        # Optimizer.__init__ wants parameters of its own; the parts own them here.
-        self._optims = optims
-        self.defaults: dict[str, Any] = {}
-        self.state: Any = {}
-
-    @property
-    def param_groups(self) -> list[dict[str, Any]]:  # type: ignore[override]
-        return [group for _, optim in self._optims for group in optim.param_groups]
-
-    def step(self, closure: Any = None) -> None:  # type: ignore[override]
-        for _, optim in self._optims:
-            optim.step(closure)
+def oracle_fn(config: dict[str, Any]) -> Any:
+    """The oracle as a LambdaLR factor function (group base lr 1.0)."""
+    ns = namespace(config)
+    return lambda step: reference_lr(ns, step)
 
 
 # --------------------------------------------------------------------------- basics
 
 
-def test_constructor_sets_step_zero_and_each_step_follows_compute_lr() -> None:
+def test_constructor_sets_step_zero_and_each_step_follows_the_oracle() -> None:
     optimizer = make_optimizer(len(CONFIGS))
     shim = LRShim(optimizer, CONFIGS)
-    configs = list(CONFIGS.values())
     assert shim.last_epoch == 0
-    assert hexes(group_lrs(optimizer)) == hexes(expected(configs, 0))
-    for step in range(1, 25):
+    assert hex_lrs(optimizer) == hexes(expected(KINDS, 0))
+    for step in range(1, 30):
         train_step(optimizer)
         shim.step()
         assert shim.last_epoch == step
         lrs = group_lrs(optimizer)
         assert all(type(lr) is float for lr in lrs)
-        assert hexes(lrs) == hexes(expected(configs, step))
+        assert hexes(lrs) == hexes(expected(KINDS, step)), step
         assert hexes(shim.get_last_lr()) == hexes(lrs)
-
-
-def test_learning_rates_equal_the_plain_python_reference() -> None:
-    optimizer = make_optimizer(len(CONFIGS))
-    shim = LRShim(optimizer, CONFIGS)
-    for step in range(30):
-        if step:
-            train_step(optimizer)
-            shim.step()
-        want = [reference_lr(c, step) for c in CONFIGS.values()]
-        assert hexes(group_lrs(optimizer)) == hexes(want), step
 
 
 @pytest.mark.parametrize(
@@ -157,100 +85,254 @@ def test_works_with_torch_optimizers(cls: Any, kwargs: dict[str, Any]) -> None:
     for step in range(1, 6):
         train_step(optimizer)
         shim.step()
-        assert hexes(group_lrs(optimizer)) == hexes(expected(list(CONFIGS.values()), step))
+        assert hex_lrs(optimizer) == hexes(expected(KINDS, step))
 
 
 def test_many_groups_of_mixed_kinds() -> None:
-    configs = [list(CONFIGS.values())[g % 4] for g in range(301)]
+    configs = cycled(301)
     optimizer = make_optimizer(len(configs))
     shim = LRShim(optimizer, configs)
     for step in range(1, 20):
         train_step(optimizer)
         shim.step()
-        assert hexes(group_lrs(optimizer)) == hexes(expected(configs, step))
+        assert hex_lrs(optimizer) == hexes(expected(configs, step))
 
 
-def test_each_step_is_one_compiled_call() -> None:
-    configs = [list(CONFIGS.values())[g % 4] for g in range(50)]
-    optimizer = make_optimizer(len(configs))
-    shim = LRShim(optimizer, configs)
-    calls: list[Any] = []
-    schedules = shim._schedules
+class CallCounter:
+    """Counts the Python and builtin calls made while it is active (sys.setprofile)."""
 
-    class Counting:
-        """Stands in for the compiled schedules, counting batch evaluations."""
+    def __init__(self) -> None:
+        self.calls = 0
 
-        def __len__(self) -> int:
-            return len(schedules)
+    def __enter__(self) -> CallCounter:
+        import sys
 
-        def assign(self, step: Any, targets: Any, key: str = "lr") -> list[float]:
-            calls.append(step)
-            return schedules.assign(step, targets, key)
+        def profile(_frame: Any, event: str, _arg: Any) -> None:
+            if event in ("call", "c_call"):
+                self.calls += 1
 
-        def values(self, step: Any) -> list[float]:
-            calls.append(step)
-            return schedules.values(step)
+        sys.setprofile(profile)
+        return self
 
-    shim._schedules = Counting()  # type: ignore[assignment]
-    for step in range(1, 6):
+    def __exit__(self, *exc: object) -> None:
+        import sys
+
+        sys.setprofile(None)
+
+
+class OpCounter(torch.utils._python_dispatch.TorchDispatchMode):
+    """Counts the torch operators run while it is active."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops: list[str] = []
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        if func is not torch.ops.aten.lift_fresh.default:  # torch.from_numpy: no work
+            self.ops.append(str(func))
+        return func(*args, **(kwargs or {}))
+
+
+def step_costs(groups: int, tensor: bool, pack: bool) -> tuple[int, list[str]]:
+    """Python calls and torch operators of one step (after the first ones) over `groups`."""
+    optimizer = make_optimizer(groups)
+    if tensor:
+        for group in optimizer.param_groups:
+            group["lr"] = torch.tensor(0.0)
+    shim = LRShim(optimizer, cycled(groups), pack_tensor_lrs=pack)
+    for _ in range(3):
         train_step(optimizer)
         shim.step()
-        assert calls == [step]
-        calls.clear()
-    assert hexes(group_lrs(optimizer)) == hexes(expected(configs, 5))
+    for _ in range(2):  # the first counted step also pays for one-time setup (dispatch caches)
+        with CallCounter() as calls, OpCounter() as ops:
+            shim.step()
+    return calls.calls, ops.ops
 
 
-def test_float_epoch_and_bad_steps_take_the_checked_path() -> None:
+@pytest.mark.parametrize(("tensor", "pack"), [(False, False), (True, False), (True, True)])
+def test_a_step_does_no_work_per_group_in_python(tensor: bool, pack: bool) -> None:
+    # The same calls and torch operators for 5 groups as for 60: the groups are
+    # evaluated by one compiled call and written by one copy per pack, never one by one.
+    few, many = step_costs(5, tensor, pack), step_costs(60, tensor, pack)
+    assert few == many
+    if not tensor:
+        assert few[1] == []
+    elif pack:
+        assert few[1] == ["aten.copy_.default"]  # one write into the buffer
+    else:
+        assert few[1] == ["aten.copy_.default", "aten._foreach_copy_.default"]
+
+
+def test_epoch_must_be_an_integer_step() -> None:
     optimizer = make_optimizer(4)
     shim = LRShim(optimizer, CONFIGS)
     train_step(optimizer)
-    with pytest.warns(UserWarning, match="epoch parameter"):
-        shim.step(2.5)
-    assert hexes(group_lrs(optimizer)) == hexes(expected(list(CONFIGS.values()), 2.5))
+    with (
+        pytest.warns(UserWarning, match="epoch parameter"),
+        pytest.raises(TypeError, match=r"2\.5"),
+    ):
+        shim.step(2.5)  # type: ignore[arg-type]
     with pytest.warns(UserWarning, match="epoch parameter"), pytest.raises(ValueError, match="-3"):
         shim.step(-3)
-    assert shim.last_epoch == 2.5
+    assert shim.last_epoch == 0  # the refused steps changed nothing
+    assert hex_lrs(optimizer) == hexes(expected(KINDS, 0))
+
+
+# --------------------------------------------------------------------------- imports
+
+TORCH_NAMES = ["LRShim", "build_multi_task_optimizer", "build_optimizer", "get_optimizer_class"]
+
+
+def test_torch_adapters_are_importable_from_tml_optimizers() -> None:
+    from tml.optimizers import LRShim as shim_class
+    from tml.optimizers import build_multi_task_optimizer, build_optimizer, get_optimizer_class
+    from tml.optimizers import optimizer as module
+
+    assert shim_class is LRShim
+    assert build_optimizer is module.build_optimizer
+    assert build_multi_task_optimizer is module.build_multi_task_optimizer
+    assert get_optimizer_class is module.get_optimizer_class
+    assert set(TORCH_NAMES) <= set(dir(tml.optimizers))
+    assert set(TORCH_NAMES) <= set(dir(module))
+    assert not set(TORCH_NAMES) & set(tml.optimizers.__all__)  # star import needs no torch
+    with pytest.raises(AttributeError, match="has no attribute 'LRShimm'"):
+        tml.optimizers.LRShimm  # noqa: B018
+
+
+def run_python(code: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=str(Path(tml.__file__).resolve().parents[1]))
+    return subprocess.run(
+        [sys.executable, "-W", "error", "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+
+
+def test_import_does_not_import_torch() -> None:
+    run = run_python(
+        """
+        import sys
+        import tml.optimizers
+        from tml.optimizers import compute_lr, Schedules
+        from tml.optimizers.optimizer import compute_lr
+        assert "torch" not in sys.modules, "import tml.optimizers imported torch"
+        assert "LRShim" in dir(tml.optimizers)
+        tml.optimizers.LRShim
+        assert "torch" in sys.modules
+        """
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+
+
+def test_without_torch_the_adapters_name_the_torch_extra() -> None:
+    run = run_python(
+        """
+        import sys
+
+        class NoTorch:  # torch not installed: what a missing package raises
+            def find_spec(self, name, path=None, target=None):
+                if name == "torch" or name.startswith("torch."):
+                    raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+                return None
+
+        sys.meta_path.insert(0, NoTorch())
+        import tml.optimizers
+        assert "LRShim" in dir(tml.optimizers)
+        for name in ("LRShim", "build_optimizer", "build_multi_task_optimizer",
+                     "get_optimizer_class"):
+            try:
+                getattr(tml.optimizers, name)
+            except ImportError as e:
+                print(e)
+            else:
+                raise AssertionError(name)
+        try:
+            from tml.optimizers.optimizer import LRShim
+        except ImportError as e:
+            print(e)
+        """
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = run.stdout.splitlines()
+    assert len(lines) == 5
+    assert lines[0] == (
+        "tml.optimizers.LRShim needs torch, which is not installed: install the torch extra, "
+        "pip install 'tml-optimizers[torch]'"
+    )
+    assert all("torch extra" in line for line in lines)
+    assert lines[4].startswith("tml.optimizers.optimizer.LRShim needs torch")
 
 
 # --------------------------------------------------------------------------- lr_dict forms
 
 
-def test_lr_dict_forms_give_the_same_learning_rates() -> None:
-    def attrs(cfg: dict[str, Any]) -> Any:
-        # A config object of the original tml style: the four kinds as attributes.
-        kinds = (
-            "constant",
-            "piecewise_constant",
-            "linear_ramp_to_constant",
-            "linear_ramp_to_cosine",
-        )
-        fields: dict[str, Any] = dict.fromkeys(kinds)
-        for kind, body in cfg.items():
-            fields[kind] = types.SimpleNamespace(**body) if isinstance(body, dict) else body
-        return types.SimpleNamespace(**fields)
+def attrs(cfg: dict[str, Any]) -> Any:
+    """A config object of the original tml style: the kinds as attributes."""
+    fields: dict[str, Any] = dict.fromkeys(LearningRate.model_fields)
+    for kind, body in cfg.items():
+        fields[kind] = types.SimpleNamespace(**body) if isinstance(body, dict) else body
+    return types.SimpleNamespace(**fields)
 
+
+def test_lr_dict_forms_give_the_same_learning_rates() -> None:
     forms: list[Any] = [
         CONFIGS,
         {name: LearningRate.model_validate(cfg) for name, cfg in CONFIGS.items()},
         {name: attrs(cfg) for name, cfg in CONFIGS.items()},
-        list(CONFIGS.values()),
+        KINDS,
         Schedules(CONFIGS),
     ]
-    results = []
     for form in forms:
         optimizer = make_optimizer(len(CONFIGS))
         shim = LRShim(optimizer, form)
         for _ in range(9):
             train_step(optimizer)
             shim.step()
-        results.append(hexes(group_lrs(optimizer)))
-    assert all(r == results[0] for r in results)
-    assert results[0] == hexes(expected(list(CONFIGS.values()), 9))
+        assert hex_lrs(optimizer) == hexes(expected(KINDS, 9)), type(form)
 
 
 def test_group_names() -> None:
     assert LRShim(make_optimizer(4), CONFIGS).group_names == list(CONFIGS)
-    assert LRShim(make_optimizer(4), list(CONFIGS.values())).group_names == ["0", "1", "2", "3"]
+    assert LRShim(make_optimizer(4), KINDS).group_names == ["0", "1", "2", "3"]
+
+
+def test_groups_are_named_for_monitors_unless_named_already() -> None:
+    optimizer = make_optimizer(4)
+    optimizer.param_groups[1]["name"] = "mine"
+    LRShim(optimizer, CONFIGS)
+    assert [g["name"] for g in optimizer.param_groups] == ["const", "mine", "ramp", "cosine"]
+    # Without names (a sequence of configs) the groups are left as they are.
+    optimizer = make_optimizer(2)
+    LRShim(optimizer, KINDS[:2])
+    assert all("name" not in g for g in optimizer.param_groups)
+
+
+@pytest.mark.parametrize(
+    "single",
+    [
+        LearningRate(constant=0.1),
+        {"constant": 0.1},
+        {"linear_ramp_to_constant": {"learning_rate": 0.1, "num_ramp_steps": 5}},
+        attrs({"constant": 0.1}),
+    ],
+    ids=["LearningRate", "constant dict", "ramp dict", "attribute object"],
+)
+def test_a_single_config_is_refused_showing_the_expected_shape(single: Any) -> None:
+    with pytest.raises(TypeError, match=r"single config.*\{group_name: config\}.*ALL_PARAMS"):
+        LRShim(make_optimizer(1), single)
+
+
+def test_a_group_named_like_a_kind_is_still_a_group() -> None:
+    shim = LRShim(make_optimizer(1), {"constant": {"constant": 0.25}})
+    assert shim.group_names == ["constant"]
+    assert shim.get_last_lr() == [0.25]
+    # ... and its invalid config is reported as such, not as a single config.
+    with pytest.raises(ValueError, match="constant") as error:
+        LRShim(make_optimizer(1), {"constant": {"constant": -1.0}})
+    assert "single config" not in str(error.value)
 
 
 @pytest.mark.parametrize(("groups", "configs"), [(3, 2), (1, 4), (5, 4)])
@@ -287,27 +369,117 @@ def test_plain_object_with_optims_is_refused_with_a_hint() -> None:
 
 
 @pytest.mark.parametrize(
-    ("last_epoch", "error"), [(-2, ValueError), (True, TypeError), (1.5, TypeError)]
+    ("last_epoch", "error"),
+    [(-2, ValueError), (True, TypeError), (1.5, TypeError), (2**63 - 1, ValueError)],
 )
 def test_bad_last_epoch(last_epoch: Any, error: type[Exception]) -> None:
-    with pytest.raises(error, match=r"last_epoch|integer"):
+    with pytest.raises(error, match="last_epoch"):
         LRShim(make_optimizer(1), {"a": {"constant": 0.1}}, last_epoch=last_epoch)
+
+
+def test_pack_tensor_lrs_must_be_a_bool() -> None:
+    with pytest.raises(TypeError, match="pack_tensor_lrs"):
+        LRShim(make_optimizer(1), {"a": {"constant": 0.1}}, pack_tensor_lrs=1)  # type: ignore[arg-type]
 
 
 def test_added_param_group_is_a_count_error_at_the_next_step() -> None:
     optimizer = make_optimizer(2)
     shim = LRShim(optimizer, {"a": {"constant": 0.1}, "b": {"constant": 0.2}})
+    for _ in range(2):  # the later steps take the shortest path
+        train_step(optimizer)
+        shim.step()
     optimizer.add_param_group({"params": [torch.nn.Parameter(torch.ones(1))]})
     train_step(optimizer)
     with pytest.raises(ValueError, match=r"3 parameter groups.* 2 learning rates"):
         shim.step()
-    assert shim.last_epoch == 0  # the refused step changed nothing
+    assert shim.last_epoch == 2  # the refused step changed nothing
+    assert group_lrs(optimizer)[:2] == [0.1, 0.2]
+
+
+# --------------------------------------------------------------------------- torch conventions
+
+
+def test_get_lr_outside_step_warns_like_torch() -> None:
+    shim = LRShim(make_optimizer(4), CONFIGS)
+    with pytest.warns(UserWarning, match="get_last_lr"):
+        values = shim.get_lr()
+    assert hexes(values) == hexes(expected(KINDS, 0))
+
+
+def test_scheduler_step_before_optimizer_step_warns_like_torch() -> None:
+    shim = LRShim(make_optimizer(4), CONFIGS)
+    with pytest.warns(UserWarning, match="before `optimizer.step\\(\\)`"):
+        shim.step()
+
+
+def test_optimizer_step_replaced_after_construction_warns_like_torch() -> None:
+    optimizer = make_optimizer(4)
+    shim = LRShim(optimizer, CONFIGS)
+    optimizer.step = types.MethodType(torch.optim.SGD.step, optimizer)  # type: ignore[method-assign]
+    with pytest.warns(UserWarning, match="has been overridden"):
+        shim.step()
+
+
+def test_warnings_on_the_first_step_only_as_torch() -> None:
+    optimizer = make_optimizer(4)
+    shim = LRShim(optimizer, CONFIGS)
+    reference = LambdaLR(make_optimizer(4, lr=1.0), [oracle_fn(c) for c in KINDS])
+    for scheduler in (shim, reference):
+        with pytest.warns(UserWarning, match="before `optimizer.step\\(\\)`"):
+            scheduler.step()
+        scheduler.step()  # torch warns once; filterwarnings=error fails the test otherwise
+    assert shim._step_count == reference._step_count == 3
+    assert shim.last_epoch == reference.last_epoch == 2
+
+
+def test_step_with_epoch_warns_and_uses_the_closed_form() -> None:
+    optimizer = make_optimizer(4)
+    shim = LRShim(optimizer, CONFIGS)
+    train_step(optimizer)
+    with pytest.warns(UserWarning, match="epoch parameter"):
+        shim.step(11)
+    assert shim.last_epoch == 11
+    assert hex_lrs(optimizer) == hexes(expected(KINDS, 11))
+    train_step(optimizer)
+    shim.step()
+    assert hex_lrs(optimizer) == hexes(expected(KINDS, 12))
+
+
+def test_initial_lr_is_recorded() -> None:
+    optimizer = make_optimizer(2, lr=0.25)
+    shim = LRShim(optimizer, {"a": {"constant": 0.1}, "b": {"constant": 0.2}})
+    assert [g["initial_lr"] for g in optimizer.param_groups] == [0.25, 0.25]
+    assert shim.base_lrs == [0.25, 0.25]
+
+
+def test_same_conventions_as_lambda_lr() -> None:
+    """Torch's LambdaLR with base lr 1.0 and the oracle as factors: the same everything."""
+    for last_epoch in (-1, 0, 3, 9):
+        opt_a = make_optimizer(4, lr=1.0)
+        opt_b = make_optimizer(4, lr=1.0)
+        for optimizer in (opt_a, opt_b):
+            for group in optimizer.param_groups:
+                group["initial_lr"] = 1.0
+        shim = LRShim(opt_a, KINDS, last_epoch=last_epoch)
+        lam = LambdaLR(opt_b, [oracle_fn(c) for c in KINDS], last_epoch=last_epoch)
+        for _ in range(8):
+            assert shim.last_epoch == lam.last_epoch
+            assert shim._step_count == lam._step_count
+            assert hex_lrs(opt_a) == hex_lrs(opt_b)
+            assert hexes(shim.get_last_lr()) == hexes(lam.get_last_lr())
+            train_step(opt_a)
+            train_step(opt_b)
+            shim.step()
+            lam.step()
 
 
 # --------------------------------------------------------------------------- tensor lr
 
 
-def tensor_optimizer(dtypes: list[Any]) -> Any:
+DTYPES = [torch.float64, None, torch.float32, torch.bfloat16]
+
+
+def tensor_optimizer(dtypes: list[Any], cls: Any = torch.optim.SGD, **kwargs: Any) -> Any:
     groups = [
         {
             "params": [torch.nn.Parameter(torch.ones(2))],
@@ -315,47 +487,85 @@ def tensor_optimizer(dtypes: list[Any]) -> Any:
         }
         for d in dtypes
     ]
-    return torch.optim.SGD(groups, lr=0.0)
+    return cls(groups, lr=0.0, **kwargs)
 
 
-def test_tensor_lr_is_filled_in_place() -> None:
-    optimizer = tensor_optimizer([torch.float64, None, torch.float32, torch.float64])
-    tensors = [g["lr"] for g in optimizer.param_groups]
-    shim = LRShim(optimizer, CONFIGS)
-    configs = list(CONFIGS.values())
-    for step in range(12):
+def as_held(values: list[float], dtypes: list[Any]) -> list[float]:
+    """`values` as lr tensors of `dtypes` hold them (None: a float, unchanged)."""
+    return [
+        v if d is None else torch.tensor(v, dtype=d).item()
+        for v, d in zip(values, dtypes, strict=True)
+    ]
+
+
+@pytest.mark.parametrize("pack", [False, True])
+def test_tensor_lrs_follow_the_schedule_in_their_dtype(pack: bool) -> None:
+    optimizer = tensor_optimizer(DTYPES)
+    given = group_lrs(optimizer)
+    shim = LRShim(optimizer, CONFIGS, pack_tensor_lrs=pack)
+    for step in range(16):
         if step:
             train_step(optimizer)
             shim.step()
-        want = expected(configs, step)
         lrs = group_lrs(optimizer)
-        for g in (0, 2, 3):
-            assert lrs[g] is tensors[g], "tensor lr replaced instead of filled"
-        assert lrs[0].item() == want[0]
         assert type(lrs[1]) is float
-        assert lrs[1] == want[1]
-        assert lrs[2].item() == torch.tensor(want[2], dtype=torch.float32).item()
-        assert lrs[3].item() == want[3]
+        for g in (0, 2, 3):
+            assert isinstance(lrs[g], torch.Tensor)
+            assert lrs[g].dtype == DTYPES[g]
+            assert lrs[g].shape == ()
+            # Unpacked, the user's tensors are written in place; packed, replaced once.
+            assert (lrs[g] is given[g]) is not pack
+        assert hexes(lrs) == hexes(as_held(expected(KINDS, step), DTYPES)), step
         last = shim.get_last_lr()
-        assert isinstance(last[0], torch.Tensor)
-        assert last[0] is not lrs[0]
-        assert last[0].item() == want[0]
-        assert last[1] == want[1]
+        assert hexes(last) == hexes(lrs)
+        for g in (0, 2, 3):
+            assert last[g].dtype == DTYPES[g]
+            assert last[g].data_ptr() != lrs[g].data_ptr()  # a copy, never the group's lr
 
 
-def test_tensor_lr_with_adam_trains() -> None:
-    groups = [
-        {"params": [torch.nn.Parameter(torch.ones(2))], "lr": torch.tensor(0.0)} for _ in range(2)
-    ]
-    optimizer = torch.optim.Adam(groups, foreach=False)
-    shim = LRShim(optimizer, {"a": CONFIGS["cosine"], "b": CONFIGS["ramp"]})
-    for step in range(1, 6):
+@pytest.mark.parametrize("pack", [False, True])
+def test_get_last_lr_never_aliases_the_groups_lr(pack: bool) -> None:
+    optimizer = tensor_optimizer([torch.float32] * 3)
+    shim = LRShim(optimizer, KINDS[1:], pack_tensor_lrs=pack)
+    train_step(optimizer)
+    shim.step()
+    last = shim.get_last_lr()
+    held = hexes(last)
+    for group in optimizer.param_groups:
+        group["lr"].fill_(7.0)
+    assert hexes(last) == held  # a snapshot, not the groups' tensors
+    for value in last:
+        value.fill_(123.0)
+    assert hex_lrs(optimizer) == hexes([7.0] * 3)
+
+
+@pytest.mark.parametrize("pack", [False, True])
+def test_packed_groups_hold_views_of_one_buffer(pack: bool) -> None:
+    optimizer = tensor_optimizer([torch.float32, torch.float64, torch.float32, None])
+    LRShim(optimizer, CONFIGS, pack_tensor_lrs=pack)
+    lrs = group_lrs(optimizer)
+    bases = [lr._base for lr in lrs[:3]]
+    if not pack:
+        assert bases == [None, None, None]
+        return
+    # One buffer per dtype: groups 0 and 2 share one, group 1 has its own.
+    assert bases[0] is not None
+    assert bases[0] is bases[2]
+    assert bases[1] is not None
+    assert bases[1] is not bases[0]
+    assert [lr.storage_offset() for lr in (lrs[0], lrs[2])] == [0, 1]
+
+
+@pytest.mark.parametrize("pack", [False, True])
+def test_tensor_lrs_with_adam_train(pack: bool) -> None:
+    optimizer = tensor_optimizer([torch.float32, torch.float32], torch.optim.Adam, foreach=False)
+    shim = LRShim(optimizer, {"a": CONFIGS["cosine"], "b": CONFIGS["ramp"]}, pack_tensor_lrs=pack)
+    configs = [CONFIGS["cosine"], CONFIGS["ramp"]]
+    for step in range(1, 8):
         train_step(optimizer)
         shim.step()
-        assert [t.item() for t in group_lrs(optimizer)] == [
-            torch.tensor(v, dtype=torch.float32).item()
-            for v in expected([CONFIGS["cosine"], CONFIGS["ramp"]], step)
-        ]
+        assert hex_lrs(optimizer) == hexes(as_held(expected(configs, step), [torch.float32] * 2))
+    assert all(torch.isfinite(p).all() for g in optimizer.param_groups for p in g["params"])
 
 
 def test_shared_lr_tensor_with_different_schedules_is_refused() -> None:
@@ -369,12 +579,21 @@ def test_shared_lr_tensor_with_different_schedules_is_refused() -> None:
         )
 
 
-def test_default_lr_tensor_is_shared_by_groups_and_refused() -> None:
+def test_default_lr_tensor_is_shared_by_groups_and_refused_unless_packed() -> None:
     # torch puts the one default `lr` tensor in every group that sets none.
     optimizer = make_optimizer(2, torch.optim.Adam, lr=torch.tensor(0.0), foreach=False)
     assert optimizer.param_groups[0]["lr"] is optimizer.param_groups[1]["lr"]
-    with pytest.raises(ValueError, match="share one lr tensor"):
-        LRShim(optimizer, {"a": CONFIGS["cosine"], "b": CONFIGS["ramp"]})
+    configs = {"a": CONFIGS["cosine"], "b": CONFIGS["ramp"]}
+    with pytest.raises(ValueError, match=r"share one lr tensor.*pack_tensor_lrs=True"):
+        LRShim(optimizer, configs)
+    # Packed, each group gets its own view: the schedules no longer collide.
+    shim = LRShim(optimizer, configs, pack_tensor_lrs=True)
+    for step in range(1, 8):
+        train_step(optimizer)
+        shim.step()
+        assert hex_lrs(optimizer) == hexes(
+            as_held(expected(configs.values(), step), [torch.float32] * 2)
+        )
 
 
 def test_shared_lr_tensor_with_the_same_schedule_is_allowed() -> None:
@@ -385,61 +604,95 @@ def test_shared_lr_tensor_with_the_same_schedule_is_allowed() -> None:
     for step in range(1, 8):
         train_step(optimizer)
         shim.step()
-        assert lr.item() == compute_lr(CONFIGS["cosine"], step)
+        assert lr.item() == expected([CONFIGS["cosine"]], step)[0]
 
 
-# --------------------------------------------------------------------------- torch conventions
-
-
-def test_get_lr_outside_step_warns_like_torch() -> None:
-    shim = LRShim(make_optimizer(4), CONFIGS)
-    with pytest.warns(UserWarning, match="get_last_lr"):
-        values = shim.get_lr()
-    assert hexes(values) == hexes(expected(list(CONFIGS.values()), 0))
-
-
-def test_scheduler_step_before_optimizer_step_warns_like_torch() -> None:
-    shim = LRShim(make_optimizer(4), CONFIGS)
-    with pytest.warns(UserWarning, match="before `optimizer.step\\(\\)`"):
+def test_one_element_lr_of_another_shape_is_written_in_place_even_when_packing() -> None:
+    optimizer = make_optimizer(1)
+    lr = optimizer.param_groups[0]["lr"] = torch.zeros(1, dtype=torch.float64)
+    shim = LRShim(optimizer, {"a": CONFIGS["ramp"]}, pack_tensor_lrs=True)
+    for step in range(1, 5):
+        train_step(optimizer)
         shim.step()
+        assert optimizer.param_groups[0]["lr"] is lr
+        assert lr.tolist() == expected([CONFIGS["ramp"]], step)
+        assert shim.get_last_lr()[0].shape == (1,)
 
 
-def test_step_with_epoch_uses_the_closed_form() -> None:
-    optimizer = make_optimizer(4)
-    shim = LRShim(optimizer, CONFIGS)
-    train_step(optimizer)
-    with pytest.warns(UserWarning, match="epoch parameter"):
-        shim.step(11)
-    assert shim.last_epoch == 11
-    assert hexes(group_lrs(optimizer)) == hexes(expected(list(CONFIGS.values()), 11))
+def test_packing_survives_optimizer_load_state_dict() -> None:
+    optimizer = tensor_optimizer([torch.float32] * 4, torch.optim.Adam, foreach=False)
+    shim = LRShim(optimizer, CONFIGS, pack_tensor_lrs=True)
+    for _ in range(5):
+        train_step(optimizer)
+        shim.step()
+    saved_opt, saved_shim = optimizer.state_dict(), shim.state_dict()
+
+    optimizer = tensor_optimizer([torch.float32] * 4, torch.optim.Adam, foreach=False)
+    shim = LRShim(optimizer, CONFIGS, pack_tensor_lrs=True)
+    optimizer.load_state_dict(saved_opt)  # new groups, new lr tensors behind the shim's back
+    shim.load_state_dict(saved_shim)
+    loaded = group_lrs(optimizer)
+    assert hexes(loaded) == hexes(as_held(expected(KINDS, 5), [torch.float32] * 4))
+    for step in range(6, 20):
+        train_step(optimizer)
+        shim.step()
+        assert hex_lrs(optimizer) == hexes(as_held(expected(KINDS, step), [torch.float32] * 4))
+    lrs = group_lrs(optimizer)
+    assert all(lr is not old for lr, old in zip(lrs, loaded, strict=True))  # packed again
+    assert lrs[0]._base is not None
+    assert all(lr._base is lrs[0]._base for lr in lrs)
 
 
-def test_initial_lr_is_recorded() -> None:
-    optimizer = make_optimizer(2, lr=0.25)
-    shim = LRShim(optimizer, {"a": {"constant": 0.1}, "b": {"constant": 0.2}})
-    assert [g["initial_lr"] for g in optimizer.param_groups] == [0.25, 0.25]
-    assert shim.base_lrs == [0.25, 0.25]
+@pytest.mark.parametrize("pack", [False, True])
+@pytest.mark.parametrize("replacement", ["tensor", "float"])
+def test_a_group_lr_replaced_behind_its_back_is_found(pack: bool, replacement: str) -> None:
+    optimizer = tensor_optimizer([torch.float64] * 4)
+    shim = LRShim(optimizer, CONFIGS, pack_tensor_lrs=pack)
+    for _ in range(3):
+        train_step(optimizer)
+        shim.step()
+    optimizer.param_groups[2]["lr"] = (
+        torch.tensor(9.0, dtype=torch.float64) if replacement == "tensor" else 9.0
+    )
+    for step in range(4, 12):
+        train_step(optimizer)
+        shim.step()
+        assert hex_lrs(optimizer) == hexes(expected(KINDS, step))
 
 
-def test_same_last_epoch_convention_as_lambda_lr() -> None:
-    """Torch's LambdaLR with base lr 1.0 computes exactly the same learning rates."""
-    configs = list(CONFIGS.values())
-    for last_epoch in (-1, 0, 3, 9):
-        opt_a = make_optimizer(4, lr=1.0)
-        opt_b = make_optimizer(4, lr=1.0)
-        for optimizer in (opt_a, opt_b):
-            for group in optimizer.param_groups:
-                group["initial_lr"] = 1.0
-        shim = LRShim(opt_a, configs, last_epoch=last_epoch)
-        lam = LambdaLR(opt_b, [Schedule(c) for c in configs], last_epoch=last_epoch)
-        assert shim.last_epoch == lam.last_epoch
-        for _ in range(6):
-            assert hexes(group_lrs(opt_a)) == hexes(group_lrs(opt_b))
-            assert hexes(shim.get_last_lr()) == hexes(lam.get_last_lr())
-            train_step(opt_a)
-            train_step(opt_b)
-            shim.step()
-            lam.step()
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+def test_copies_write_their_own_groups(how: str) -> None:
+    optimizer = tensor_optimizer([torch.float32] * 4)
+    shim = LRShim(optimizer, CONFIGS, pack_tensor_lrs=True)
+    for _ in range(3):
+        train_step(optimizer)
+        shim.step()
+    clone = copy.deepcopy(shim) if how == "deepcopy" else pickle.loads(pickle.dumps(shim))
+    assert clone.optimizer is not optimizer
+    assert hexes(clone.get_last_lr()) == hexes(shim.get_last_lr())
+    original = hex_lrs(optimizer)
+    for step in range(4, 9):
+        train_step(clone.optimizer)
+        clone.step()
+        assert hex_lrs(clone.optimizer) == hexes(
+            as_held(expected(KINDS, step), [torch.float32] * 4)
+        )
+    assert hex_lrs(optimizer) == original
+
+
+def test_two_packed_shims_on_one_optimizer_share_the_buffer() -> None:
+    # SequentialLR hands the groups from one LRShim to the next: no new tensors between.
+    optimizer = tensor_optimizer([torch.float32] * 2)
+    first = LRShim(optimizer, KINDS[:2], pack_tensor_lrs=True)
+    views = group_lrs(optimizer)
+    second = LRShim(optimizer, KINDS[2:], pack_tensor_lrs=True)
+    for shim, configs in ((first, KINDS[:2]), (second, KINDS[2:]), (first, KINDS[:2])):
+        train_step(optimizer)
+        shim.step()
+        assert all(a is b for a, b in zip(group_lrs(optimizer), views, strict=True))
+        assert hex_lrs(optimizer) == hexes(
+            as_held(expected(configs, shim.last_epoch), [torch.float32] * 2)
+        )
 
 
 # --------------------------------------------------------------------------- state and resume
@@ -453,9 +706,14 @@ def is_plain(value: Any) -> bool:
     return value is None or isinstance(value, (bool, int, float, str))
 
 
-def test_state_dict_is_plain_data_and_loads_with_weights_only(tmp_path: Any) -> None:
-    optimizer = tensor_optimizer([None, torch.float64, None, None])
-    shim = LRShim(optimizer, {name: LearningRate.model_validate(c) for name, c in CONFIGS.items()})
+@pytest.mark.parametrize("pack", [False, True])
+def test_state_dict_is_plain_data_and_loads_with_weights_only(tmp_path: Any, pack: bool) -> None:
+    optimizer = tensor_optimizer([None, torch.float32, None, torch.float64])
+    shim = LRShim(
+        optimizer,
+        {name: LearningRate.model_validate(c) for name, c in CONFIGS.items()},
+        pack_tensor_lrs=pack,
+    )
     for _ in range(5):
         train_step(optimizer)
         shim.step()
@@ -464,20 +722,20 @@ def test_state_dict_is_plain_data_and_loads_with_weights_only(tmp_path: Any) -> 
     assert state["last_epoch"] == 5
     assert state["group_names"] == list(CONFIGS)
     assert state["lr_dict"] == dict(zip(CONFIGS, Schedules(CONFIGS).configs, strict=True))
+    held = as_held(expected(KINDS, 5), [None, torch.float32, None, torch.float64])
+    assert hexes(state["_last_lr"]) == hexes(held)
     torch.save(state, tmp_path / "sched.pt")
     assert torch.load(tmp_path / "sched.pt", weights_only=True) == state
 
 
-def run(
-    configs: dict[str, Any], steps: int, optimizer: Any = None, shim: Any = None
-) -> list[list[str]]:
+def run(configs: dict[str, Any], steps: int, optimizer: Any = None, shim: Any = None) -> list[Any]:
     """Learning rates used by each of `steps` optimizer steps."""
     if optimizer is None:
         optimizer = make_optimizer(len(configs), torch.optim.Adam)
         shim = LRShim(optimizer, configs)
     seen = []
     for _ in range(steps):
-        seen.append(hexes(group_lrs(optimizer)))
+        seen.append(hex_lrs(optimizer))
         train_step(optimizer)
         shim.step()
     return seen
@@ -505,6 +763,7 @@ def test_resume_from_state_dict_continues_exactly(tmp_path: Any, k: int) -> None
     assert shim.last_epoch == k
     after = run(CONFIGS, total - k, optimizer, shim)
     assert before + after == uninterrupted
+    assert uninterrupted == [hexes(expected(KINDS, s)) for s in range(total)]
 
 
 @pytest.mark.parametrize("k", [1, 5, 17])
@@ -529,23 +788,21 @@ def test_last_epoch_needs_initial_lr() -> None:
         LRShim(make_optimizer(4), CONFIGS, last_epoch=3)
 
 
-def test_load_state_dict_refuses_other_schedules() -> None:
+def test_load_state_dict_refuses_other_schedules_and_says_how_to_start_afresh() -> None:
     shim = LRShim(make_optimizer(4), CONFIGS)
     changed = dict(
         CONFIGS, ramp={"linear_ramp_to_constant": {"learning_rate": 0.7, "num_ramp_steps": 60}}
     )
     state = LRShim(make_optimizer(4), changed).state_dict()
-    with pytest.raises(ValueError, match=r"group 'ramp'.*num_ramp_steps': 60"):
+    with pytest.raises(ValueError, match=r"group 'ramp'.*num_ramp_steps': 60.*afresh from step 0"):
         shim.load_state_dict(state)
-    renamed = LRShim(
-        make_optimizer(4), dict(zip(["a", "b", "c", "d"], CONFIGS.values(), strict=True))
-    )
-    with pytest.raises(ValueError, match="saved for groups 'const'"):
+    renamed = LRShim(make_optimizer(4), dict(zip("abcd", KINDS, strict=True)))
+    with pytest.raises(ValueError, match=r"saved for groups 'const'.*afresh"):
         renamed.load_state_dict(shim.state_dict())
 
 
 def test_load_state_dict_without_lr_dict_keeps_own_schedules() -> None:
-    old = LRShim(make_optimizer(4), list(CONFIGS.values()))
+    old = LRShim(make_optimizer(4), KINDS)
     for _ in range(6):
         old.optimizer.step()
         old.step()
@@ -570,31 +827,104 @@ def test_load_state_dict_accepts_normalised_equal_configs_and_keeps_input() -> N
     state["lr_dict"] = {
         "a": {"linear_ramp_to_constant": {"learning_rate": 1.0, "num_ramp_steps": 10.0}}
     }
-    snapshot = dict(state.items())
+    snapshot = copy.deepcopy(state)
     shim.load_state_dict(state)
     assert state == snapshot
 
 
+# Every entry of a state is checked as the constructor checks its arguments.
+BAD_STATES = [
+    ("last_epoch", 1.5, TypeError, "last_epoch'.*1.5"),
+    ("last_epoch", True, TypeError, "last_epoch'.*True"),
+    ("last_epoch", "abc", TypeError, "last_epoch'.*'abc'"),
+    ("last_epoch", None, TypeError, "last_epoch'.*None"),
+    ("last_epoch", float("nan"), TypeError, "last_epoch'.*nan"),
+    ("last_epoch", 10**30, ValueError, "last_epoch'.*between -1 and"),
+    ("last_epoch", -2, ValueError, "last_epoch'.*-2"),
+    ("_step_count", 2.0, TypeError, "_step_count'.*2.0"),
+    ("_step_count", -1, ValueError, "_step_count'.*-1"),
+    ("_is_initial", "no", TypeError, "_is_initial'.*'no'"),
+    ("base_lrs", [0.1], ValueError, r"base_lrs'\] must be a list of 4"),
+    ("base_lrs", "0.1", ValueError, r"base_lrs'\] must be a list of 4"),
+    ("base_lrs", [0.1, 0.1, "x", 0.1], TypeError, r"base_lrs'\]\[2\] must be a number"),
+    ("base_lrs", [0.1, 0.1, 0.1, float("inf")], ValueError, r"base_lrs'\]\[3\].*finite"),
+    ("_last_lr", [0.1, None, 0.1, 0.1], TypeError, r"_last_lr'\]\[1\] must be a number"),
+    ("_last_lr", [0.1, 0.1, -0.5, 0.1], ValueError, r"_last_lr'\]\[2\].*>= 0"),
+    ("_last_lr", [0.1, True, 0.1, 0.1], TypeError, r"_last_lr'\]\[1\] must be a number"),
+    ("group_names", "const", TypeError, r"group_names'\] must be a list of strings"),
+    ("group_names", ["a", "b", "c", "d"], ValueError, "saved for groups 'a'"),
+    ("lr_dict", [1, 2], TypeError, r"lr_dict'\] must be a dict"),
+    ("lr_dict", {n: {"constant": -1} for n in CONFIGS}, ValueError, "invalid config"),
+    ("step", 5, ValueError, "unknown key 'step'"),
+    ("get_last_lr", None, ValueError, "unknown key 'get_last_lr'"),
+    ("optimizer", None, ValueError, "unknown key 'optimizer'"),
+    ("_schedules", None, ValueError, "unknown key '_schedules'"),
+]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "error", "match"),
+    BAD_STATES,
+    ids=[f"{key}={value!r}"[:40] for key, value, _, _ in BAD_STATES],
+)
+def test_load_state_dict_refuses_a_bad_entry_naming_it(
+    key: str, value: Any, error: type[Exception], match: str
+) -> None:
+    optimizer = make_optimizer(4)
+    shim = LRShim(optimizer, CONFIGS)
+    for _ in range(3):
+        train_step(optimizer)
+        shim.step()
+    before = (shim.last_epoch, shim._step_count, hexes(shim.get_last_lr()), list(shim.base_lrs))
+    state = shim.state_dict()
+    state["last_epoch"] = 7  # a good entry the refused load must not apply
+    state[key] = value
+    with pytest.raises(error, match=match):
+        shim.load_state_dict(state)
+    after = (shim.last_epoch, shim._step_count, hexes(shim.get_last_lr()), list(shim.base_lrs))
+    assert after == before
+    assert callable(shim.step)
+    assert callable(shim.get_last_lr)
+    train_step(optimizer)
+    shim.step()
+    assert hex_lrs(optimizer) == hexes(expected(KINDS, 4))
+
+
+def test_load_state_dict_needs_a_dict_with_last_epoch() -> None:
+    shim = LRShim(make_optimizer(4), CONFIGS)
+    with pytest.raises(TypeError, match="state_dict must be a dict"):
+        shim.load_state_dict([("last_epoch", 3)])  # type: ignore[arg-type]
+    state = shim.state_dict()
+    del state["last_epoch"]
+    with pytest.raises(ValueError, match="no 'last_epoch'"):
+        shim.load_state_dict(state)
+
+
+def test_load_state_dict_accepts_a_minimal_state() -> None:
+    optimizer = make_optimizer(4)
+    shim = LRShim(optimizer, CONFIGS)
+    shim.load_state_dict({"last_epoch": 9})
+    train_step(optimizer)
+    shim.step()
+    assert hex_lrs(optimizer) == hexes(expected(KINDS, 10))
+
+
 def test_resume_on_a_combined_optimizer(tmp_path: Any) -> None:
+    configs = {"a": CONFIGS["cosine"], "b": CONFIGS["ramp"], "c": CONFIGS["piecewise"]}
+
     def build() -> tuple[Any, Any]:
         dense = make_optimizer(2, torch.optim.Adam)
         sparse = make_optimizer(1, torch.optim.SGD)
         combined = CombinedOptimizer([("dense", dense), ("sparse", sparse)])
-        return combined, LRShim(
-            combined, {"a": CONFIGS["cosine"], "b": CONFIGS["ramp"], "c": CONFIGS["piecewise"]}
-        )
+        return combined, LRShim(combined, configs)
 
     combined, shim = build()
     seen = []
     for _ in range(10):
-        seen.append(hexes(group_lrs(combined)))
+        seen.append(hex_lrs(combined))
         train_step(combined)
         shim.step()
-    want = [
-        hexes(expected([CONFIGS["cosine"], CONFIGS["ramp"], CONFIGS["piecewise"]], s))
-        for s in range(10)
-    ]
-    assert seen == want
+    assert seen == [hexes(expected(configs.values(), s)) for s in range(10)]
     parts = {name: optim.state_dict() for name, optim in combined._optims}
     torch.save({"parts": parts, "scheduler": shim.state_dict()}, tmp_path / "c.pt")
 
@@ -604,9 +934,7 @@ def test_resume_on_a_combined_optimizer(tmp_path: Any) -> None:
         optim.load_state_dict(saved["parts"][name])
     shim.load_state_dict(saved["scheduler"])
     for step in range(10, 16):
-        assert hexes(group_lrs(combined)) == hexes(
-            expected([CONFIGS["cosine"], CONFIGS["ramp"], CONFIGS["piecewise"]], step)
-        )
+        assert hex_lrs(combined) == hexes(expected(configs.values(), step))
         train_step(combined)
         shim.step()
 
@@ -619,7 +947,7 @@ def test_combined_optimizer_count_mismatch_names_the_parts() -> None:
         LRShim(combined, CONFIGS)
 
 
-kinds = st.sampled_from(list(CONFIGS.values()))
+kinds = st.sampled_from(KINDS)
 
 
 @settings(max_examples=25, deadline=None)
@@ -641,9 +969,6 @@ def test_property_resume_equals_uninterrupted(configs: list[Any], k: int, more: 
 
 
 def test_deepcopy_and_pickle_continue_with_the_same_learning_rates() -> None:
-    import copy
-    import pickle
-
     optimizer = make_optimizer(4)
     shim = LRShim(optimizer, CONFIGS)
     for _ in range(3):
@@ -655,40 +980,62 @@ def test_deepcopy_and_pickle_continue_with_the_same_learning_rates() -> None:
         for step in range(4, 9):
             train_step(clone.optimizer)
             clone.step()
-            want = expected(list(CONFIGS.values()), step)
-            assert hexes(group_lrs(clone.optimizer)) == hexes(want)
+            assert hex_lrs(clone.optimizer) == hexes(expected(KINDS, step))
 
 
-def test_groups_rebuilt_on_every_access_are_recognised() -> None:
-    params = [torch.nn.Parameter(torch.ones(1)) for _ in range(3)]
-    optimizer = torch.optim.SGD([{"params": [p]} for p in params], lr=0.0)
-    groups = optimizer.param_groups
-
-    class Rebuilding(torch.optim.SGD):
-        """Returns a new list of the same group dicts on every access, as torchrec does."""
-
-        @property  # type: ignore[override]
-        def param_groups(self) -> list[dict[str, Any]]:
-            return list(groups)
-
-        @param_groups.setter
-        def param_groups(self, value: list[dict[str, Any]]) -> None:
-            groups[:] = value
-
-    optimizer.__class__ = Rebuilding
-    assert optimizer.param_groups is not optimizer.param_groups
-    configs = list(CONFIGS.values())[:3]
-    shim = LRShim(optimizer, configs)
-    inspections = []
-    original = shim._inspect_groups
-
-    def counting(groups: Any) -> None:
-        inspections.append(1)
-        original(groups)
-
-    shim._inspect_groups = counting  # type: ignore[method-assign]
-    for step in range(1, 4):
-        train_step(optimizer)
+def test_groups_rebuilt_on_every_access_are_written() -> None:
+    # torchrec's CombinedOptimizer builds a new list of the same group dicts each time.
+    combined = CombinedOptimizer([("a", make_optimizer(2)), ("b", make_optimizer(1))])
+    assert combined.param_groups is not combined.param_groups
+    configs = KINDS[:3]
+    shim = LRShim(combined, configs)
+    for step in range(1, 6):
+        train_step(combined)
         shim.step()
-        assert hexes(group_lrs(optimizer)) == hexes(expected(configs, step))
-    assert inspections == []
+        assert hex_lrs(combined) == hexes(expected(configs, step))
+
+
+# --------------------------------------------------------------------------- torch composites
+
+
+def composite(kind: str, first: Any, optimizer: Any) -> Any:
+    """`first` (an LRShim or a LambdaLR) inside one of torch's composite schedulers."""
+    if kind == "sequential":
+        warmup = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=0.25, total_iters=3)
+        return torch.optim.lr_scheduler.SequentialLR(optimizer, [warmup, first], milestones=[3])
+    decay = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.9)
+    return torch.optim.lr_scheduler.ChainedScheduler([first, decay])
+
+
+@pytest.mark.parametrize("kind", ["sequential", "chained"])
+@pytest.mark.parametrize("pack", [False, True])
+def test_inside_sequential_lr_and_chained_scheduler_as_lambda_lr(kind: str, pack: bool) -> None:
+    # LambdaLR with base lr 1.0 and the oracle as factors is the same schedule as the
+    # LRShim: torch's composites must give both the same learning rates at every step.
+    def build(shim: bool) -> tuple[Any, Any]:
+        optimizer = tensor_optimizer([torch.float64, None, torch.float64, None])
+        for group in optimizer.param_groups:
+            group["lr"] = group["lr"].fill_(1.0) if isinstance(group["lr"], torch.Tensor) else 1.0
+        first = (
+            LRShim(optimizer, CONFIGS, pack_tensor_lrs=pack)
+            if shim
+            else LambdaLR(optimizer, [oracle_fn(c) for c in KINDS])
+        )
+        return optimizer, composite(kind, first, optimizer)
+
+    (opt_a, sched_a), (opt_b, sched_b) = build(True), build(False)
+    for step in range(20):
+        assert hex_lrs(opt_a) == hex_lrs(opt_b), step
+        assert hexes(sched_a.get_last_lr()) == hexes(sched_b.get_last_lr()), step
+        for optimizer, scheduler in ((opt_a, sched_a), (opt_b, sched_b)):
+            train_step(optimizer)
+            scheduler.step()
+    state = sched_a.state_dict()
+    opt_c, sched_c = build(True)
+    sched_c.load_state_dict(state)
+    opt_c.load_state_dict(opt_a.state_dict())
+    for _ in range(5):
+        for optimizer, scheduler in ((opt_a, sched_a), (opt_c, sched_c)):
+            train_step(optimizer)
+            scheduler.step()
+        assert hex_lrs(opt_c) == hex_lrs(opt_a)

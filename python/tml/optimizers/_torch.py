@@ -1,19 +1,21 @@
 """Torch adapters: the `LRShim` scheduler and the optimizer builders.
 
-Re-exported lazily by `tml.optimizers.optimizer`, so that importing that module does
-not need torch. Everything here follows `torch.optim.lr_scheduler` conventions
-(`last_epoch` counts steps from 0, the constructor performs the first step,
+Re-exported lazily by `tml.optimizers` and `tml.optimizers.optimizer`, so that importing
+those modules does not need torch. Everything here follows `torch.optim.lr_scheduler`
+conventions (`last_epoch` counts steps from 0, the constructor performs the first step,
 `initial_lr` is recorded in each parameter group, tensor learning rates are updated in
 place) and the names of the original tml code.
 """
 
 from __future__ import annotations
 
+import math
 import operator
 import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch.optim import Optimizer
@@ -25,7 +27,7 @@ from tml.optimizers.config import (
     OptimizerConfig,
     get_optimizer_algorithm_config,
 )
-from tml.optimizers.schedule import Schedules
+from tml.optimizers.schedule import Schedule, Schedules
 
 __all__ = [
     "LRShim",
@@ -41,6 +43,14 @@ _ALGORITHMS: tuple[tuple[str, type[Optimizer]], ...] = (
     ("sgd", torch.optim.SGD),
     ("adagrad", torch.optim.Adagrad),
 )
+# The compiled schedules take steps up to int64's maximum; last_epoch is one less.
+_MAX_STEP = 2**63 - 1
+_LR = operator.itemgetter("lr")
+_SHAPE_HINT = (
+    "lr_dict maps each parameter group's name to its config, in the optimizer's group "
+    "order: {group_name: config}, e.g. {'ALL_PARAMS': {'constant': 0.1}} for an optimizer "
+    "with one group"
+)
 
 
 def _shown(names: list[str], limit: int = 5) -> str:
@@ -49,30 +59,56 @@ def _shown(names: list[str], limit: int = 5) -> str:
     return head if len(names) <= limit else f"{head}, ... ({len(names)} in all)"
 
 
-def _compile(lr_dict: Any) -> tuple[Schedules, list[str], list[Any]]:
-    """The compiled schedules, group names and configs (as given) of `lr_dict`."""
+def _is_single_config(value: Any, depth: int = 0) -> bool:
+    """Whether `value` is one learning-rate config (not a mapping or list of them).
+
+    A mapping whose keys are all kind names is one config, unless its values are
+    configs themselves (groups that happen to be named like kinds).
+    """
+    if isinstance(value, (LearningRate, Schedule)):
+        return True
+    kinds = LearningRate.model_fields
+    if isinstance(value, Mapping):
+        if not value or not all(isinstance(key, str) and key in kinds for key in value):
+            return False
+        return depth > 0 or not any(_is_single_config(v, depth + 1) for v in value.values())
+    return any(hasattr(value, kind) for kind in kinds)
+
+
+def _compile(lr_dict: Any) -> tuple[Schedules, list[str], list[Any], bool]:
+    """The compiled schedules, group names, configs (as given) and whether names were given."""
     if isinstance(lr_dict, Schedules):
         schedules = lr_dict
         configs: list[Any] = schedules.configs
     elif isinstance(lr_dict, Mapping):
-        schedules = Schedules(lr_dict)
+        try:
+            schedules = Schedules(lr_dict)
+        except (TypeError, ValueError) as e:
+            if _is_single_config(lr_dict):
+                msg = f"lr_dict looks like a single config ({dict(lr_dict)!r}); {_SHAPE_HINT}"
+                raise TypeError(msg) from e
+            raise
         configs = list(lr_dict.values())
+    elif _is_single_config(lr_dict):
+        msg = f"lr_dict is a single config ({type(lr_dict).__name__}); {_SHAPE_HINT}"
+        raise TypeError(msg)
     elif isinstance(lr_dict, Iterable) and not isinstance(lr_dict, (str, bytes)):
         configs = list(lr_dict)
         schedules = Schedules(configs)
     else:
         msg = (
             "lr_dict must be a mapping of group name to learning-rate config, a sequence of "
-            f"configs or a Schedules, got {type(lr_dict).__name__}"
+            f"configs or a Schedules, got {type(lr_dict).__name__}; {_SHAPE_HINT}"
         )
         raise TypeError(msg)
+    named = schedules.names is not None
     raw = schedules.names if schedules.names is not None else range(len(schedules))
     names = [str(name) for name in raw]
     if len(set(names)) != len(names):
         repeated = sorted({n for n in names if names.count(n) > 1})
         msg = f"lr_dict has repeated group names {_shown(repeated)}"
         raise ValueError(msg)
-    return schedules, names, configs
+    return schedules, names, configs, named
 
 
 def _count_error(optimizer: Optimizer, groups: int, names: list[str]) -> ValueError:
@@ -99,14 +135,125 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _integer(value: Any, name: str, low: int, high: int) -> int:
+    """`value` as an int in [low, high]; TypeError or ValueError naming `name` otherwise."""
+    if isinstance(value, (bool, np.bool_)):
+        msg = f"{name} must be an integer, got {name}={value!r}"
+        raise TypeError(msg)
+    try:
+        number = operator.index(value)
+    except TypeError:
+        msg = f"{name} must be an integer, got {name}={value!r} ({type(value).__name__})"
+        raise TypeError(msg) from None
+    if not low <= number <= high:
+        bound = "2**63 - 1" if high == _MAX_STEP else "2**63 - 2"
+        msg = f"{name} must be between {low} and {bound}, got {name}={number}"
+        raise ValueError(msg)
+    return number
+
+
+class _Pack:
+    """The tensor learning rates of one device and dtype, written with one copy a step.
+
+    `buffer` holds one value per group in `slots`. Either the groups' `lr` entries are
+    0-d views of `buffer` (packed: `targets` is None), or they are the user's own tensors
+    (`targets`), updated from views of `buffer` (`sources`) with one foreach copy.
+    """
+
+    __slots__ = ("buffer", "index", "slots", "sources", "targets")
+
+    def __init__(
+        self,
+        buffer: Tensor,
+        slots: list[int],
+        groups: int,
+        targets: list[Tensor] | None = None,
+    ) -> None:
+        self.buffer = buffer
+        self.slots = slots
+        # Rows of the host values to gather; None when they are all of them, in order.
+        self.index = None if slots == list(range(groups)) else torch.tensor(slots)
+        self.targets = targets
+        self.sources: list[Tensor] = []
+        if targets is not None:
+            views = buffer.unbind(0)
+            self.sources = [
+                v if t.dim() == 0 else v.view(t.shape) for v, t in zip(views, targets, strict=True)
+            ]
+
+
+def _adopt(lrs: list[Tensor]) -> Tensor | None:
+    """The 1-d tensor whose consecutive elements `lrs` are, or None.
+
+    Groups already packed (by this or another `LRShim`, or by the user) are written
+    through their buffer as they are, without new tensors that would make a compiled
+    optimizer step recompile.
+    """
+    base = lrs[0]._base
+    if (
+        base is None
+        or base.dim() != 1
+        or base.numel() != len(lrs)
+        or not base.is_contiguous()
+        or base.requires_grad
+    ):
+        return None
+    start = base.storage_offset()
+    for i, lr in enumerate(lrs):
+        if lr._base is not base or lr.dim() != 0 or lr.storage_offset() != start + i:
+            return None
+    return base
+
+
+_STATE_KEYS = (
+    "group_names",
+    "base_lrs",
+    "last_epoch",
+    "_step_count",
+    "_is_initial",
+    "_last_lr",
+    "lr_dict",
+)
+# Attributes derived from the optimizer's groups: rebuilt, never saved or copied.
+_DERIVED = (
+    "_assign",
+    "_seen_groups",
+    "_fast_groups",
+    "_plain",
+    "_packs",
+    "_float_slots",
+    "_watched",
+    "_watched_slots",
+    "_host",
+)
+
+
+def _numbers(value: Any, name: str, count: int) -> list[Any]:
+    """`value` as a list of `count` finite numbers >= 0 (or one-element tensors)."""
+    if not isinstance(value, (list, tuple)) or len(value) != count:
+        shown = f"{len(value)} items" if isinstance(value, (list, tuple)) else type(value).__name__
+        msg = f"{name} must be a list of {count} learning rates (one per group), got {shown}"
+        raise ValueError(msg)
+    for i, item in enumerate(value):
+        number = item.item() if isinstance(item, Tensor) and item.numel() == 1 else item
+        if isinstance(number, (bool, np.bool_)) or not isinstance(
+            number, (int, float, np.integer, np.floating)
+        ):
+            msg = f"{name}[{i}] must be a number, got {item!r} ({type(item).__name__})"
+            raise TypeError(msg)
+        if not (math.isfinite(number) and number >= 0):
+            msg = f"{name}[{i}] must be finite and >= 0, got {item!r}"
+            raise ValueError(msg)
+    return list(value)
+
+
 class LRShim(LRScheduler):
     """A torch LR scheduler that sets each parameter group's lr from a tml schedule.
 
     Group g's learning rate after the scheduler has been stepped `last_epoch` times is
-    `compute_lr(config_g, last_epoch)`, a Python float bitwise equal to the original
-    tml value. Every `step()` evaluates all groups with one compiled call
-    (`tml.optimizers.Schedules`); the only per-group Python work left is storing the
-    value in the group. A tensor-valued `lr` is updated in place with `fill_`.
+    `compute_lr(config_g, last_epoch)`, bitwise equal to the original tml value (a
+    Python float; a tensor lr holds it rounded to the tensor's dtype). Every `step()`
+    evaluates all groups with one compiled call (`tml.optimizers.Schedules`).
 
     Conventions are torch's: the constructor performs the first step (lr at step 0),
     `last_epoch` counts the steps taken, `initial_lr` is recorded in each group, and
@@ -115,22 +262,37 @@ class LRShim(LRScheduler):
     closed-form in the step, so a resumed run, or every rank of a distributed job, sees
     exactly the learning rates of an uninterrupted run.
 
+    Tensor learning rates (`lr=torch.tensor(...)`, as compiled optimizer steps want) are
+    written in place, with one host-to-device copy and one foreach copy per device and
+    dtype. With `pack_tensor_lrs=True` the scheduler instead replaces each group's 0-d
+    lr tensor by a view into one buffer per device and dtype, so that a step is a single
+    copy into that buffer; build the scheduler before compiling the optimizer step, and
+    read `group["lr"]`, not the tensor first given. Groups whose lr tensors are replaced
+    later (`optimizer.load_state_dict`, a framework restoring a checkpoint) are found at
+    the next step and packed again.
+
     Args:
         optimizer: any `torch.optim.Optimizer`, including a combined optimizer that
             exposes its parts as `_optims` (pairs of name and optimizer) and whose
             `param_groups` are theirs, concatenated (torchrec's `CombinedOptimizer`).
         lr_dict: one learning-rate config per parameter group, in the optimizer's group
             order: a mapping group name -> config (a `LearningRate`, a YAML-shaped dict
-            or any object with the four kind attributes), a sequence of configs (the
-            groups are then named "0", "1", ...), or a compiled `Schedules`.
+            or any object with the kind attributes), a sequence of configs (the groups
+            are then named "0", "1", ...), or a compiled `Schedules`. With names, each
+            group without a `"name"` entry gets one, which monitors (Lightning's
+            `LearningRateMonitor`) show.
         last_epoch: torch's `last_epoch`: -1 to start; k to resume after k + 1 steps, on
             an optimizer whose groups already hold `initial_lr`.
+        pack_tensor_lrs: replace 0-d tensor learning rates by views into one buffer per
+            device and dtype (see above). Groups sharing one lr tensor then each get
+            their own.
 
     Raises:
         ValueError: the number of configs differs from the number of parameter groups
             (the message gives both), a config is invalid, or one lr tensor is shared by
-            groups with different schedules.
-        TypeError: `optimizer` is not a `torch.optim.Optimizer`.
+            groups with different schedules (without `pack_tensor_lrs`).
+        TypeError: `optimizer` is not a `torch.optim.Optimizer`, or `lr_dict` is a single
+            config rather than one per group.
         KeyError: `last_epoch` >= 0 but a group has no `initial_lr` (torch's rule).
 
     Example:
@@ -143,16 +305,14 @@ class LRShim(LRScheduler):
         [0.01]
     """
 
-    # Attributes that are not scheduler state: never saved, never overwritten by a load.
-    _TRANSIENT = (
-        "optimizer",
-        "_schedules",
-        "_seen_groups",
-        "_has_tensor_lr",
-        "lr_dict",
-    )
-
-    def __init__(self, optimizer: Optimizer, lr_dict: Any, last_epoch: int = -1) -> None:
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        lr_dict: Any,
+        last_epoch: int = -1,
+        *,
+        pack_tensor_lrs: bool = False,
+    ) -> None:
         candidate: object = optimizer  # untyped callers pass anything, e.g. plain combined objects
         if not isinstance(candidate, Optimizer):
             hint = (
@@ -163,41 +323,190 @@ class LRShim(LRScheduler):
             )
             msg = f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}{hint}"
             raise TypeError(msg)
-        if isinstance(last_epoch, bool):
-            msg = f"last_epoch must be an integer, got last_epoch={last_epoch!r}"
+        last_epoch = _integer(last_epoch, "last_epoch", -1, _MAX_STEP - 1)
+        flag: object = pack_tensor_lrs  # untyped callers pass anything
+        if not isinstance(flag, bool):
+            msg = f"pack_tensor_lrs must be True or False, got pack_tensor_lrs={pack_tensor_lrs!r}"
             raise TypeError(msg)
-        last_epoch = operator.index(last_epoch)
-        if last_epoch < -1:
-            msg = f"last_epoch must be >= -1, got last_epoch={last_epoch}"
-            raise ValueError(msg)
 
-        schedules, names, configs = _compile(lr_dict)
+        schedules, names, configs, named = _compile(lr_dict)
         groups = optimizer.param_groups
         if len(groups) != len(schedules):
             raise _count_error(optimizer, len(groups), names)
+        self.optimizer = optimizer
         self._schedules = schedules
         self.group_names = names
         self.lr_dict = dict(zip(names, configs, strict=True))
-        self._seen_groups: Any = None
-        self._has_tensor_lr = False
+        self.pack_tensor_lrs = pack_tensor_lrs
+        self._named = named
+        self._last: list[Any] | None = None  # floats, and tensors for tensor lrs
+        self._reset_derived()
         self._inspect_groups(groups)
         super().__init__(optimizer, last_epoch)
 
-    def _inspect_groups(self, groups: list[dict[str, Any]]) -> None:
-        """Checks the groups against the schedules and notes whether any lr is a tensor.
+    def _reset_derived(self) -> None:
+        """Forgets everything derived from the groups; the next step inspects them."""
+        self._assign = self._schedules.assign  # bound once: step() is on the hot path
+        self._seen_groups: list[dict[str, Any]] | None = None
+        # The groups a step may write straight away, once torch's first-step warnings
+        # are done and the groups inspected; None until then.
+        self._fast_groups: list[dict[str, Any]] | None = None
+        self._plain = True  # every lr is a Python number: one compiled call stores them
+        self._packs: list[_Pack] = []
+        self._float_slots: list[int] = []
+        self._watched: list[Tensor] = []  # the lr tensor each tensor group must still hold
+        self._watched_slots: list[int] | None = None  # their groups; None: all groups
+        # The host values of the last tensor step, as an array and a tensor view of it.
+        values = np.zeros(len(self._schedules), dtype=np.float64)
+        self._host: tuple[np.ndarray, Tensor] = (values, torch.from_numpy(values))
 
-        Runs at construction and whenever the optimizer's `param_groups` list is a new
-        object (`Optimizer.load_state_dict` replaces it), so that a step with only float
-        learning rates costs one dict store per group.
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_last"] = self._last_lr
+        for key in _DERIVED:
+            state.pop(key, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # A copy's lr views no longer share its buffer's memory (pickle copies each
+        # tensor's storage): the first step inspects the groups and packs them again.
+        self.__dict__.update(state)
+        self._reset_derived()
+
+    # ----------------------------------------------------------------- stepping
+
+    def step(self, epoch: int | None = None) -> None:
+        """Advances the schedule one step (or to `epoch`, deprecated, as torch does).
+
+        Past torch's first-step checks (the warnings when `optimizer.step()` was not
+        called first or was replaced), a step with float learning rates is one compiled
+        call that evaluates and stores every group's learning rate.
+
+        Raises:
+            ValueError: a group was added or removed since construction, or `epoch` is
+                negative.
+            TypeError: `epoch` is not an integer.
         """
+        groups = self.optimizer.param_groups
+        if groups is self._fast_groups and epoch is None:
+            # What torch's step() does past its first-step warnings, less its overhead.
+            self._step_count += 1
+            step = self.last_epoch + 1
+            if self._plain:
+                try:
+                    self._last = self._assign(step, groups)
+                except ValueError:
+                    self._check_count(groups)
+                    raise
+            else:
+                self._refresh(groups)
+                self._write_tensor_lrs(step, groups)
+            self.last_epoch = step
+            return
+        super().step(epoch)
+
+    def _update_lr(self, epoch: int | None = None) -> None:
+        # torch's step() (warnings, _step_count) and SequentialLR (`_update_lr(0)` at a
+        # milestone) call this; the closed form serves both cases, epoch or not.
+        step = self.last_epoch + 1 if epoch is None else _integer(epoch, "epoch", 0, _MAX_STEP)
+        groups = self.optimizer.param_groups
+        self._refresh(groups)
+        # Both paths check the step before storing anything: a refused step changes nothing.
+        if self._plain:
+            self._last = self._assign(step, groups)
+        else:
+            self._write_tensor_lrs(step, groups)
+        self.last_epoch = step
+        if self._step_count > 1:  # torch's first-step warnings are behind us
+            self._fast_groups = groups
+
+    def _check_count(self, groups: list[dict[str, Any]]) -> None:
         if len(groups) != len(self._schedules):
             raise _count_error(self.optimizer, len(groups), self.group_names)
-        owners: dict[tuple[Any, ...], int] = {}
-        configs: list[dict[str, Any]] | None = None
+
+    def _refresh(self, groups: list[dict[str, Any]]) -> None:
+        """Inspects the groups again if they, or their lr tensors, were replaced."""
+        if groups is not self._seen_groups:
+            # A combined optimizer may build a new list of the same group dicts on every
+            # access (torchrec's does): compared at C speed before a full inspection.
+            # `Optimizer.load_state_dict` makes new dicts: inspected.
+            seen = self._seen_groups
+            if (
+                seen is not None
+                and len(groups) == len(seen)
+                and all(map(operator.is_, groups, seen))
+            ):
+                self._seen_groups = groups
+            else:
+                self._inspect_groups(groups)
+                return
+        self._check_count(groups)
+        if not self._plain and not self._intact(groups):
+            self._inspect_groups(groups)
+
+    def _intact(self, groups: list[dict[str, Any]]) -> bool:
+        """Whether every tensor group still holds the lr tensor the scheduler writes.
+
+        One identity test per group at C speed: a group whose lr was replaced behind the
+        scheduler's back is never left reading a tensor that is no longer written.
+        """
+        slots = self._watched_slots
+        lrs = map(_LR, groups) if slots is None else map(_LR, map(groups.__getitem__, slots))
+        return all(map(operator.is_, lrs, self._watched))
+
+    def _inspect_groups(self, groups: list[dict[str, Any]]) -> None:
+        """Checks the groups against the schedules and sorts their learning rates.
+
+        Runs at construction and whenever the groups or their lr tensors were replaced.
+        Tensor learning rates are sorted by device and dtype into packs; with
+        `pack_tensor_lrs`, 0-d ones become views into one buffer per pack.
+        """
+        count = len(self._schedules)
+        if len(groups) != count:
+            raise _count_error(self.optimizer, len(groups), self.group_names)
+        self._fast_groups = None
+        if self._named:
+            for group, name in zip(groups, self.group_names, strict=True):
+                group.setdefault("name", name)
+        by_key: dict[tuple[Any, ...], list[int]] = {}
+        floats: list[int] = []
         for g, group in enumerate(groups):
             lr = group["lr"]
-            if not isinstance(lr, Tensor):
-                continue
+            if isinstance(lr, Tensor):
+                packable = self.pack_tensor_lrs and lr.dim() == 0 and not lr.requires_grad
+                by_key.setdefault((lr.device, lr.dtype, packable), []).append(g)
+            else:
+                floats.append(g)
+        packs: list[_Pack] = []
+        for (device, dtype, packable), slots in by_key.items():
+            lrs = [groups[g]["lr"] for g in slots]
+            buffer = _adopt(lrs)
+            if buffer is not None:  # already one buffer: written as it is
+                packs.append(_Pack(buffer, slots, count))
+            elif packable:
+                with torch.no_grad():
+                    buffer = torch.stack([lr.detach() for lr in lrs])
+                for g, view in zip(slots, buffer.unbind(0), strict=True):
+                    groups[g]["lr"] = view
+                packs.append(_Pack(buffer, slots, count))
+            else:
+                self._check_shared(groups, slots)
+                buffer = torch.empty(len(slots), dtype=dtype, device=device)
+                packs.append(_Pack(buffer, slots, count, targets=lrs))
+        tensor_slots = sorted(g for slots in by_key.values() for g in slots)
+        self._packs = packs
+        self._float_slots = floats
+        self._plain = not tensor_slots
+        self._watched_slots = None if len(tensor_slots) == count else tensor_slots
+        self._watched = [groups[g]["lr"] for g in tensor_slots]
+        self._seen_groups = groups
+
+    def _check_shared(self, groups: list[dict[str, Any]], slots: list[int]) -> None:
+        """Refuses one lr tensor written by groups with different schedules."""
+        owners: dict[tuple[Any, ...], int] = {}
+        configs: list[dict[str, Any]] | None = None
+        for g in slots:
+            lr = groups[g]["lr"]
             # Two tensor objects can share memory; key on where the value lives.
             key = (lr.device, lr.data_ptr()) if lr.data_ptr() else (id(lr),)
             first = owners.setdefault(key, g)
@@ -208,46 +517,57 @@ class LRShim(LRScheduler):
                 msg = (
                     f"parameter groups {self.group_names[first]!r} and {self.group_names[g]!r} "
                     f"share one lr tensor but have different schedules ({configs[first]} and "
-                    f"{configs[g]}); give each group its own lr tensor"
+                    f"{configs[g]}); give each group its own lr tensor, or pass "
+                    "pack_tensor_lrs=True"
                 )
                 raise ValueError(msg)
-        self._has_tensor_lr = bool(owners)
-        self._seen_groups = groups
 
-    def _update_lr(self, epoch: int | None = None) -> None:
-        # torch's LRScheduler.step() (warnings, _step_count) calls this; replacing it skips
-        # torch's per-group isinstance/fill path and the read-back of every group's lr:
-        # with float learning rates, one compiled call evaluates and stores every group's.
-        step = self.last_epoch + 1 if epoch is None else epoch
-        groups = self.optimizer.param_groups
-        if groups is not self._seen_groups:
-            # A combined optimizer may build a new list of the same group dicts on every
-            # access (torchrec's does): compared at C speed before a full inspection.
-            seen = self._seen_groups
-            if (
-                seen is not None
-                and len(groups) == len(seen)
-                and all(map(operator.is_, groups, seen))
-            ):
-                self._seen_groups = groups
-            else:
-                self._inspect_groups(groups)
-        elif len(groups) != len(self._schedules):  # a group was added to the same list
-            raise _count_error(self.optimizer, len(groups), self.group_names)
-        # Both calls check the step before storing anything: a refused step changes nothing.
-        if not self._has_tensor_lr:
-            self._last_lr = cast(list[float | Tensor], self._schedules.assign(step, groups))
-        else:
-            values: list[float | Tensor] = list(self._schedules.values(step))
-            for g, (group, lr) in enumerate(zip(groups, values, strict=True)):
-                current = group["lr"]
-                if isinstance(current, Tensor):
-                    current.fill_(lr)
-                    values[g] = current.clone()  # get_last_lr() never aliases the group's tensor
-                else:
-                    group["lr"] = lr
-            self._last_lr = values
-        self.last_epoch = step
+    def _write_tensor_lrs(self, step: int, groups: list[dict[str, Any]]) -> None:
+        """One compiled call on the host, then one copy per pack of tensor lrs."""
+        array = self._schedules(step)  # checks the step before anything is written
+        values = torch.from_numpy(array)
+        for pack in self._packs:
+            source = values if pack.index is None else values.index_select(0, pack.index)
+            # From pageable host memory a non-blocking copy is staged before it returns:
+            # the host values may be freed at once, and the device is not waited for.
+            pack.buffer.copy_(source, non_blocking=True)
+            if pack.targets is not None:
+                torch._foreach_copy_(pack.targets, pack.sources)
+        if self._float_slots:
+            floats = array.tolist()
+            for g in self._float_slots:
+                groups[g]["lr"] = floats[g]
+        self._host = (array, values)
+        self._last = None  # get_last_lr() builds its copies from the host values if asked
+
+    # ----------------------------------------------------------------- reading
+
+    @property
+    def _last_lr(self) -> list[float | Tensor]:
+        """What `get_last_lr()` returns: copies that never alias a group's lr tensor.
+
+        After a step with tensor learning rates the copies are made on first use, one
+        tensor per pack and views into it, rather than a clone per group per step.
+        """
+        last = self._last
+        if last is None:
+            last = self._last = self._copies_of_last_values()
+        return last
+
+    @_last_lr.setter
+    def _last_lr(self, value: list[float | Tensor]) -> None:
+        self._last = list(value)
+
+    def _copies_of_last_values(self) -> list[float | Tensor]:
+        values, values_t = self._host
+        last: list[float | Tensor] = values.tolist()
+        for pack in self._packs:
+            source = values_t if pack.index is None else values_t.index_select(0, pack.index)
+            copies = source.to(device=pack.buffer.device, dtype=pack.buffer.dtype, copy=True)
+            shapes = [None] * len(pack.slots) if pack.targets is None else pack.targets
+            for g, copy, target in zip(pack.slots, copies.unbind(0), shapes, strict=True):
+                last[g] = copy if target is None or target.dim() == 0 else copy.view(target.shape)
+        return last
 
     def get_lr(self) -> list[float | Tensor]:
         """The learning rates at `last_epoch`, in the types of the groups' current lr.
@@ -275,6 +595,8 @@ class LRShim(LRScheduler):
                 out.append(lr)
         return out
 
+    # ----------------------------------------------------------------- state
+
     def state_dict(self) -> dict[str, Any]:
         """The scheduler state, as plain data (numbers, strings, lists, dicts).
 
@@ -283,64 +605,147 @@ class LRShim(LRScheduler):
         YAML-shaped config), so `torch.load(path, weights_only=True)` reads it back and
         `load_state_dict` can check the schedules it was saved with.
         """
-        state = {
-            key: _plain(value) for key, value in self.__dict__.items() if key not in self._TRANSIENT
+        return {
+            "group_names": list(self.group_names),
+            "base_lrs": _plain(self.base_lrs),
+            "last_epoch": self.last_epoch,
+            "_step_count": self._step_count,
+            "_is_initial": bool(getattr(self, "_is_initial", False)),
+            "_last_lr": self._plain_last_lr(),
+            "lr_dict": dict(zip(self.group_names, self._schedules.configs, strict=True)),
         }
-        state["lr_dict"] = dict(zip(self.group_names, self._schedules.configs, strict=True))
-        return state
+
+    def _plain_last_lr(self) -> list[Any]:
+        if self._last is not None:
+            return cast(list[Any], _plain(self._last_lr))
+        # Straight from the host values, rounded as the tensors hold them: no copies.
+        values, values_t = self._host
+        last: list[Any] = values.tolist()
+        for pack in self._packs:
+            source = values_t if pack.index is None else values_t.index_select(0, pack.index)
+            rounded = source.to(dtype=pack.buffer.dtype).tolist()
+            for g, value in zip(pack.slots, rounded, strict=True):
+                last[g] = value
+        return last
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restores a state from `state_dict()`; the optimizer is left as it is.
 
+        Every entry is checked as the constructor checks its arguments (`last_epoch` an
+        integer >= -1, and so on) before anything changes; an unknown key, a wrong type
+        or a bad value is refused, naming the key.
+
         The schedules are this scheduler's own: if `state_dict` records different ones
         (its `lr_dict`), that is a `ValueError` naming the first differing group. To
-        resume with changed schedules on purpose, remove `lr_dict` (and `group_names`)
-        from the state first.
+        continue the saved run with changed schedules on purpose, remove `lr_dict` and
+        `group_names` from the state first; to start the new schedules from step 0,
+        do not load the scheduler state at all.
 
         Raises:
-            ValueError: the saved schedules, group names or group count differ.
+            ValueError: an unknown key, a value out of range, or saved schedules, group
+                names or group counts that differ from this scheduler's.
+            TypeError: an entry of the wrong type.
         """
-        state = dict(state_dict)
-        saved = state.pop("lr_dict", None)
-        state.pop("group_names", None)
+        given: object = state_dict  # untyped callers pass anything
+        if not isinstance(given, Mapping):
+            msg = f"state_dict must be a dict, got {type(state_dict).__name__}"
+            raise TypeError(msg)
+        unknown = [key for key in state_dict if key not in _STATE_KEYS]
+        if unknown:
+            msg = (
+                f"state_dict has unknown key {unknown[0]!r}; an LRShim state has the keys "
+                f"{', '.join(_STATE_KEYS)}"
+            )
+            raise ValueError(msg)
+        if "last_epoch" not in state_dict:
+            msg = "state_dict has no 'last_epoch'"
+            raise ValueError(msg)
+        count = len(self._schedules)
+        last_epoch = _integer(
+            state_dict["last_epoch"], "state_dict['last_epoch']", -1, _MAX_STEP - 1
+        )
+        step_count = self._step_count
+        if "_step_count" in state_dict:
+            step_count = _integer(
+                state_dict["_step_count"], "state_dict['_step_count']", 0, _MAX_STEP
+            )
+        initial = state_dict.get("_is_initial", False)
+        if not isinstance(initial, bool):
+            msg = f"state_dict['_is_initial'] must be True or False, got {initial!r}"
+            raise TypeError(msg)
+        names = state_dict.get("group_names")
+        if names is not None:
+            self._check_saved_names(names)
+        saved = state_dict.get("lr_dict")
         if saved is not None:
             self._check_saved_schedules(saved)
-        last = state.get("_last_lr")
-        if isinstance(last, list) and len(last) == len(self.optimizer.param_groups):
-            # Saved as numbers; get_last_lr() gives tensors where the group's lr is one.
-            state["_last_lr"] = [
-                torch.tensor(v, dtype=g["lr"].dtype, device=g["lr"].device)
-                if isinstance(g["lr"], Tensor) and not isinstance(v, Tensor)
-                else v
-                for g, v in zip(self.optimizer.param_groups, last, strict=True)
-            ]
-        for key in self._TRANSIENT:
-            state.pop(key, None)
-        self.__dict__.update(state)
-        self._seen_groups = None
+        base_lrs = state_dict.get("base_lrs")
+        if base_lrs is not None:
+            base_lrs = _numbers(base_lrs, "state_dict['base_lrs']", count)
+        last_lr = state_dict.get("_last_lr")
+        if last_lr is not None:
+            last_lr = _numbers(last_lr, "state_dict['_last_lr']", count)
+
+        self.last_epoch = last_epoch
+        self._step_count = step_count
+        if base_lrs is not None:
+            self.base_lrs = base_lrs
+        if last_lr is not None:
+            groups = self.optimizer.param_groups
+            if len(groups) == count:
+                # Saved as numbers; get_last_lr() gives tensors where the group's lr is one.
+                last_lr = [
+                    torch.tensor(v, dtype=g["lr"].dtype, device=g["lr"].device)
+                    if isinstance(g["lr"], Tensor) and not isinstance(v, Tensor)
+                    else v
+                    for g, v in zip(groups, last_lr, strict=True)
+                ]
+            self._last = last_lr
+        self._seen_groups = self._fast_groups = None
+
+    def _check_saved_names(self, names: Any) -> None:
+        if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+            msg = f"state_dict['group_names'] must be a list of strings, got {names!r}"
+            raise TypeError(msg)
+        if list(names) != self.group_names:
+            msg = (
+                f"state_dict was saved for groups {_shown(list(names))} but this scheduler has "
+                f"groups {_shown(self.group_names)}; {_RESUME_HINT}"
+            )
+            raise ValueError(msg)
 
     def _check_saved_schedules(self, saved: Any) -> None:
         if not isinstance(saved, Mapping):
             msg = f"state_dict['lr_dict'] must be a dict, got {type(saved).__name__}"
-            raise ValueError(msg)
+            raise TypeError(msg)
         names = [str(name) for name in saved]
         if names != self.group_names:
             msg = (
                 f"state_dict was saved for groups {_shown(names)} but this scheduler has groups "
-                f"{_shown(self.group_names)}; build the scheduler with the saved lr_dict, or "
-                "remove 'lr_dict' from the state to keep this scheduler's schedules"
+                f"{_shown(self.group_names)}; {_RESUME_HINT}"
             )
             raise ValueError(msg)
         # Compiling normalises the saved dicts (10.0 -> 10, ...) before comparing.
-        saved_configs = Schedules(dict(saved)).configs
+        try:
+            saved_configs = Schedules(dict(saved)).configs
+        except (TypeError, ValueError) as e:
+            msg = f"state_dict['lr_dict'] holds an invalid config: {e}"
+            raise ValueError(msg) from e
         for name, old, new in zip(names, saved_configs, self._schedules.configs, strict=True):
             if old != new:
                 msg = (
                     f"group {name!r}: state_dict was saved with schedule {old} but this "
-                    f"scheduler has {new}; build the scheduler with the saved lr_dict, or "
-                    "remove 'lr_dict' from the state to keep this scheduler's schedules"
+                    f"scheduler has {new}; {_RESUME_HINT}"
                 )
                 raise ValueError(msg)
+
+
+_RESUME_HINT = (
+    "to resume the saved run, build the scheduler with the saved lr_dict; to start this "
+    "scheduler's schedules afresh from step 0, do not load the scheduler state (a new "
+    "LRShim starts at step 0); to continue them from the saved step, remove 'lr_dict' "
+    "and 'group_names' from the state before loading it"
+)
 
 
 def _optimizer_config(optimizer_config: Any) -> Any:

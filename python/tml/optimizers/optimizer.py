@@ -7,9 +7,18 @@ first use and need the `torch` extra: `pip install "tml-optimizers[torch]"`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from tml.optimizers import _TORCH_NAMES, _torch_adapter
 from tml.optimizers.schedule import compute_lr
+
+if TYPE_CHECKING:
+    from tml.optimizers._torch import (
+        LRShim,
+        build_multi_task_optimizer,
+        build_optimizer,
+        get_optimizer_class,
+    )
 
 __all__ = [
     "LRShim",
@@ -19,18 +28,10 @@ __all__ = [
     "get_optimizer_class",
 ]
 
-_TORCH_NAMES = ("LRShim", "build_multi_task_optimizer", "build_optimizer", "get_optimizer_class")
-
 
 def __getattr__(name: str) -> Any:
-    if name not in _TORCH_NAMES:
-        msg = f"module {__name__!r} has no attribute {name!r}"
-        raise AttributeError(msg)
-    try:
-        from tml.optimizers import _torch
-    except ImportError as e:
-        if e.name != "torch":
-            raise
-        msg = f"tml.optimizers.optimizer.{name} needs torch: pip install 'tml-optimizers[torch]'"
-        raise ImportError(msg) from e
-    return getattr(_torch, name)
+    return _torch_adapter(__name__, name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_TORCH_NAMES})
