@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.oracle import KINDS, namespace
-from tests.strategies import configs
+from tests.strategies import original_configs as configs
 from tml.optimizers import LearningRate, Schedule, Schedules, compute_lr, set_num_threads
 
 NAN, INF = float("nan"), float("inf")

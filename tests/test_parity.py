@@ -19,7 +19,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tests.oracle import assert_same_bits, bits, namespace, reference_array, reference_lr
-from tests.strategies import INT64_MAX, config_and_steps, configs, edge_steps, steps_for
+from tests.strategies import INT64_MAX, config_and_steps, edge_steps, steps_for
+from tests.strategies import original_configs as configs
 from tml.optimizers import LearningRate, Schedule, Schedules, compute_lr, set_num_threads
 
 RAMP = {"linear_ramp_to_constant": {"learning_rate": 0.1, "num_ramp_steps": 10}}

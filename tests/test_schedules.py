@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 import tml.optimizers
 import tml.optimizers.optimizer
 from tests.oracle import assert_same_bits, bits, namespace, reference_array, reference_lr
-from tests.strategies import configs, edge_steps
+from tests.strategies import edge_steps
+from tests.strategies import original_configs as configs
 from tml.optimizers import LearningRate, Schedule, Schedules, compute_lr
 
 COSINE: dict[str, Any] = {

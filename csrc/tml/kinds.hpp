@@ -736,7 +736,7 @@ struct CosineRestarts {
     double operator()(double t, const Context&) const {
         if (!(t < two_63)) return std::numeric_limits<double>::quiet_NaN();  // refused
         const Cycle c = cycle_of(floor_step(t));
-        return at(c, t - static_cast<double>(c.start));
+        return at(c, position(t, c.start));
     }
     void breakpoints(const Context&, std::vector<std::int64_t>& out) const {
         std::int64_t start = 0, i = 0;
@@ -948,7 +948,7 @@ struct Cyclic {
     double operator()(double t, const Context&) const {
         if (!(t < two_63)) return std::numeric_limits<double>::quiet_NaN();  // refused
         const std::int64_t c = floor_step(t) / cycle;
-        const double p = t - static_cast<double>(c * cycle);
+        const double p = position(t, c * cycle);
         const double scale = p < step_size_up.d
                                  ? p / step_size_up.d
                                  : (static_cast<double>(cycle) - p) / step_size_down.value.d;

@@ -70,6 +70,15 @@ inline bool before_int(double t, std::int64_t n) {  // t finite and >= 0
     return static_cast<std::int64_t>(t) < n;
 }
 
+// A float step's position from an integer start at or below it (a cycle's or a stage's
+// start): the exact difference, rounded once. Below 2**53 this is Python's `t - start`
+// bit for bit (the difference is exact there); above, Python would round `start` first,
+// which can put the step outside its own cycle. t is finite, >= start and < 2**63.
+inline double position(double t, std::int64_t start) {
+    if (t < 0x1p53) return t - static_cast<double>(start);
+    return static_cast<double>(static_cast<std::int64_t>(t) - start);  // t is an integer
+}
+
 // The integer part of a float step below 2**63, as Python's math.floor gives it.
 inline std::int64_t floor_step(double t) { return static_cast<std::int64_t>(t); }
 inline std::int64_t floor_step(std::int64_t s) { return s; }

@@ -162,7 +162,10 @@ inline std::size_t stages_started(const std::int64_t* starts, std::size_t n, dou
         starts);
 }
 inline std::int64_t local_step(std::int64_t s, std::int64_t start) { return s - start; }
-inline double local_step(double t, std::int64_t start) { return t - static_cast<double>(start); }
+inline double local_step(double t, std::int64_t start) {
+    // Stage starts may pass 2**53: the exact position, as for cycles (numeric.hpp).
+    return start <= max_config_int ? t - static_cast<double>(start) : position(t, start);
+}
 }  // namespace detail
 
 template <class Step>
