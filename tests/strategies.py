@@ -575,7 +575,10 @@ def steps_for(draw: st.DrawFn, config: dict[str, Any]) -> int | float:
         offset = draw(st.integers(-3, 3))
         if draw(st.booleans()):
             return min(max(0, p + offset), INT64_MAX)
-        return max(0.0, p + offset + draw(st.floats(min_value=-1.0, max_value=1.0)))
+        # Cycle starts can pass float's range (multiplier 2**53): a float near one is
+        # taken below 2**63, where float steps of the cyclic kinds are defined.
+        base = float(min(p, INT64_MAX))
+        return max(0.0, base + offset + draw(st.floats(min_value=-1.0, max_value=1.0)))
     return draw(int_steps if choice == 2 else float_steps)
 
 

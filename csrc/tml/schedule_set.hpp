@@ -162,9 +162,13 @@ inline std::size_t stages_started(const std::int64_t* starts, std::size_t n, dou
         starts);
 }
 inline std::int64_t local_step(std::int64_t s, std::int64_t start) { return s - start; }
+// Stage starts may pass 2**53 and float steps 2**63: the exact position, rounded once,
+// as for cycles (numeric.hpp).
 inline double local_step(double t, std::int64_t start) {
-    // Stage starts may pass 2**53: the exact position, as for cycles (numeric.hpp).
-    return start <= max_config_int ? t - static_cast<double>(start) : position(t, start);
+    if (t < two_63) return position(t, start);
+    if (t < 0x1p127)
+        return static_cast<double>(static_cast<uint128>(t) - static_cast<uint128>(start));
+    return t;  // start < 2**63 is far below half an ulp of t
 }
 }  // namespace detail
 
