@@ -619,8 +619,8 @@ _core._fast_calls(Schedules)
 def _compute_lr(lr_config: Config, step: Any, *, out: Any = None, dtype: Any = None) -> Any:
     """The learning rate of `lr_config` at `step`, as the original tml `compute_lr`.
 
-    Kinds (L = learning_rate, F = final_learning_rate, R = num_ramp_steps,
-    T = final_num_steps, s = step):
+    The original four kinds (L = learning_rate, F = final_learning_rate,
+    R = num_ramp_steps, T = final_num_steps, s = step):
 
     - constant c: `c`
     - piecewise_constant: `values[bisect_right(boundaries, s)]`
@@ -628,11 +628,17 @@ def _compute_lr(lr_config: Config, step: Any, *, out: Any = None, dtype: Any = N
     - linear_ramp_to_cosine: `L / R * s` for s < R;
       `F + (L - F) * 0.5 * (1 + cos(pi * (s - R) / (T - R)))` for R <= s <= T; `F` after.
 
-    Results are bitwise equal to the reference evaluated in Python float64.
+    and the kinds of torch, optax, Hugging Face and Keras schedules (`linear`,
+    `cosine_decay`, `one_cycle`, `sequence`, ...: each model in
+    `tml.optimizers.config` gives its formula). Results are bitwise equal to these
+    formulas evaluated in Python float64; every config value is taken as a float64
+    (as the pydantic models store it), even a numpy float32 given to the duck-typed
+    path.
 
     Args:
-        lr_config: a `LearningRate`, a YAML-shaped dict, any object with the four kind
-            attributes, or a compiled `Schedule`.
+        lr_config: a `LearningRate`, a YAML-shaped dict, any object with the kind
+            attributes (the original four required, the later kinds optional), or a
+            compiled `Schedule`.
         step: an int or float (or numpy scalar) -> float; a list, tuple, range or numpy
             array of any shape and integer or float dtype -> numpy array of that shape;
             a torch tensor -> tensor of that shape on the same device.
@@ -646,6 +652,8 @@ def _compute_lr(lr_config: Config, step: Any, *, out: Any = None, dtype: Any = N
             gives its position and value), the config is invalid, or `out` has the wrong
             shape. `out` is left unchanged.
         TypeError: steps of bool, complex, string or object dtype; a wrong `out` dtype.
+        KeyboardInterrupt: Ctrl-C stops a long evaluation within a few tens of ms;
+            what `out` then holds is unspecified.
 
     Example:
         >>> cfg = {"piecewise_constant": {"learning_rate_boundaries": [10],

@@ -1,0 +1,109 @@
+"""The compiled call path and the general Python path agree.
+
+`Schedule(cfg)(step)` and `Schedules(...)(step)` with a Python int or float, or a
+contiguous int64/float64 numpy array, are evaluated by the compiled type without a
+Python frame; every other call goes to `_call`, the general path. For the inputs the
+compiled path takes, both must give the same bits, or the same exception type and
+message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.kinds import EXAMPLES, edge_steps
+from tests.oracle import KINDS
+from tml.optimizers import Schedule, Schedules, compute_lr
+
+# Invalid steps of every form the compiled path takes (and one it hands on).
+BAD_STEPS: list[Any] = [
+    -1,
+    -0.5,
+    float("nan"),
+    float("inf"),
+    2**63,
+    2**70,
+    1e19,
+    np.array([0, -3], dtype=np.int64),
+    np.array([0.5, float("nan")]),
+    np.array([[1.0, 2.0], [3.0, 1e300]]),
+    np.array([2.0**63]),
+]
+
+
+def outcome(call: Any, step: Any) -> Any:
+    """What a call gave: the result's bits and shape, or the exception's type and text."""
+    try:
+        value = call(step)
+    except Exception as e:
+        return ("raised", type(e), str(e))
+    array = np.asarray(value)
+    return ("value", type(value), array.shape, array.dtype, array.tobytes())
+
+
+def steps_of(config: dict[str, Any]) -> list[Any]:
+    edges = [s for s in edge_steps(config) if isinstance(s, (int, float))][:40]
+    ints = [s for s in edges if isinstance(s, int)]
+    floats = [float(s) for s in edges if isinstance(s, float) and s < 2.0**63]
+    return [
+        *edges,
+        np.array(ints, dtype=np.int64),
+        np.array(floats, dtype=np.float64),
+        np.array(ints[:4], dtype=np.int64).reshape(2, 2) if len(ints) >= 4 else np.arange(4),
+        np.array([], dtype=np.int64),
+        np.array([], dtype=np.float64),
+        np.int64(5),  # numpy scalars take the general path: compared all the same
+        *BAD_STEPS,
+    ]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_schedule_paths_agree(kind: str) -> None:
+    for config in EXAMPLES[kind][:3]:
+        schedule = Schedule(config)
+        for step in steps_of(config):
+            fast = outcome(schedule, step)
+            general = outcome(schedule._call, step)
+            assert fast == general, (config, step, fast, general)
+            # compute_lr takes the same compiled path for Python scalars
+            via_compute_lr = outcome(lambda s, c=config: compute_lr(c, s), step)
+            assert via_compute_lr == general, (config, step)
+
+
+def test_schedules_paths_agree() -> None:
+    configs = {f"{kind}-{i}": c for kind in KINDS for i, c in enumerate(EXAMPLES[kind][:2])}
+    many = Schedules(configs)
+    steps = [step for config in list(configs.values())[:6] for step in steps_of(config)]
+    for step in steps:
+        assert outcome(many, step) == outcome(many._call, step), step
+
+
+def test_the_compiled_path_is_taken() -> None:
+    # A general-path call can be told apart by its Python frame; the compiled one has
+    # none (it cannot be seen by a profile hook as a Python call).
+    import sys
+
+    schedule = Schedule(EXAMPLES["cosine_decay"][0])
+    calls: list[str] = []
+
+    def hook(frame: Any, event: str, _arg: Any) -> None:
+        if event == "call":
+            calls.append(frame.f_code.co_name)
+
+    sys.setprofile(hook)
+    try:
+        schedule(5)
+        schedule(5.5)
+        schedule(np.arange(10))
+    finally:
+        sys.setprofile(None)
+    assert calls == [], calls
+    sys.setprofile(hook)
+    try:
+        schedule([1, 2])
+    finally:
+        sys.setprofile(None)
+    assert "_call" in calls

@@ -1,0 +1,304 @@
+"""Hostile and odd input.
+
+Nothing from plain Python crashes the interpreter or gives a wrong number; long calls
+stop on Ctrl-C; inputs the paths disagreed on are settled.
+
+What could crash runs in a subprocess, so a crash fails the test instead of ending the
+run.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator, Mapping
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.oracle import bits
+from tml import _core
+from tml.optimizers import LearningRate, Schedule, Schedules, compute_lr
+
+COSINE = {"cosine_decay": {"learning_rate": 1.0, "final_learning_rate": 0.1, "num_steps": 100}}
+
+
+def run_python(code: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    """Runs `code` in a fresh interpreter; the result says how it ended."""
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# No object of _core usable before it is built; Schedule and Schedules immutable.
+
+
+def test_schedule_set_cannot_be_created_unbuilt() -> None:
+    with pytest.raises(TypeError, match="configs"):
+        _core.ScheduleSet.__new__(_core.ScheduleSet)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="not safe"):
+        object.__new__(Schedule)
+    with pytest.raises(TypeError):
+        Schedule.__new__(Schedule)  # type: ignore[call-arg]
+    built = _core.ScheduleSet.__new__(_core.ScheduleSet, [{"constant": 0.5}])
+    assert built._kinds() == ["constant"]
+    assert built._size() == 1
+
+
+def test_crafted_pickles_raise_and_never_crash() -> None:
+    # Each payload tries to get a Schedule without running its constructor: by NEWOBJ
+    # with no arguments, through copyreg's object reconstructor, or by BUILD with a
+    # state on a built one. Run in a subprocess: a crash would end this test only.
+    result = run_python(
+        """
+        import pickle
+        import tml.optimizers
+        payloads = [
+            b"\\x80\\x04ctml.optimizers.schedule\\nSchedule\\n)\\x81.",
+            b"\\x80\\x04ctml.optimizers.schedule\\nSchedules\\n)\\x81.",
+            b"\\x80\\x04ctml._core\\nScheduleSet\\n)\\x81.",
+            b"ccopyreg\\n_reconstructor\\n(ctml.optimizers.schedule\\nSchedule\\n"
+            b"c__builtin__\\nobject\\nNtR.",
+            b"\\x80\\x04ctml.optimizers.schedule\\nSchedule\\n(}(Vconstant\\nG?\\xe0\\x00\\x00"
+            b"\\x00\\x00\\x00\\x00utR}(V_compiled\\nI1\\nsb.",
+        ]
+        for payload in payloads:
+            try:
+                obj = pickle.loads(payload)
+            except Exception as e:
+                print("refused", type(e).__name__)
+            else:
+                print("built", type(obj).__name__, obj(3))
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 5, result.stdout
+    assert all(line.startswith("refused") for line in lines), result.stdout
+
+
+def test_schedules_are_immutable() -> None:
+    s = Schedule(COSINE)
+    with pytest.raises(TypeError, match="immutable"):
+        s.__init__({"constant": 0.25})  # type: ignore[misc]
+    assert s(0) == 1.0
+    with pytest.raises(AttributeError):
+        s._compiled = None  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError):
+        object.__setattr__(s, "extra", 1)
+    with pytest.raises(TypeError, match="immutable"):
+        Schedule.__call__ = lambda *_: 0.0  # type: ignore[method-assign,assignment]
+    many = Schedules({"a": COSINE})
+    with pytest.raises(TypeError, match="immutable"):
+        many.__init__({"b": COSINE})  # type: ignore[misc]
+    assert many.names == ("a",)
+
+
+def test_pickle_round_trip_keeps_values() -> None:
+    s = Schedule(COSINE)
+    again = pickle.loads(pickle.dumps(s))
+    assert type(again) is Schedule
+    assert bits(again(37)) == bits(s(37))
+
+
+def test_compute_lr_without_the_python_layer_is_an_error_not_a_crash() -> None:
+    result = run_python(
+        """
+        import sys, types
+        stub = types.ModuleType("tml.optimizers.schedule")  # registers nothing
+        sys.modules["tml.optimizers.schedule"] = stub
+        from tml import _core
+        print(_core.compute_lr({"constant": 0.5}, 3))  # the C path needs no registration
+        try:
+            _core.compute_lr({"constant": 0.5}, [1, 2])
+        except RuntimeError as e:
+            print("RuntimeError", "tml.optimizers.schedule" in str(e))
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["0.5", "RuntimeError", "True"]
+
+
+def test_names_and_configs_must_agree_in_number() -> None:
+    with pytest.raises(ValueError, match="names has 2 entries but there are 1 configs"):
+        _core.ScheduleSet([COSINE], ("a", "b"))
+
+
+class Inconsistent(Mapping[str, Any]):
+    """A mapping whose keys and values disagree in length (values() drops one)."""
+
+    def __init__(self) -> None:
+        self._data = {"a": COSINE, "b": {"constant": 0.5}}
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def values(self) -> Any:  # type: ignore[override]
+        return [COSINE]
+
+
+def test_a_mapping_is_read_key_by_key() -> None:
+    many = Schedules(Inconsistent())
+    assert many.names == ("a", "b")
+    assert many.kinds == ("cosine_decay", "constant")
+    assert many(0).tolist() == [1.0, 0.5]
+
+
+# ---------------------------------------------------------------------------------------
+# Ctrl-C stops a long evaluation between chunks.
+
+
+@pytest.mark.slow
+def test_ctrl_c_interrupts_a_long_evaluation() -> None:
+    # One call over 1e8 cosine_restarts steps (a libm pow and cos each): seconds of work.
+    # The child estimates the whole call from a small one, then reports how long after
+    # its start the call stopped.
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                """
+                import time
+                import numpy as np
+                from tml.optimizers import Schedule
+                s = Schedule({"cosine_restarts": {"learning_rate": 1.0, "num_steps": 1000,
+                              "period_multiplier": 3, "peak_decay": 0.9}})
+                n = 100_000_000
+                steps = np.arange(n, dtype=np.int64)
+                out = np.empty(n, dtype=np.float32)
+                start = time.perf_counter()
+                s(steps[: n // 100], out=out[: n // 100])
+                estimate = (time.perf_counter() - start) * 100
+                print("go", estimate, flush=True)
+                start = time.perf_counter()
+                try:
+                    s(steps, out=out)
+                except KeyboardInterrupt:
+                    print("interrupted", time.perf_counter() - start, flush=True)
+                else:
+                    print("finished", time.perf_counter() - start, flush=True)
+                """
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        word, estimate = child.stdout.readline().split()
+        assert word == "go"
+        time.sleep(0.3)
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=120)
+    finally:
+        child.kill()
+    word, seconds = out.split()
+    assert word == "interrupted", out + err
+    assert float(estimate) > 1.0, estimate  # the call would have run on for seconds
+    # Stopped within 100 ms of the signal; a loaded CI machine gets some slack.
+    assert float(seconds) < 0.3 + 0.4, (seconds, estimate)
+
+
+# ---------------------------------------------------------------------------------------
+# Inputs the paths disagreed on.
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["\uff11", "\u0661", "\u0660.\u0665", "0.\uff11"],
+    ids=["fullwidth", "arabic-indic", "arabic-dot", "mixed"],
+)
+def test_digits_of_other_scripts_are_refused_on_every_path(text: str) -> None:
+    with pytest.raises(ValueError, match="must be a number"):
+        compute_lr({"constant": text}, 1)
+    with pytest.raises(ValueError, match=r"num_ramp_steps must be a number"):
+        Schedule({"linear_ramp_to_constant": {"learning_rate": 0.1, "num_ramp_steps": text}})
+    with pytest.raises(ValueError, match=r"constant"):  # a pydantic.ValidationError
+        LearningRate.model_validate({"constant": text})
+
+
+def test_negative_zero_rate_is_zero_on_every_path() -> None:
+    dict_config = {"constant": -0.0}
+    for value in (
+        compute_lr(dict_config, 3),
+        Schedule(dict_config)(3),
+        compute_lr(LearningRate(constant=-0.0), 3),
+        compute_lr(SimpleNamespace(**_four(constant=-0.0)), 3),
+        float(compute_lr(dict_config, np.arange(2))[1]),
+    ):
+        assert bits(value) == bits(0.0)
+    assert LearningRate(constant=-0.0).constant == 0.0
+    assert not math.copysign(1.0, LearningRate(constant=-0.0).constant or 0.0) < 0
+    assert Schedule(dict_config).config == {"constant": 0.0}
+
+
+def _four(**kinds: Any) -> dict[str, Any]:
+    return {
+        "constant": None,
+        "piecewise_constant": None,
+        "linear_ramp_to_constant": None,
+        "linear_ramp_to_cosine": None,
+        **kinds,
+    }
+
+
+def test_mixed_list_with_a_wide_int_is_valid() -> None:
+    restarts = {"cosine_restarts": {"learning_rate": 1.0, "num_steps": 7, "period_multiplier": 3}}
+    got = compute_lr(restarts, [2**63 - 1, 0.5])
+    assert [bits(v) for v in got] == [
+        bits(compute_lr(restarts, 2**63 - 1)),
+        bits(compute_lr(restarts, 0.5)),
+    ]
+    # An int above 2**53 next to floats keeps its exact value (numpy would round it).
+    wide = [2**53 + 1, 1.5]
+    assert bits(compute_lr(restarts, wide)[0]) == bits(compute_lr(restarts, 2**53 + 1))
+    with pytest.raises(ValueError, match=r"steps\[1\] = -0\.5"):
+        compute_lr(restarts, [2**63 - 1, -0.5])
+    with pytest.raises(TypeError, match=r"steps\[1\] = True"):
+        compute_lr(restarts, [2**63 - 1, True])
+
+
+def test_attribute_error_inside_a_property_gets_through() -> None:
+    class Config:
+        piecewise_constant = None
+        linear_ramp_to_constant = None
+        linear_ramp_to_cosine = None
+
+        @property
+        def constant(self) -> float:
+            return self.missing_helper  # type: ignore[attr-defined,no-any-return]
+
+    with pytest.raises(AttributeError, match="missing_helper"):
+        compute_lr(Config(), 1)
+
+
+def test_configs_are_evaluated_in_float64() -> None:
+    # A float32 value on the duck-typed path is widened to float64 exactly, as the
+    # pydantic models store floats: float32 arithmetic of the original is not copied.
+    lr32 = np.float32(0.1)
+    namespace = SimpleNamespace(
+        **_four(linear_ramp_to_constant=SimpleNamespace(learning_rate=lr32, num_ramp_steps=3))
+    )
+    got = compute_lr(namespace, 1)
+    assert bits(got) == bits(float(lr32) / 3 * 1)
+    assert got != float(lr32 / np.float32(3))  # not float32 arithmetic
