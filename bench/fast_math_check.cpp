@@ -20,11 +20,15 @@
 //    fast_math.hpp; a larger error fails.
 // 3. Determinism: every argument of part 2 evaluated at each instruction-set level this
 //    CPU has (baseline SSE2, AVX2, AVX-512) must give bitwise the same doubles.
-// 4. Speed: ns per element of a 1e7-element loop (1e6 with --quick) computing the
+// 4. Speed: ns per element of a 1e7-element loop (5e5 with --quick) computing the
 //    argument from the index as a schedule does and storing the result: the libm loop,
 //    the fast kernel at each level, and the "fill floor", a loop storing a constant (the
 //    cost of writing the output at all; here into an already touched buffer, so page
 //    faults are not in any figure). Minimum over repetitions. Speed never fails.
+// 5. Two schedule kinds written as fast mode will write them (linear_ramp_to_cosine and
+//    polynomial_decay): the fast mode's error budget, 4 ulp of max(learning_rate,
+//    final_learning_rate), against the exact formula over random configurations, and
+//    ns per step against the exact loop and the fill floor.
 #include <algorithm>
 #include <chrono>
 #include <cinttypes>
@@ -253,9 +257,10 @@ void check_special() {
 
 struct Domain {
     Kernel kernel;
-    std::string name;  // what the arguments are
-    double bound;      // max error vs the reference, in ulps (of the result, or see abs)
-    bool abs_of_1;     // error in ulps of 1.0 (2**-52) instead of ulps of the result
+    std::string name;   // what the arguments are
+    double bound;       // max error vs the reference, in ulps (of the result, or see abs_of_1)
+    bool abs_of_1;      // error in ulps of 1.0 (2**-52) instead of ulps of the result
+    double min_result;  // results smaller in magnitude are not counted; 0: all are
     Args args;
     std::function<long double(std::size_t)> ref;  // high-precision value at i
     std::function<double(std::size_t)> libm;      // glibc's double value at i
@@ -265,11 +270,12 @@ struct Result {
     double max_err = 0;
     double arg_of_max = 0;
     double max_libm = 0;
-    std::size_t skipped = 0;  // not counted (e.g. subnormal results of a relative measure)
+    std::size_t counted = 0;
     bool deterministic = true;
+    std::uint64_t checksum = 0xcbf29ce484222325u;  // FNV-1a of every result's bits
 };
 
-Result measure(Domain& d, const std::vector<Isa>& isas, bool normal_only) {
+Result measure(Domain& d, const std::vector<Isa>& isas) {
     Result r;
     std::vector<double> out, other;
     evaluate(d.kernel, isas.front(), d.args, out);
@@ -280,11 +286,10 @@ Result measure(Domain& d, const std::vector<Isa>& isas, bool normal_only) {
         }
     }
     for (std::size_t i = 0; i < d.args.size(); ++i) {
+        r.checksum = (r.checksum ^ bits(out[i])) * 0x100000001b3u;
         const long double ref = d.ref(i);
-        if (normal_only && std::fabs(ref) < 0x1p-1022L && ref != 0) {
-            ++r.skipped;
-            continue;
-        }
+        if (std::fabs(ref) < d.min_result) continue;
+        ++r.counted;
         double e;
         if (d.abs_of_1) {
             e = static_cast<double>(std::fabs(static_cast<long double>(out[i]) - ref) / 0x1p-52L);
@@ -318,6 +323,19 @@ void around(Args& args, double x, std::size_t n) {  // n doubles each side of x
     }
 }
 
+Domain make_domain(Kernel k, const char* name, double bound, bool abs_of_1 = false,
+                   double min_result = 0.0) {
+    Domain d;
+    d.kernel = k;
+    d.name = name;
+    d.bound = bound;
+    d.abs_of_1 = abs_of_1;
+    d.min_result = min_result;
+    return d;
+}
+
+// The domains and their bounds, as documented in fast_math.hpp. One random draw per
+// statement, so that every compiler makes the same arguments.
 std::vector<Domain> domains(std::size_t n_random, std::size_t n_sweep) {
     std::mt19937_64 rng(20261129);
     std::uniform_real_distribution<double> unit(0.0, 1.0);
@@ -326,9 +344,10 @@ std::vector<Domain> domains(std::size_t n_random, std::size_t n_sweep) {
     std::vector<Domain> ds;
 
     // cos_0_pi: the schedules' own arguments pi * (i / N), every double near the zero
-    // crossing at pi/2 and near both ends, a few ulps outside [0, pi], random x.
+    // crossing at pi/2, near both ends and the reduction's seams, and random x.
     {
-        Domain d{Kernel::cos, "x in [0, pi]: pi*i/N, near 0, pi/2, pi", 2.0, false, {}, {}, {}};
+        Domain d =
+            make_domain(Kernel::cos, "x in [0, pi]: pi*i/N, near 0, pi/4, pi/2, 3pi/4, pi", 2.0);
         for (std::size_t i = 0; i <= n_sweep; ++i)
             d.args.add(pi * (static_cast<double>(i) / static_cast<double>(n_sweep)));
         around(d.args, pi / 2, n_run);
@@ -341,7 +360,8 @@ std::vector<Domain> domains(std::size_t n_random, std::size_t n_sweep) {
     }
     // exp2: normal results over the whole range, near integers and half-integers.
     {
-        Domain d{Kernel::exp2, "x in [-1022, 1024): normal results", 2.0, false, {}, {}, {}};
+        Domain d =
+            make_domain(Kernel::exp2, "x in [-1022, 1024): normal results", 2.0, false, 0x1p-1022);
         sweep(d.args, -1022.0, 1023.999, n_sweep);
         around(d.args, 0.5, n_run);
         around(d.args, -0.5, n_run);
@@ -352,24 +372,25 @@ std::vector<Domain> domains(std::size_t n_random, std::size_t n_sweep) {
         ds.push_back(std::move(d));
     }
     {
-        Domain d{Kernel::exp2, "x in [-1080, -1022): subnormal results", 1.0, false, {}, {}, {}};
+        Domain d = make_domain(Kernel::exp2, "x in [-1080, -1022): subnormal results", 1.0);
         sweep(d.args, -1080.0, -1022.0, n_sweep / 10);
         for (std::size_t i = 0; i < n_random / 10; ++i) d.args.add(uniform(-1080.0, -1022.0));
         ds.push_back(std::move(d));
     }
     // log2: near 1 (result -> 0), across binades, subnormals.
     {
-        Domain d{Kernel::log2, "x > 0: near 1, all binades, subnormal", 2.0, false, {}, {}, {}};
+        Domain d = make_domain(Kernel::log2, "x > 0: near 1, all binades, subnormal", 2.0);
         around(d.args, 1.0, 2 * n_run);
         sweep(d.args, 0.5, 2.0, n_sweep);
         for (std::size_t i = 0; i < n_random; ++i) d.args.add(std::exp2(uniform(-1022.0, 1024.0)));
         for (std::size_t i = 0; i < n_random / 10; ++i) d.args.add(uniform(0.0, 0x1p-1022));
         ds.push_back(std::move(d));
     }
-    // pow_pos on polynomial decay: (1 - t/N) ** p.
+    // pow_pos on polynomial decay, (1 - t/N) ** p: relative error on results down to
+    // 2**-8, absolute error (in ulps of 1) on all results with any power.
     {
-        Domain d{Kernel::pow, "(1 - t/N)**p, p in (0, 8], result >= 2**-30", 2.0, false, {}, {},
-                 {}};
+        Domain d = make_domain(Kernel::pow, "(1 - t/N)**p, p in (0, 8]: results in [2**-8, 1]", 2.0,
+                               false, 0x1p-8);
         for (std::size_t i = 0; i < n_random; ++i) {
             const double big_n = std::floor(std::exp2(uniform(1.0, 40.0)));
             const double t = std::floor(uniform(0.0, big_n));
@@ -379,22 +400,20 @@ std::vector<Domain> domains(std::size_t n_random, std::size_t n_sweep) {
         ds.push_back(std::move(d));
     }
     {
-        Domain d{Kernel::pow, "b in [0, 1], y in (0, 1e4]: abs error, ulps of 1", 1.0, true, {}, {},
-                 {}};
-        for (std::size_t i = 0; i < n_random; ++i)
-            d.args.add(unit(rng), std::exp2(uniform(-20.0, 13.3)));
+        Domain d = make_domain(Kernel::pow, "b in [0, 1], y in (0, 1e4]: all results, abs error",
+                               1.0, true);
+        for (std::size_t i = 0; i < n_random; ++i) {
+            const double base = unit(rng);
+            d.args.add(base, std::exp2(uniform(-20.0, 13.3)));
+        }
         ds.push_back(std::move(d));
     }
     // The constant-base uses with log2(b) from log2_precise: r ** k (k to 1e19, r < 1, and
     // r > 1 up to results of 2**64), gamma ** t, d ** i.
     {
-        Domain d{Kernel::pow_log2,
-                 "r**k, gamma**t, d**i (log2_precise), normal results",
-                 2.0,
-                 false,
-                 {},
-                 {},
-                 {}};
+        Domain d =
+            make_domain(Kernel::pow_log2, "r**k, gamma**t, d**i (log2_precise): normal results",
+                        2.0, false, 0x1p-1022);
         for (std::size_t i = 0; i < n_random; ++i) {
             double base, y;
             switch (i % 4) {
@@ -402,11 +421,10 @@ std::vector<Domain> domains(std::size_t n_random, std::size_t n_sweep) {
                     base = uniform(0.01, 1.0);
                     y = std::exp2(uniform(-10.0, 63.0));
                     break;
-                case 1: {  // exponential growth r > 1 to a result of at most 2**64
+                case 1:  // exponential growth r > 1, to results of at most 2**64
                     base = uniform(1.0, 4.0);
                     y = uniform(0.0, 64.0 / std::log2(base));
                     break;
-                }
                 case 2:  // gamma ** t, gamma near 1, t up to 1e9
                     base = 1.0 - std::exp2(uniform(-30.0, -3.0));
                     y = std::floor(std::exp2(uniform(0.0, 30.0)));
@@ -476,24 +494,25 @@ void check_accuracy(bool quick) {
         "and vs glibc double libm (ulps apart); results at");
     for (Isa isa : isas) std::printf(" %s", tml::dispatch::isa_name(isa));
     std::printf(" compared bitwise\n\n");
-    std::printf("%-14s %-56s %10s %10s %9s %6s %8s %-6s\n", "kernel", "domain", "samples",
-                "max err", "vs glibc", "bound", "bitwise", "result");
-    std::printf("%s\n", std::string(126, '-').c_str());
+    std::printf("%-14s %-56s %9s %10s %9s %5s %7s %16s %s\n", "kernel", "domain", "samples",
+                "max err", "vs glibc", "bound", "levels", "checksum", "result");
+    std::printf("%s\n", std::string(128, '-').c_str());
     for (Domain& d : ds) {
-        const bool normal_only = d.kernel != Kernel::exp2 || d.bound > 1.0;
-        const Result r = measure(d, isas, normal_only && !d.abs_of_1);
+        const Result r = measure(d, isas);
         const bool ok = r.max_err <= d.bound && r.deterministic;
         if (!ok) g_failed = true;
-        char err[32];
+        char err[32], glibc[32];
         std::snprintf(err, sizeof err, "%.3f%s", r.max_err, d.abs_of_1 ? " (1)" : "");
-        std::printf("%-14s %-56s %10zu %10s %9.0f %6.1f %8s %-6s\n", kernel_name(d.kernel),
-                    d.name.c_str(), d.args.size() - r.skipped, err, r.max_libm, d.bound,
-                    r.deterministic ? "equal" : "DIFFER", ok ? "PASS" : "FAIL");
+        std::snprintf(glibc, sizeof glibc, d.abs_of_1 ? "%.3f" : "%.0f", r.max_libm);
+        std::printf("%-14s %-56s %9zu %10s %9s %5.1f %7s %016" PRIx64 " %s\n",
+                    kernel_name(d.kernel), d.name.c_str(), r.counted, err, glibc, d.bound,
+                    r.deterministic ? "equal" : "DIFFER", r.checksum, ok ? "PASS" : "FAIL");
         if (!ok) std::printf("    worst argument %a\n", r.arg_of_max);
     }
     std::printf(
-        "(1) absolute error in ulps of 1.0 (2**-52): what a result <= 1 multiplied by a "
-        "rate costs\n\n");
+        "(1) absolute error in ulps of 1.0 (2**-52): what a result <= 1 multiplied by a rate "
+        "costs\nlevels: results bitwise equal at every level; checksum: FNV-1a of the results' "
+        "bits, to compare builds and machines\n\n");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -526,7 +545,7 @@ double time_ns(std::size_t n, int reps, const F& f) {
 volatile double g_sink;
 
 void check_speed(bool quick) {
-    const std::size_t n = quick ? 1000000 : 10000000;
+    const std::size_t n = quick ? 500000 : 10000000;
     const int reps = quick ? 3 : 7;
     std::vector<double> buffer(n, 0.0);  // touched: page faults stay out of the figures
     double* o = buffer.data();
@@ -628,6 +647,164 @@ void check_speed(bool quick) {
     std::printf("\n");
 }
 
+// ---------------------------------------------------------------------------------------
+// 5. Two schedule kinds written the way fast mode will write them, against their exact
+//    formulas (operation for operation as csrc/tml/schedule.hpp and SPEC 7): the fast
+//    mode's budget is |fast - exact| <= 4 ulp of max(learning_rate, final_learning_rate).
+
+// linear_ramp_to_cosine. Exact: slope * s; F + half * (1 + cos((pi * (s - R)) / span)); F.
+struct Cosine {
+    double L, F;
+    std::int64_t R, T;
+    double slope, half, span;
+    Cosine(double l, double f, std::int64_t r, std::int64_t t)
+        : L(l),
+          F(f),
+          R(r),
+          T(t),
+          slope(l / static_cast<double>(r)),
+          half((l - f) * 0.5),
+          span(static_cast<double>(t - r)) {}
+    double exact(std::int64_t s) const {
+        if (s < R) return slope * static_cast<double>(s);
+        if (s <= T) return F + half * (1.0 + std::cos((pi * static_cast<double>(s - R)) / span));
+        return F;
+    }
+    // Every phase for every step, then a choice by masks; the cos argument is the exact
+    // path's own (a divide, not a multiply by pi / span, which would move x by an ulp).
+    void fast_fill(Isa isa, const std::int64_t* steps, std::size_t n, double* out) const {
+        const Cosine k = *this;
+        tml::dispatch::run_at(isa, [=] {
+            for (std::size_t i = 0; i < n; ++i) {
+                const std::int64_t s = steps[i];
+                const double ramp = k.slope * as_double(static_cast<std::uint64_t>(s));
+                // s - R < 0 in the ramp phase gives a huge x there: a finite or NaN cos,
+                // discarded by the choice (never clamp x with a ternary: see fast_math.hpp).
+                const double x = (pi * as_double(static_cast<std::uint64_t>(s - k.R))) / k.span;
+                const double cosine = k.F + k.half * (1.0 + fast::cos_0_pi(x));
+                out[i] = fast::select(fast::less_mask(s, k.R), ramp,
+                                      fast::select(fast::less_mask(k.T, s), k.F, cosine));
+            }
+        });
+    }
+};
+
+// polynomial_decay. Exact: s < N: (L - F) * (1.0 - t / N) ** p + F; else F.
+struct Polynomial {
+    double L, F, p;
+    std::int64_t N;
+    double range, nd;
+    Polynomial(double l, double f, double pw, std::int64_t n)
+        : L(l), F(f), p(pw), N(n), range(l - f), nd(static_cast<double>(n)) {}
+    double exact(std::int64_t s) const {
+        if (s < N) return range * std::pow(1.0 - static_cast<double>(s) / nd, p) + F;
+        return F;
+    }
+    void fast_fill(Isa isa, const std::int64_t* steps, std::size_t n, double* out) const {
+        const Polynomial k = *this;
+        tml::dispatch::run_at(isa, [=] {
+            for (std::size_t i = 0; i < n; ++i) {
+                const std::int64_t s = steps[i];
+                const double t = as_double(static_cast<std::uint64_t>(s));
+                const double decay = k.range * fast::pow_pos(1.0 - t / k.nd, k.p) + k.F;
+                out[i] = fast::select(fast::less_mask(s, k.N), decay, k.F);
+            }
+        });
+    }
+};
+
+// ulps of the schedule's scale max(L, F).
+double scale_ulps(double a, double b, double scale) {
+    return std::fabs(a - b) / static_cast<double>(ulp_at(scale));
+}
+
+void check_kinds(bool quick) {
+    const std::size_t n = quick ? 300000 : 10000000;
+    const int reps = quick ? 3 : 7;
+    const std::vector<Isa> isas = levels();
+    std::vector<std::int64_t> steps(n);
+    for (std::size_t i = 0; i < n; ++i) steps[i] = static_cast<std::int64_t>(i);
+    std::vector<double> exact(n), got(n), other(n);
+    const auto ni = static_cast<std::int64_t>(n);
+
+    // Accuracy over random configurations (rates across binades, the largest just below a
+    // power of 2, where an ulp of it is smallest relative to it); speed on the first.
+    std::mt19937_64 rng(7);
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    const int configs = quick ? 3 : 12;
+    double worst_cos = 0, worst_poly = 0;
+    bool same = true;
+    for (int c = 0; c < configs; ++c) {
+        const double lr = c == 0 ? 1.999e-3 : std::exp2(-20.0 * unit(rng));
+        const double fr = c % 3 == 2 ? lr * 2.5 : lr * unit(rng) * 0.1;  // also F > L
+        const std::int64_t r =
+            1 + static_cast<std::int64_t>(unit(rng) * 0.3 * static_cast<double>(ni));
+        const std::int64_t t =
+            r + 1 + static_cast<std::int64_t>(unit(rng) * static_cast<double>(ni));
+        const double pw =
+            c == 0 ? 2.5 : (c % 2 ? std::floor(1.0 + 3.0 * unit(rng)) : 8.0 * unit(rng));
+        const Cosine ck(lr, fr, r, t);
+        const Polynomial pk(lr, std::min(fr, lr), pw, t);
+        const double scale = std::max(lr, fr);
+        for (Isa isa : isas) {
+            ck.fast_fill(isa, steps.data(), n, isa == Isa::baseline ? got.data() : other.data());
+            if (isa != Isa::baseline && std::memcmp(got.data(), other.data(), n * 8) != 0)
+                same = false;
+        }
+        for (std::size_t i = 0; i < n; ++i)
+            worst_cos = std::max(worst_cos, scale_ulps(got[i], ck.exact(steps[i]), scale));
+        for (Isa isa : isas) {
+            pk.fast_fill(isa, steps.data(), n, isa == Isa::baseline ? got.data() : other.data());
+            if (isa != Isa::baseline && std::memcmp(got.data(), other.data(), n * 8) != 0)
+                same = false;
+        }
+        for (std::size_t i = 0; i < n; ++i)
+            worst_poly = std::max(
+                worst_poly, scale_ulps(got[i], pk.exact(steps[i]), std::max(lr, std::min(fr, lr))));
+    }
+    const bool ok = worst_cos <= 4.0 && worst_poly <= 4.0 && same;
+    if (!ok) g_failed = true;
+
+    // Speed: steps 0..n-1, R = n/10, T = 9n/10 (80% cos), as bench_kernel.py's cosine.
+    const Cosine ck(1e-3, 1e-5, ni / 10, 9 * ni / 10);
+    const Polynomial pk(1e-3, 1e-5, 2.5, ni);
+    double* o = got.data();
+    const double fill = time_ns(n, reps, [&] {
+        tml::dispatch::run_at(Isa::baseline, [=] {
+            for (std::size_t i = 0; i < n; ++i) o[i] = 0.5;
+        });
+    });
+    const double cos_exact = time_ns(n, reps, [&] {
+        for (std::size_t i = 0; i < n; ++i) o[i] = ck.exact(steps[i]);
+    });
+    const double poly_exact = time_ns(n, reps, [&] {
+        for (std::size_t i = 0; i < n; ++i) o[i] = pk.exact(steps[i]);
+    });
+    std::printf(
+        "kinds: a fast batch loop (mask and select) vs the exact formula, int64 steps; "
+        "%d configs x %zu steps,\nall levels bitwise equal: %s; ns per step, %zu steps, "
+        "one thread; fill floor %.3f ns\n\n",
+        configs, n, same ? "yes" : "NO", n, fill);
+    std::printf("%-24s %13s %6s %8s", "kind", "max err (2)", "bound", "exact");
+    for (Isa isa : isas) std::printf(" %9s", tml::dispatch::isa_name(isa));
+    std::printf(" %14s %10s\n", "exact/best", "best/fill");
+    std::printf("%s\n", std::string(56 + 10 * isas.size() + 26, '-').c_str());
+    const auto row = [&](const char* name, double err, double exact_ns, auto fill_fast) {
+        std::vector<double> ns;
+        for (Isa isa : isas) ns.push_back(time_ns(n, reps, [&] { fill_fast(isa); }));
+        const double best = *std::min_element(ns.begin(), ns.end());
+        std::printf("%-24s %13.3f %6.1f %8.3f", name, err, 4.0, exact_ns);
+        for (double v : ns) std::printf(" %9.3f", v);
+        std::printf(" %13.1fx %9.2fx\n", exact_ns / best, best / fill);
+    };
+    row("linear_ramp_to_cosine", worst_cos, cos_exact,
+        [&](Isa isa) { ck.fast_fill(isa, steps.data(), n, o); });
+    row("polynomial_decay p=2.5", worst_poly, poly_exact,
+        [&](Isa isa) { pk.fast_fill(isa, steps.data(), n, o); });
+    std::printf("(2) max |fast - exact| in ulps of max(learning_rate, final_learning_rate)%s\n\n",
+                ok ? "" : "  FAILED");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -645,6 +822,7 @@ int main(int argc, char** argv) {
     check_special();
     check_accuracy(quick);
     check_speed(quick);
+    check_kinds(quick);
     std::printf("%s\n", g_failed ? "FAILED" : "all checks passed");
     return g_failed ? 1 : 0;
 }

@@ -1,33 +1,40 @@
 // Run a batch loop compiled for the best instruction set this CPU has.
 //
-//     tml::dispatch::run([&] {
+//     tml::dispatch::run([=] {
 //         for (std::size_t i = 0; i < n; ++i) out[i] = tml::fast::cos_0_pi(a * x[i]);
 //     });
 //
 // The wheel is built for baseline x86-64 (SSE2; never -march=native), where a vectorised
-// kernel does 2 doubles per instruction. `run` instantiates the lambda three times, in
-// function templates carrying __attribute__((target("avx512f"))), target("avx2") and no
-// target, each also `flatten`, so the lambda's body and every inline function it calls
-// (the fast_math kernels) are inlined into that function and compiled, and vectorised,
-// for its instruction set: 8, 4 or 2 doubles at a time. The CPU is asked once which to
-// use (__builtin_cpu_supports, which also checks that the OS saves the wider registers).
-// The results are bitwise the same at every level (fast_math.hpp says why), so the
-// choice changes only the speed.
+// kernel does 2 doubles per instruction. `run` instantiates the lambda's body three
+// times, in function templates carrying __attribute__((target("avx512f"))),
+// target("avx2") and no target, each also `flatten`: the lambda and every inline function
+// it calls (the fast_math kernels) are inlined into that function and compiled, and
+// vectorised, for its instruction set: 8, 4 or 2 doubles at a time. The CPU is asked once
+// which one to use (__builtin_cpu_supports, which also checks that the OS saves the wider
+// registers). Results are bitwise the same at every level (fast_math.hpp says why), so
+// the choice changes only the speed; run_at runs a chosen level, for tests.
 //
-// Why not __attribute__((target_clones(...))) on the loop function: Clang (14) refuses it
-// on function templates, which the kinds' batch loops are; it needs ifunc, which only
-// glibc has (not musl, macOS, Windows); and both GCC 12 and Clang export the clone
-// resolver from a shared library even under -fvisibility=hidden. This header needs none
-// of that: target attributes and flatten work on templates and lambdas in GCC and Clang,
-// under -flto and hidden visibility, on any x86-64 OS.
+// Why not __attribute__((target_clones("avx512f", "avx2", "default"))) on the loop
+// function: it works with GCC 12 under -flto and -fvisibility=hidden, but Clang (14)
+// refuses it on function templates, which the kinds' batch loops are; it needs ifunc,
+// which only glibc has (not musl, macOS or Windows); and both compilers export the clone
+// resolver from the shared library despite hidden visibility. Target attributes with
+// flatten work on templates and lambdas in GCC and Clang, under -flto and hidden
+// visibility (nothing is exported), on any x86-64 OS. Elsewhere (not x86, or another
+// compiler) `run` calls the lambda as it is: one level, whatever the build flags give.
 //
-// Elsewhere (not x86, or another compiler) `run` calls the lambda as it is: one level,
-// whatever the build flags give.
-//
-// Keep the loop simple for the vectoriser: a counted for loop over an index, one store
-// per element, selects as ternaries rather than if/else returns, no call that is not
-// inlined (libm included), and integer steps converted to double with the exact two-half
-// trick of schedule.hpp's as_double (SSE2 and AVX2 cannot convert int64 to double).
+// Writing a loop that vectorises (check with -fopt-info-vec-optimized: each level's
+// function should report its loop "vectorized using 16/32/64 byte vectors"):
+// - a counted for loop over an index, one store per element, no call that is not
+//   inlined (libm included), no early exit;
+// - compute every phase of the formula for every element and choose with
+//   tml::fast::less_mask / select, not `if` or a ternary with a computed arm (GCC turns
+//   those into branches it will not vectorise; see fast_math.hpp); a phase computed on
+//   arguments outside its domain gives garbage that the choice discards;
+// - integer steps to double with the exact two-half trick of schedule.hpp's as_double
+//   (SSE2 and AVX2 cannot convert int64 to double);
+// - the body compiled with the core's -ffp-contract=off: the AVX-512 level has FMA, and
+//   a compiler allowed to fuse the loop's own a * b + c would make that level differ.
 #pragma once
 
 namespace tml::dispatch {
