@@ -34,7 +34,8 @@
 // - integer steps to double with the exact two-half trick of schedule.hpp's as_double
 //   (SSE2 and AVX2 cannot convert int64 to double);
 // - the body compiled with the core's -ffp-contract=off: the AVX-512 level has FMA, and
-//   a compiler allowed to fuse the loop's own a * b + c would make that level differ.
+//   GCC (which fuses by default, -std=c++17 or not) or Clang fusing the loop's own
+//   a * b + c would make that level's results differ from the others'.
 #pragma once
 
 namespace tml::dispatch {

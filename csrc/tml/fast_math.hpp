@@ -12,10 +12,13 @@
 //
 // Determinism: every result is a fixed sequence of IEEE double operations, so it is
 // bitwise the same whatever the instruction set the loop was compiled for, and on every
-// x86-64, provided nothing is fused: the core is built with -ffp-contract=off (GCC's
-// default in ISO mode too), Clang, which contracts within an expression by default, is
-// told not to inside every function here, and std::fma is never used. GCC and Clang give
-// the same bits. bench/fast_math_check.cpp checks both.
+// x86-64, provided nothing is fused into an FMA (the AVX-512 level has FMA instructions):
+// std::fma is never used; Clang, which fuses within an expression by default, is told not
+// to inside every function here; GCC fuses by default (-ffp-contract=fast, even with
+// -std=c++17) and has no pragma for it, so what includes this must be compiled with
+// -ffp-contract=off, as the core is (CMakeLists.txt). Without it the AVX-512 results
+// differ and the check fails. GCC and Clang give the same bits. bench/fast_math_check.cpp
+// checks all of this.
 //
 // sqrt needs no kernel: std::sqrt of a double is IEEE's correctly rounded square root,
 // one instruction (sqrtsd, vsqrtpd) that vectorises and is bitwise equal to Python's
