@@ -29,8 +29,8 @@
 //    the fast kernel at each level, and the "fill floor", a loop storing a constant (the
 //    cost of writing the output at all; here into an already touched buffer, so page
 //    faults are not in any figure). Minimum over repetitions. Speed never fails.
-// 5. Two schedule kinds written as fast mode will write them (linear_ramp_to_cosine and
-//    polynomial_decay): the fast mode's error budget, 4 ulp of max(learning_rate,
+// 5. Two schedule kinds written as fast mode will write them (linear_ramp_to_cosine, and
+//    polynomial_decay with pow_unit): the fast mode's error budget, 4 ulp of max(learning_rate,
 //    final_learning_rate), against the exact formula over random configurations, and
 //    ns per step against the exact loop and the fill floor.
 #include <algorithm>
@@ -106,7 +106,7 @@ std::uint64_t bits(double x) {
 // Bulk evaluation through the dispatcher, as the package's batch loops will call the
 // kernels: one counted loop, one store per element.
 
-enum class Kernel { cos, exp2, log2, pow, pow_log2 };
+enum class Kernel { cos, exp2, log2, pow, pow_unit, pow_log2 };
 
 const char* kernel_name(Kernel k) {
     switch (k) {
@@ -118,6 +118,8 @@ const char* kernel_name(Kernel k) {
             return "log2";
         case Kernel::pow:
             return "pow_pos";
+        case Kernel::pow_unit:
+            return "pow_unit";
         default:
             return "pow_from_log2";
     }
@@ -160,6 +162,11 @@ void evaluate(Kernel k, Isa isa, const Args& args, std::vector<double>& out) {
         case Kernel::pow:
             tml::dispatch::run_at(isa, [=] {
                 for (std::size_t i = 0; i < n; ++i) o[i] = fast::pow_pos(a[i], b[i]);
+            });
+            break;
+        case Kernel::pow_unit:
+            tml::dispatch::run_at(isa, [=] {
+                for (std::size_t i = 0; i < n; ++i) o[i] = fast::pow_unit(a[i], b[i]);
             });
             break;
         case Kernel::pow_log2:
@@ -233,6 +240,12 @@ void check_special() {
     add("pow_pos(1.01, 1e19)", fast::pow_pos(1.01, 1e19), inf);
     add("pow_pos(0.99, 1e300)", fast::pow_pos(0.99, 1e300), 0.0);
     add("pow_pos(nan, 2)", fast::pow_pos(nan, 2.0), nan);
+    add("pow_unit(0, 2.5)", fast::pow_unit(0.0, 2.5), 0.0);
+    add("pow_unit(0, 0)", fast::pow_unit(0.0, 0.0), 1.0);
+    add("pow_unit(0.3, 0)", fast::pow_unit(0.3, 0.0), 1.0);
+    add("pow_unit(1, 1e19)", fast::pow_unit(1.0, 1e19), 1.0);
+    add("pow_unit(0.5, 3)", fast::pow_unit(0.5, 3.0), 0.125);
+    add("pow_unit(0.5, 1076)", fast::pow_unit(0.5, 1076.0), 0.0);
     add("pow_from_log2(log2(0.5), 2)", fast::pow_from_log2(fast::log2_precise(0.5), 2.0), 0.25);
     add("pow_from_log2(log2(0), 1)", fast::pow_from_log2(fast::log2_precise(0.0), 1.0), 0.0);
     // The choice helpers: masks are all ones or zero; select picks bitwise.
@@ -425,6 +438,17 @@ std::vector<Domain> domains(std::size_t n_random, std::size_t n_sweep) {
         }
         ds.push_back(std::move(d));
     }
+    {
+        Domain d = make_domain(Kernel::pow_unit,
+                               "b in [0, 1], y in [0, 1e4]: all results, abs error", 2.0, true);
+        for (std::size_t i = 0; i < n_random; ++i) {
+            const double base = i % 2 ? unit(rng) : 1.0 - std::floor(unit(rng) * 1e6) / 1e6;
+            const double y =
+                i % 3 == 0 ? std::floor(1.0 + 3.0 * unit(rng)) : std::exp2(uniform(-20.0, 13.3));
+            d.args.add(base, y);
+        }
+        ds.push_back(std::move(d));
+    }
     // The constant-base uses with log2(b) from log2_precise: r ** k (k to 1e19, r < 1, and
     // r > 1 up to results of 2**64), gamma ** t, d ** i.
     {
@@ -476,6 +500,7 @@ std::vector<Domain> domains(std::size_t n_random, std::size_t n_sweep) {
                 d.libm = [a](std::size_t i) { return std::log2(a[i]); };
                 break;
             case Kernel::pow:
+            case Kernel::pow_unit:
                 d.ref = [a, b](std::size_t i) {
                     return std::pow(static_cast<long double>(a[i]), static_cast<long double>(b[i]));
                 };
@@ -633,6 +658,16 @@ void check_speed(bool quick) {
                         for (std::size_t i = 0; i < n; ++i)
                             o[i] = fast::pow_pos(1.0 - as_double(i) * inv_n, p);
                     })});
+    rows.push_back({"pow_unit", "(1 - i / n) ** 2.5",
+                    time_ns(n, reps,
+                            [&] {
+                                for (std::size_t i = 0; i < n; ++i)
+                                    o[i] = std::pow(1.0 - as_double(i) * inv_n, p);
+                            }),
+                    run_fast([=] {
+                        for (std::size_t i = 0; i < n; ++i)
+                            o[i] = fast::pow_unit(1.0 - as_double(i) * inv_n, p);
+                    })});
     rows.push_back({"pow_from_log2", "0.999999 ** i",
                     time_ns(n, reps,
                             [&] {
@@ -723,7 +758,7 @@ struct Polynomial {
             for (std::size_t i = 0; i < n; ++i) {
                 const std::int64_t s = steps[i];
                 const double t = as_double(static_cast<std::uint64_t>(s));
-                const double decay = k.range * fast::pow_pos(1.0 - t / k.nd, k.p) + k.F;
+                const double decay = k.range * fast::pow_unit(1.0 - t / k.nd, k.p) + k.F;
                 out[i] = fast::select(fast::less_mask(s, k.N), decay, k.F);
             }
         });

@@ -36,7 +36,8 @@
 //   log2           x > 0, subnormals too                              0.76 ulp   2
 //   pow_pos        (1 - t/N)**p, p in (0, 8], results in [2**-8, 1]   1.41 ulp   2
 //                  b in [0, 1], y in (0, 1e4], absolute, ulps of 1.0  0.60       1
-//   pow_from_log2  r**k, gamma**t, d**i with log2_precise(b), normal  1.24 ulp   2
+//   pow_unit       b in [0, 1], y in [0, 1e4], absolute, ulps of 1.0  0.74       2
+//   pow_from_log2  r**k, gamma**t, d**i with log2_precise(b), normal  1.26 ulp   2
 //
 // Against glibc's double functions (the exact path's) every result there is within 1 ulp.
 //
@@ -438,7 +439,37 @@ inline DoubleDouble log2_precise(double b) {
 // |log2(result)|: the relative error grows by about 0.1 ulp per unit of |log2(result)|
 // (1.41 ulp for results down to 2**-8), while the absolute error of a result <= 1 stays
 // below 0.6 ulp of 1.0, which is what a rate multiplying it sees. A constant base should
-// go through log2_precise and pow_from_log2 instead, flat at 1.24 ulp.
+// go through log2_precise and pow_from_log2 instead, flat at 1.26 ulp.
 TML_FAST_INLINE double pow_pos(double b, double y) { return pow_from_log2(log2_dd(b), y); }
+
+// b**y for b in [0, 1] and y >= 0: polynomial decay's (1 - t/N) ** p, where the result is
+// multiplied by a rate and only its absolute error counts. About twice as fast as pow_pos:
+// log2(b) in plain double (no special values but 0, no double-double) and one rounded
+// product. Absolute error 0.74 ulp of 1.0 at most (measured; the check's bound: 2); its
+// relative error grows like pow_pos's but faster, about 1.4 ulp per unit of
+// |log2(result)|. b = 0 gives 0 (1 for y = 0); b subnormal, > 1, negative or
+// NaN, or y < 0, gives garbage.
+TML_FAST_INLINE double pow_unit(double b, double y) {
+    TML_FAST_NO_CONTRACT
+    using namespace detail;
+    const std::uint64_t ib = bits(b);
+    const std::uint64_t d = ib - sqrt_half_bits;
+    const double k = to_double((d + sign_mask) >> 52) - 2048.0;
+    const double m = from_bits(ib - (d & 0xfff0000000000000u));
+    const double f = m - 1.0;
+    const double s = f / (2.0 + f);
+    const double z = s * s;
+    const double z2 = z * z;
+    const double l = ((log_c0 + log_c1 * z) + z2 * (log_c2 + log_c3 * z)) +
+                     (z2 * z2) * ((log_c4 + log_c5 * z) + z2 * log_c6);
+    const double h = 0.5 * (f * f);
+    const double ln_m = f - (h - s * (h + z * l));
+    const double log2_b = k + ln_m * 0x1.71547652b82fep0;  // 1 / log(2)
+    // b = 0: 0 for y > 0 (exp2 of -inf is 0); y = 0: exponent 0, result 1.
+    const std::uint64_t b_zero = less(ib, 1);
+    const std::uint64_t y_zero = less(bits(y) & abs_mask, 1);
+    const double lb = blend(mask(b_zero), -std::numeric_limits<double>::infinity(), log2_b);
+    return exp2(blend(mask(y_zero), 0.0, y * lb), 0.0);
+}
 
 }  // namespace tml::fast
