@@ -53,7 +53,10 @@ inline const char* isa_name(Isa isa) {
     }
 }
 
-#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+// TML_DISPATCH_X86 is 1 where run dispatches (GCC or Clang on x86, not clang-cl, whose
+// MSVC runtime lacks the CPU model __builtin_cpu_supports reads), else 0.
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(_MSC_VER) && \
+    (defined(__x86_64__) || defined(__i386__))
 #define TML_DISPATCH_X86 1
 
 // What this CPU (and OS) supports, asked once.

@@ -104,9 +104,6 @@ TML_FAST_INLINE double from_bits(std::uint64_t u) {
     return x;
 }
 
-// 1 if the sign bit of x is set, else 0.
-TML_FAST_INLINE std::uint64_t sign_bit(double x) { return bits(x) >> 63; }
-
 // For 64-bit patterns below 2**63: 1 if a < b, else 0 (the sign of a - b).
 TML_FAST_INLINE std::uint64_t less(std::uint64_t a, std::uint64_t b) { return (a - b) >> 63; }
 
