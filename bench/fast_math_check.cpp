@@ -708,15 +708,16 @@ void check_speed(bool quick) {
 struct Cosine {
     double L, F;
     std::int64_t R, T;
-    double slope, half, span;
-    Cosine(double l, double f, std::int64_t r, std::int64_t t)
+    double slope, half, span, r;
+    Cosine(double l, double f, std::int64_t r_steps, std::int64_t t_steps)
         : L(l),
           F(f),
-          R(r),
-          T(t),
-          slope(l / static_cast<double>(r)),
+          R(r_steps),
+          T(t_steps),
+          slope(l / static_cast<double>(r_steps)),
           half((l - f) * 0.5),
-          span(static_cast<double>(t - r)) {}
+          span(static_cast<double>(t_steps - r_steps)),
+          r(static_cast<double>(r_steps)) {}
     double exact(std::int64_t s) const {
         if (s < R) return slope * static_cast<double>(s);
         if (s <= T) return F + half * (1.0 + std::cos((pi * static_cast<double>(s - R)) / span));
@@ -729,10 +730,13 @@ struct Cosine {
         tml::dispatch::run_at(isa, [=] {
             for (std::size_t i = 0; i < n; ++i) {
                 const std::int64_t s = steps[i];
-                const double ramp = k.slope * as_double(static_cast<std::uint64_t>(s));
-                // s - R < 0 in the ramp phase gives a huge x there: a finite or NaN cos,
-                // discarded by the choice (never clamp x with a ternary: see fast_math.hpp).
-                const double x = (pi * as_double(static_cast<std::uint64_t>(s - k.R))) / k.span;
+                const double t = as_double(static_cast<std::uint64_t>(s));
+                const double ramp = k.slope * t;
+                // t - R is the exact path's double(s - R) wherever the cosine phase is
+                // chosen (both exact below 2**53). In the ramp phase x < 0: cos_0_pi gives
+                // a value there that the choice discards (never clamp x with a ternary:
+                // see fast_math.hpp).
+                const double x = (pi * (t - k.r)) / k.span;
                 const double cosine = k.F + k.half * (1.0 + fast::cos_0_pi(x));
                 out[i] = fast::select(fast::less_mask(s, k.R), ramp,
                                       fast::select(fast::less_mask(k.T, s), k.F, cosine));
