@@ -1,0 +1,472 @@
+// Fast, vectorisable cos, exp2, log2 and pow for the opt-in fast mode (exact=False).
+//
+// The exact path calls the platform libm one value at a time, and that call bounds it.
+// These kernels replace only those calls. Each is a short, inline, branch-free function
+// of doubles: polynomials in plain multiplies and adds, integer bit manipulation through
+// memcpy, and choices made by bitwise blends or exact multiplies (see "No comparisons"
+// below); no libm call, no table, no int64/double conversion instruction (SSE2 and AVX2
+// have none). A counted loop calling them vectorises with GCC 12 at -O3 (the package's
+// Release build; at -O2 GCC 12's "very cheap" cost model refuses any loop that needs an
+// epilogue) and with Clang at -O2, for SSE2 (2 doubles an instruction), AVX2 (4) and
+// AVX-512 (8); dispatch.hpp picks the level at run time.
+//
+// Determinism: every result is a fixed sequence of IEEE double operations, so it is
+// bitwise the same whatever the instruction set the loop was compiled for, and on every
+// x86-64, provided nothing is fused into an FMA (the AVX-512 level has FMA instructions):
+// std::fma is never used; Clang, which fuses within an expression by default, is told not
+// to inside every function here; GCC fuses by default (-ffp-contract=fast, even with
+// -std=c++17) and has no pragma for it, so what includes this must be compiled with
+// -ffp-contract=off, as the core is (CMakeLists.txt). Without it the AVX-512 results
+// differ and the check fails. GCC and Clang give the same bits. bench/fast_math_check.cpp
+// checks all of this.
+//
+// sqrt needs no kernel: std::sqrt of a double is IEEE's correctly rounded square root,
+// one instruction (sqrtsd, vsqrtpd) that vectorises and is bitwise equal to Python's
+// math.sqrt. Keep it in fast mode.
+//
+// Accuracy, measured by bench/fast_math_check.cpp against the x87 long double libm
+// (64-bit significand: errors come out in fractions of an ulp) over dense sweeps of the
+// hard regions and 1e7 random arguments; "ulp" is the spacing of doubles at the exact
+// result, and the bound is what the check enforces:
+//
+//   kernel         domain                                             max error  bound
+//   cos_0_pi       x in [0, pi]                                       0.92 ulp   2
+//   exp2           x in [-1022, 1024), normal results                 1.16 ulp   2
+//                  x in [-1080, -1022), subnormal results             0.81 ulp   1
+//   log2           x > 0, subnormals too                              0.76 ulp   2
+//   pow_pos        (1 - t/N)**p, p in (0, 8], results in [2**-8, 1]   1.41 ulp   2
+//                  b in [0, 1], y in (0, 1e4], absolute, ulps of 1.0  0.60       1
+//   pow_unit       b in [0, 1], y in [0, 1e4], absolute, ulps of 1.0  0.74       2
+//   pow_from_log2  r**k, gamma**t, d**i with log2_precise(b), normal  1.26 ulp   2
+//
+// Against glibc's double functions (the exact path's) every result there is within 1 ulp.
+//
+// What the schedules need (the fast mode's budget): |fast - exact| <= 4 ulp of
+// max(learning_rate, final_learning_rate). pow and exp2 results are multiplied by a rate:
+// their relative error is what counts, or for results <= 1 their absolute error. A cos
+// result is multiplied by the amplitude (L - F) / 2 after adding 1, so its absolute
+// error counts, near 0 too, which is why cos_0_pi keeps full relative precision near
+// pi/2. The check's part 5 runs linear_ramp_to_cosine and polynomial_decay written this
+// way against their exact formulas: within 2.0 ulp of max(L, F).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+
+#if defined(__GNUC__) || defined(__clang__)
+// Inlining is what lets a loop vectorise: a call to a kernel would be one scalar call per
+// value, compiled for the baseline instruction set whatever the caller's target.
+#define TML_FAST_INLINE inline __attribute__((always_inline))
+#else
+#define TML_FAST_INLINE inline
+#endif
+
+#if defined(__clang__)
+// Clang fuses a * b + c within one expression unless told not to (-ffp-contract=on is its
+// default); a fused result differs in the last bit between a loop compiled with FMA and
+// one without, and breaks the error-free transformations below.
+#define TML_FAST_NO_CONTRACT _Pragma("clang fp contract(off)")
+#else
+#define TML_FAST_NO_CONTRACT
+#endif
+
+namespace tml::fast {
+
+// No comparisons. A loop vectorises only if every `c ? a : b` in it becomes a blend, and
+// GCC 12 defeats that in two ways: it sinks an arm's arithmetic into a branch when the
+// arm has no other use, or specialises arithmetic on a selected constant (x * (c ? 1 : 0))
+// into both branches; under -ftrapping-math (its default, and the core's) it will not
+// execute those floating-point operations unconditionally again, so the loop keeps its
+// branches and is not vectorised (AVX-512 excepted, with masks). Turning a comparison
+// into an integer mask has no SSE2 pattern either. So conditions here are computed as
+// integers from bits (a sign bit, a difference of bit patterns), and choices are bitwise
+// blends or exact multiplies by 0 and 1: all of it vectorises on SSE2.
+
+// A value as an unevaluated sum hi + lo, |lo| well below one ulp of hi.
+struct DoubleDouble {
+    double hi;
+    double lo;
+};
+
+namespace detail {
+
+TML_FAST_INLINE std::uint64_t bits(double x) {
+    std::uint64_t u;
+    std::memcpy(&u, &x, sizeof u);
+    return u;
+}
+
+TML_FAST_INLINE double from_bits(std::uint64_t u) {
+    double x;
+    std::memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+// For 64-bit patterns below 2**63: 1 if a < b, else 0 (the sign of a - b).
+TML_FAST_INLINE std::uint64_t less(std::uint64_t a, std::uint64_t b) { return (a - b) >> 63; }
+
+// 0 -> 0, 1 -> all ones.
+TML_FAST_INLINE std::uint64_t mask(std::uint64_t bit) { return std::uint64_t{0} - bit; }
+
+// mask ? a : b, bitwise.
+TML_FAST_INLINE double blend(std::uint64_t m, double a, double b) {
+    return from_bits((bits(a) & m) | (bits(b) & ~m));
+}
+
+// A small non-negative integer (< 2**52) as a double, exactly: 2**52 + n has n in its
+// significand.
+TML_FAST_INLINE double to_double(std::uint64_t n) {
+    TML_FAST_NO_CONTRACT
+    return from_bits(n | 0x4330000000000000u) - 0x1p52;
+}
+
+inline constexpr std::uint64_t abs_mask = 0x7fffffffffffffffu;
+inline constexpr std::uint64_t sign_mask = 0x8000000000000000u;
+inline constexpr std::uint64_t inf_bits = 0x7ff0000000000000u;
+
+// 1.5 * 2**52: adding it to |x| < 2**51 leaves x rounded to an integer (ties to even) in
+// the low bits of the sum, so (x + magic) - magic is that integer as a double, and
+// bits(x + magic) - bits(magic) is it as a two's complement integer.
+inline constexpr double round_magic = 0x1.8p52;
+inline constexpr std::uint64_t round_magic_bits = 0x4338000000000000u;
+
+TML_FAST_INLINE double round_to_int(double x) {
+    TML_FAST_NO_CONTRACT
+    return (x + round_magic) - round_magic;
+}
+
+// Veltkamp's split: a = hi + lo exactly, each with at most 26 significant bits, so the
+// product of two halves is exact. For |a| < 2**995 (the multiply by 2**27 + 1 must not
+// overflow).
+TML_FAST_INLINE void split(double a, double& hi, double& lo) {
+    TML_FAST_NO_CONTRACT
+    const double c = 0x1.0000002p27 * a;  // 2**27 + 1
+    hi = c - (c - a);
+    lo = a - hi;
+}
+
+// Dekker's product: a * b = p + e exactly (no overflow, no underflow in e), without an
+// FMA so that it is the same on every CPU.
+TML_FAST_INLINE DoubleDouble two_prod(double a, double b) {
+    TML_FAST_NO_CONTRACT
+    double ah, al, bh, bl;
+    split(a, ah, al);
+    split(b, bh, bl);
+    const double p = a * b;
+    const double e = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+    return {p, e};
+}
+
+// a * a = p + e exactly: two_prod with one split.
+TML_FAST_INLINE DoubleDouble two_square(double a) {
+    TML_FAST_NO_CONTRACT
+    double ah, al;
+    split(a, ah, al);
+    const double p = a * a;
+    const double e = ((ah * ah - p) + 2.0 * (ah * al)) + al * al;
+    return {p, e};
+}
+
+// pi/2 = pio2_hi + pio2_lo and pi = pi_hi + pi_lo, each + O(2**-107); pi_hi is Python's
+// math.pi.
+inline constexpr double pio2_hi = 0x1.921fb54442d18p0;
+inline constexpr double pio2_lo = 0x1.1a62633145c07p-54;
+inline constexpr double pi_hi = 0x1.921fb54442d18p1;
+inline constexpr double pi_lo = 0x1.1a62633145c07p-53;
+
+// sin(u) = u + u**3 * S(u**2) and cos(u) = 1 - u**2/2 + u**4 * C(u**2) on |u| <= pi/4:
+// Chebyshev fits (mpmath chebyfit, degree 5 in u**2, on [0, (pi/4 + 1e-6)**2]) of
+// (sin(u) - u) / u**3 and (cos(u) - 1 + u**2/2) / u**4, rounded to double; fit errors
+// 2.0e-17 and 1.3e-18, so below 0.15 ulp of the result.
+inline constexpr double sin_c0 = -0x1.5555555555555p-3;
+inline constexpr double sin_c1 = 0x1.1111111110bb2p-7;
+inline constexpr double sin_c2 = -0x1.a01a019e83a9dp-13;
+inline constexpr double sin_c3 = 0x1.71de379688b0ep-19;
+inline constexpr double sin_c4 = -0x1.ae600b014833dp-26;
+inline constexpr double sin_c5 = 0x1.5e0b1974de176p-33;
+inline constexpr double cos_c0 = 0x1.5555555555555p-5;
+inline constexpr double cos_c1 = -0x1.6c16c16c16967p-10;
+inline constexpr double cos_c2 = 0x1.a01a019f4eaf8p-16;
+inline constexpr double cos_c3 = -0x1.27e4fa17d95a2p-22;
+inline constexpr double cos_c4 = 0x1.1eeb68e8843f9p-29;
+inline constexpr double cos_c5 = -0x1.907da2e3b0622p-37;
+
+// 2**r = 1 + r * E(r) on |r| <= 1/2: a Chebyshev fit (degree 10) of (2**r - 1) / r;
+// fit error 1.3e-17 on E, so below 2**-57 relative on 2**r.
+inline constexpr double exp2_c0 = 0x1.62e42fefa39efp-1;
+inline constexpr double exp2_c1 = 0x1.ebfbdff82c598p-3;
+inline constexpr double exp2_c2 = 0x1.c6b08d704a0c2p-5;
+inline constexpr double exp2_c3 = 0x1.3b2ab6fba1ddap-7;
+inline constexpr double exp2_c4 = 0x1.5d87fe78a5276p-10;
+inline constexpr double exp2_c5 = 0x1.430913096fd9fp-13;
+inline constexpr double exp2_c6 = 0x1.ffcbfc670dcd4p-17;
+inline constexpr double exp2_c7 = 0x1.62bfd477732acp-20;
+inline constexpr double exp2_c8 = 0x1.b524fae6277a5p-24;
+inline constexpr double exp2_c9 = 0x1.e6063f722ca05p-28;
+inline constexpr double exp2_c10 = 0x1.e9d3fe3963e87p-32;
+
+// log(1 + f) = 2s + s**3 * L(s**2), s = f / (2 + f), |s| <= 3 - 2 sqrt(2): a Chebyshev fit
+// (degree 6 in s**2) of (2 atanh(s) - 2s) / s**3; fit error 3.1e-16, below 2**-57 of log.
+inline constexpr double log_c0 = 0x1.5555555555558p-1;
+inline constexpr double log_c1 = 0x1.99999999952e2p-2;
+inline constexpr double log_c2 = 0x1.2492492df14bfp-2;
+inline constexpr double log_c3 = 0x1.c71c62e57c0cfp-3;
+inline constexpr double log_c4 = 0x1.7462b4ac51915p-3;
+inline constexpr double log_c5 = 0x1.39fe603f8739ep-3;
+inline constexpr double log_c6 = 0x1.2b584c80de001p-3;
+
+// 1 / log(2) = invln2_hi + invln2_lo + O(2**-86), invln2_hi with 32 significant bits so
+// that its product with a 21-bit number is exact.
+inline constexpr double invln2_hi = 0x1.71547652p0;
+inline constexpr double invln2_lo = 0x1.705fc2eefa2p-33;
+
+// The double nearest sqrt(1/2): log2 reduces its argument to [this, 2 * this).
+inline constexpr std::uint64_t sqrt_half_bits = 0x3fe6a09e667f3bcdu;
+
+}  // namespace detail
+
+// Per-element choices in a batch loop. `c ? a : b` vectorises when both arms are
+// constants or values also used elsewhere; when an arm is computed only for the choice
+// (a kind's formula for one phase), GCC turns it into a branch (see "No comparisons"
+// above) and the loop stays scalar below AVX-512. Compute every phase's value for every
+// element and choose with these: integer masks, all ones or all zeros, and a bitwise
+// blend, which vectorise on SSE2. Combine masks with &, | and ~.
+using Mask = std::uint64_t;
+
+// All ones if a < b. For integer steps and fields, |a - b| < 2**63 (steps >= 0 and fields
+// in [-2**53, 2**53] qualify).
+TML_FAST_INLINE Mask less_mask(std::int64_t a, std::int64_t b) {
+    return detail::mask((static_cast<std::uint64_t>(a) - static_cast<std::uint64_t>(b)) >> 63);
+}
+
+// All ones if a < b, for doubles that are not NaN: the sign of a - b where a - b is not
+// zero (-0.0 - 0.0 is -0.0, and -0.0 < 0.0 is false).
+TML_FAST_INLINE Mask less_mask(double a, double b) {
+    TML_FAST_NO_CONTRACT
+    const std::uint64_t d = detail::bits(a - b);
+    const std::uint64_t twice = d << 1;  // 0 iff a - b is +-0
+    return detail::mask((d >> 63) & ((twice | (std::uint64_t{0} - twice)) >> 63));
+}
+
+// m ? a : b, m from the functions above.
+TML_FAST_INLINE double select(Mask m, double a, double b) { return detail::blend(m, a, b); }
+
+// cos(x) for x in [0, pi], the cosine schedules' `pi * p` with p in [0, 1], and beyond
+// either end up to pi/4 (outside that: a finite or NaN garbage value, no trap).
+//
+// x is reduced by q * pi/2, q = round(x / (pi/2)) in {0, 1, 2}, to u + u_lo with
+// |u| <= pi/4: u = q * pio2_hi - x is exact (Sterbenz; q * pio2_hi is exact) and u_lo is
+// q times the low part of pi/2. Then cos(x) is cos(u + u_lo), sin(u + u_lo) or
+// -cos(u + u_lo). Both polynomials are evaluated for every lane and the right one taken
+// by exact multiplies by 0 and +-1 (what vector code does anyway). Near x = pi/2, where
+// cos(x) -> 0, u is tiny and exact, and u_lo is added to it before anything else: the
+// result keeps full relative precision. One polynomial in pi/2 - x over [-pi/2, pi/2]
+// would be cheaper, but near cos = +-1 it adds a tail of -0.57 to 1.57 and loses 2 ulp.
+TML_FAST_INLINE double cos_0_pi(double x) {
+    TML_FAST_NO_CONTRACT
+    using namespace detail;
+    const double q = round_to_int(x * 0x1.45f306dc9c883p-1);  // x * 2/pi
+    const double u = q * pio2_hi - x;
+    const double u_lo = q * pio2_lo;
+    const double w = u * u;
+    const double hw = 0.5 * w;
+    const double v = 1.0 - hw;
+    // sin(u + u_lo) = sin(u) + cos(u) * u_lo, with cos(u) ~ 1 - u**2/2.
+    const double w2 = w * w;
+    const double w4 = w2 * w2;
+    const double sp =
+        ((sin_c0 + sin_c1 * w) + w2 * (sin_c2 + sin_c3 * w)) + w4 * (sin_c4 + sin_c5 * w);
+    const double s = u + (u_lo * v + (u * w) * sp);
+    // cos(u + u_lo) = cos(u) - sin(u) * u_lo, with sin(u) ~ u; 1 - u**2/2 is v plus its
+    // rounding error (1 - v) - hw, both exact, so the sum rounds once.
+    const double cp =
+        ((cos_c0 + cos_c1 * w) + w2 * (cos_c2 + cos_c3 * w)) + w4 * (cos_c4 + cos_c5 * w);
+    const double c = v + (((1.0 - v) - hw) + (w2 * cp - u * u_lo));
+    // q = 0: c, q = 1: s, q = 2: -c; (q - 1)**2 and 1 - q * (q - 1) are exact.
+    const double use_c = (q - 1.0) * (q - 1.0);
+    const double sign = 1.0 - q * (q - 1.0);
+    return (c * use_c + s * (1.0 - use_c)) * sign;
+}
+
+// 2**(hi + lo), |lo| <= 2**-40 or so. hi beyond [-1100, 1100] is clamped there, so the
+// result is 0 below and inf above; NaN gives NaN. Subnormal results are the exactly
+// scaled polynomial rounded once.
+TML_FAST_INLINE double exp2(double hi, double lo) {
+    TML_FAST_NO_CONTRACT
+    using namespace detail;
+    const std::uint64_t h = bits(hi);
+    const std::uint64_t beyond = less(bits(1100.0), h & abs_mask);  // inf and NaN too
+    const std::uint64_t is_nan = less(inf_bits, h & abs_mask);
+    const double hc = blend(mask(beyond), from_bits((h & sign_mask) | bits(1100.0)), hi);
+    const double k = round_to_int(hc);
+    const double r = (hc - k) + lo;  // hc - k is exact
+    // Horner's scheme for the leading terms (each rounding at its own magnitude keeps
+    // the 1 ulp), Estrin's for the tail: the same operations as Horner's throughout but
+    // a shorter dependency chain, which is what bounds a loop of these (the out-of-order
+    // window holds too few iterations to hide a 60-cycle chain).
+    const double r2 = r * r;
+    const double tail = ((exp2_c3 + exp2_c4 * r) + r2 * (exp2_c5 + exp2_c6 * r)) +
+                        (r2 * r2) * ((exp2_c7 + exp2_c8 * r) + r2 * (exp2_c9 + exp2_c10 * r));
+    const double e = exp2_c0 + r * (exp2_c1 + r * (exp2_c2 + r * tail));
+    const double p = 1.0 + r * e;
+    // 2**k as 2**k1 * 2**k2 with both halves normal, so that p * 2**k1 is exact and the
+    // second multiply rounds once: correct subnormals, 0 and inf without a branch.
+    const double k1 = round_to_int(k * 0.5);
+    const double k2 = k - k1;
+    const auto scale = [](double kk) {
+        return from_bits((bits(kk + round_magic) - round_magic_bits + 1023u) << 52);
+    };
+    return blend(mask(is_nan), hi, (p * scale(k1)) * scale(k2));
+}
+
+TML_FAST_INLINE double exp2(double x) { return exp2(x, 0.0); }
+
+// log2(x) as hi + lo, |lo| below an ulp of hi, with a relative error below 2**-54.5
+// (measured): for pow, whose result is off by log(2) * |y * error| relative. x > 0 (subnormals
+// too); x = +-0 gives (-inf, 0), +inf gives (inf, 0), x < 0 and NaN give (NaN, 0).
+TML_FAST_INLINE DoubleDouble log2_dd(double x) {
+    TML_FAST_NO_CONTRACT
+    using namespace detail;
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+    const std::uint64_t ix0 = bits(x);
+    const std::uint64_t biased_exp = (ix0 & abs_mask) >> 52;
+    // Subnormals (biased exponent 0) are scaled by 2**52 into the normal range.
+    const double tiny = to_double(less(biased_exp, 1));
+    const double xs = x * (1.0 + tiny * (0x1p52 - 1.0));
+    // x = 2**k * m with m in [sqrt(1/2), sqrt(2)), found on the bits: k is the exponent
+    // of bits(x) - bits(sqrt(1/2)) (a logical shift after adding 2**63, as SSE2 has no
+    // 64-bit arithmetic shift), m keeps x's significand with its exponent less k.
+    const std::uint64_t ix = bits(xs);
+    const std::uint64_t d = ix - sqrt_half_bits;
+    const double k = (to_double((d + sign_mask) >> 52) - 2048.0) - 52.0 * tiny;
+    const double m = from_bits(ix - (d & 0xfff0000000000000u));
+    // log(m) = f - h + s * (h + s**2 * L(s**2)), f = m - 1 (exact), s = f / (2 + f),
+    // h = f*f/2: the rounding of s only reaches the small last term. The leading part
+    // f - h is cut to 21 significant bits (the low 32 bits of its significand cleared),
+    // so that its product with the 32-bit invln2_hi is exact; the rest goes to b.
+    const double f = m - 1.0;
+    const double s = f / (2.0 + f);
+    const double z = s * s;
+    const double z2 = z * z;
+    const double l = ((log_c0 + log_c1 * z) + z2 * (log_c2 + log_c3 * z)) +
+                     (z2 * z2) * ((log_c4 + log_c5 * z) + z2 * log_c6);
+    const DoubleDouble ff = two_square(f);
+    const double h = 0.5 * ff.hi;
+    const double a = from_bits(bits(f - h) & 0xffffffff00000000u);
+    const double b = (((f - a) - h) - 0.5 * ff.lo) + s * (h + z * l);  // f - a is exact (Sterbenz)
+    // log2(x) = k + (a + b) / log(2), summed with two Fast2Sums (|k| >= 1 > |log2(m)|
+    // unless k = 0; |b| < |a|), the second leaving lo below an ulp of hi.
+    const double p_hi = a * invln2_hi;
+    const double p_lo = (a + b) * invln2_lo + b * invln2_hi;
+    const double t_hi = k + p_hi;
+    const double t_lo = (p_hi - (t_hi - k)) + p_lo;
+    const double hi = t_hi + t_lo;
+    const double lo = t_lo - (hi - t_hi);
+    // Special arguments went through the above as finite numbers (m is always in
+    // [sqrt(1/2), sqrt(2)), k finite); their results are set here. +inf and NaN: x itself;
+    // +-0: -inf; negative: NaN.
+    const std::uint64_t inf_or_nan = less(inf_bits - 1, ix0 & abs_mask);
+    const std::uint64_t zero = less(ix0 & abs_mask, 1);
+    const std::uint64_t negative = (ix0 >> 63) & (zero ^ 1u);
+    const double special = to_double(inf_or_nan | zero | negative);
+    const double out_hi = blend(mask(inf_or_nan), x, hi);
+    const double add = from_bits((mask(zero) & bits(-inf)) | (mask(negative) & bits(nan)));
+    return {out_hi + add, lo * (1.0 - special)};
+}
+
+// log2(x) for x > 0, subnormals included; log2(+-0) = -inf, log2(inf) = inf, NaN for
+// x < 0 or NaN.
+TML_FAST_INLINE double log2(double x) {
+    TML_FAST_NO_CONTRACT
+    const DoubleDouble l = log2_dd(x);
+    return l.hi + l.lo;
+}
+
+// b**y from log2(b) as hi + lo: 2**(y * log2(b)) with the product taken exactly, so the
+// only errors are log2(b)'s relative error (times |y * log2(b)|) and exp2's. For the
+// constant-base uses (r ** k, gamma ** t, d ** i) with log2(b) computed once by
+// log2_precise.
+//
+// y finite; y == 0 gives 1 whatever b (C's pow(b, 0)); log2(b) = -inf (b == 0) gives 0
+// for y > 0 and inf for y < 0; NaN in, NaN out.
+TML_FAST_INLINE double pow_from_log2(DoubleDouble log2_b, double y) {
+    TML_FAST_NO_CONTRACT
+    using namespace detail;
+    // Past 2**900 (y) or 4096 (|log2(b)|) the result is 0, 1 or inf anyway: clamping them
+    // for the error term keeps the split finite, and the error term is dropped where
+    // |y * log2(b)| is beyond the exponent range (or infinite, or NaN).
+    const auto clamp = [](double v, double limit) {
+        const std::uint64_t b = bits(v);
+        return blend(mask(less(bits(limit), b & abs_mask)),
+                     from_bits((b & sign_mask) | bits(limit)), v);
+    };
+    const double z_hi = y * log2_b.hi;
+    const double yc = clamp(y, 0x1p900);
+    const double z_err = two_prod(yc, clamp(log2_b.hi, 4096.0)).lo + yc * log2_b.lo;
+    const double keep = to_double(less(bits(z_hi) & abs_mask, bits(2048.0)));
+    // y == 0 (either sign): exponent 0, as y * log2(b) is NaN there for b = 0 and inf.
+    const std::uint64_t y_zero = less(bits(y) & abs_mask, 1);
+    return exp2(blend(mask(y_zero), 0.0, z_hi), z_err * keep);
+}
+
+TML_FAST_INLINE double pow_from_log2(double log2_b, double y) {
+    return pow_from_log2(DoubleDouble{log2_b, 0.0}, y);
+}
+
+// log2(b) as hi + lo, for pow_from_log2 with a base that is the same for every step:
+// computed once, scalar, with the long double libm where long double is wider than
+// double (x87's 64-bit significand: relative error about 2**-63, so even y * log2(b)
+// near 1075 is off by under 2**-53), else with log2_dd (2**-56).
+inline DoubleDouble log2_precise(double b) {
+    if constexpr (std::numeric_limits<long double>::digits > std::numeric_limits<double>::digits) {
+        const long double l = std::log2(static_cast<long double>(b));
+        const double hi = static_cast<double>(l);
+        return {hi,
+                std::isfinite(hi) ? static_cast<double>(l - static_cast<long double>(hi)) : 0.0};
+    } else {
+        return log2_dd(b);
+    }
+}
+
+// b**y for b >= 0 and finite y, e.g. (1 - t/N) ** p (b in [0, 1]). Special values as
+// pow_from_log2. log2_dd's relative error reaches the result multiplied by
+// |log2(result)|: the relative error grows by about 0.1 ulp per unit of |log2(result)|
+// (1.41 ulp for results down to 2**-8), while the absolute error of a result <= 1 stays
+// below 0.6 ulp of 1.0, which is what a rate multiplying it sees. A constant base should
+// go through log2_precise and pow_from_log2 instead, flat at 1.26 ulp.
+TML_FAST_INLINE double pow_pos(double b, double y) { return pow_from_log2(log2_dd(b), y); }
+
+// b**y for b in [0, 1] and y >= 0: polynomial decay's (1 - t/N) ** p, where the result is
+// multiplied by a rate and only its absolute error counts. About twice as fast as pow_pos:
+// log2(b) in plain double (no special values but 0, no double-double) and one rounded
+// product. Absolute error 0.74 ulp of 1.0 at most (measured; the check's bound: 2); its
+// relative error grows like pow_pos's but faster, about 1.4 ulp per unit of
+// |log2(result)|. b = 0 gives 0 (1 for y = 0); b subnormal, > 1, negative or
+// NaN, or y < 0, gives garbage.
+TML_FAST_INLINE double pow_unit(double b, double y) {
+    TML_FAST_NO_CONTRACT
+    using namespace detail;
+    const std::uint64_t ib = bits(b);
+    const std::uint64_t d = ib - sqrt_half_bits;
+    const double k = to_double((d + sign_mask) >> 52) - 2048.0;
+    const double m = from_bits(ib - (d & 0xfff0000000000000u));
+    const double f = m - 1.0;
+    const double s = f / (2.0 + f);
+    const double z = s * s;
+    const double z2 = z * z;
+    const double l = ((log_c0 + log_c1 * z) + z2 * (log_c2 + log_c3 * z)) +
+                     (z2 * z2) * ((log_c4 + log_c5 * z) + z2 * log_c6);
+    const double h = 0.5 * (f * f);
+    const double ln_m = f - (h - s * (h + z * l));
+    const double log2_b = k + ln_m * 0x1.71547652b82fep0;  // 1 / log(2)
+    // b = 0: 0 for y > 0 (exp2 of -inf is 0); y = 0: exponent 0, result 1.
+    const std::uint64_t b_zero = less(ib, 1);
+    const std::uint64_t y_zero = less(bits(y) & abs_mask, 1);
+    const double lb = blend(mask(b_zero), -std::numeric_limits<double>::infinity(), log2_b);
+    return exp2(blend(mask(y_zero), 0.0, y * lb), 0.0);
+}
+
+}  // namespace tml::fast
