@@ -16,7 +16,7 @@ one of them, not at a copied number:
   rising after the end, Keras' `floor(log(...))` restart index, ...), the test checks
   that the schedule does what the spec says at those steps.
 
-`tests/PEERS.md` is the migration table these tests back.
+The README's migration table ("Coming from torch, Hugging Face, optax or Keras") is what these tests back.
 """
 
 from __future__ import annotations

@@ -81,11 +81,16 @@ class _Kind(BaseConfig):
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
         _check_against_core(cls._kind, cls.model_fields)
+        _KIND_MODELS[cls._kind] = cls
 
     @pydantic.model_validator(mode="after")
     def _compile(self) -> _Kind:
         _core.ScheduleSet([{self._kind: self}])
         return self
+
+
+# Each kind's model, by kind name, filled as the classes are created.
+_KIND_MODELS: dict[str, type[_Kind]] = {}
 
 
 def _check_against_core(kind: str, fields: dict[str, Any]) -> None:
@@ -367,25 +372,6 @@ def _check_learning_rate_fields() -> None:
 
 
 _check_learning_rate_fields()
-_KIND_MODELS: dict[str, type[_Kind]] = {
-    model._kind: model
-    for model in (
-        PiecewiseConstant,
-        LinearRampToConstant,
-        LinearRampToCosine,
-        Linear,
-        ExponentialDecay,
-        MultistepDecay,
-        PolynomialDecay,
-        CosineDecay,
-        InverseSqrt,
-        InverseTimeDecay,
-        CosineRestarts,
-        OneCycle,
-        Cyclic,
-        WarmupStableDecay,
-    )
-}
 _core._register_models(LearningRate, _KIND_MODELS)
 
 
