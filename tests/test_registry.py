@@ -72,7 +72,8 @@ def _bench_kinds() -> Any:
     if not path.exists():
         pytest.skip("no bench/ beside the tests (installed elsewhere)")
     spec = importlib.util.spec_from_file_location("bench_kinds", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules.setdefault("bench_kinds", module)
     spec.loader.exec_module(module)
