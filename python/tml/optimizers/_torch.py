@@ -346,7 +346,10 @@ class LRShim(LRScheduler):
 
     def _reset_derived(self) -> None:
         """Forgets everything derived from the groups; the next step inspects them."""
-        self._assign = self._schedules.assign  # bound once: step() is on the hot path
+        # The compiled store of every group's lr, bound once: step() is on the hot path,
+        # and its steps are ints already checked, so Schedules.assign's Python frame and
+        # step conversion are skipped.
+        self._assign = self._schedules._values_at
         self._seen_groups: list[dict[str, Any]] | None = None
         # The groups a step may write straight away, once torch's first-step warnings
         # are done and the groups inspected; None until then.
