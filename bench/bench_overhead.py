@@ -1,7 +1,7 @@
-"""Per-call overhead of the compiled API, for every schedule kind of SPEC section 7.
+"""Per-call overhead of the compiled API, for every schedule kind of every kind.
 
 For each kind the installed package accepts (the others are listed as skipped), one
-config written per SPEC 7.2 (`kinds.config(kind, 10_000)`), evaluated at a step in its
+config written per the README's table of kinds (`kinds.config(kind, 10_000)`), evaluated at a step in its
 busiest region (`kinds.probe_step`), all contenders of a kind timed interleaved:
 
 - `Schedule(cfg)(step)` (int step) against `math.cos(0.5)`, the cost of any C function
@@ -267,8 +267,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             try:
                 bench_kind(bench, kind, sample_s, repeats)
             except (AttributeError, TypeError, ValueError) as e:
-                # A kind just added to the package whose field names differ from SPEC
-                # 7.2's (which kinds.py reads): a failed check, not a crash mid-table.
+                # A kind just added to the package whose field names differ from those
+                # kinds.py writes: a failed check, not a crash mid-table.
                 bench.checks.fail(f"{kind}: the benchmark could not run", repr(e))
         bench_mixed(bench, accepted, sample_s, repeats)
     if accepted and "scaling" in sections:

@@ -701,7 +701,7 @@ void check_speed(bool quick) {
 
 // ---------------------------------------------------------------------------------------
 // 5. Two schedule kinds written the way fast mode will write them, against their exact
-//    formulas (operation for operation as csrc/tml/schedule.hpp and SPEC 7): the fast
+//    formulas (operation for operation as csrc/tml/schedule.hpp and the README's kinds): the fast
 //    mode's budget is |fast - exact| <= 4 ulp of max(learning_rate, final_learning_rate).
 
 // linear_ramp_to_cosine. Exact: slope * s; F + half * (1 + cos((pi * (s - R)) / span)); F.

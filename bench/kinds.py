@@ -1,7 +1,7 @@
 # mypy: disable-error-code="no-any-return"
-"""The schedule kinds of SPEC section 7, as the benchmarks use them.
+"""The schedule kinds of every kind, as the benchmarks use them.
 
-- `KINDS`: the 16 kind names, the four tml kinds first, then SPEC 7.2's table order.
+- `KINDS`: the 16 kind names, the four tml kinds first, then LearningRate's field order.
 - `config(kind, n)`: one YAML-shaped config per kind whose regions all fall inside
   steps 0..n-1, and `probe_step(kind, n)`: a step in its busiest region (the cosine
   part, the decay part), where a scalar call does the most work.
@@ -13,7 +13,7 @@
 - `supported(kind)`: whether the installed package accepts a kind (the package grows
   kinds one by one; a benchmark runs those it accepts and lists the others as skipped).
 
-The formulas follow SPEC 7.1's exact definition (Python over the step, left to right,
+The formulas follow the kinds' exact definition (README) (Python over the step, left to right,
 `math.cos`/`math.sqrt`, `**` as C pow), so where the package implements a kind they
 must agree with it bitwise.
 """
@@ -138,7 +138,7 @@ def config(kind: str, n: int) -> dict[str, Any]:
             "decay_shape": "cosine",
         }
     elif kind == "sequence":
-        # warm-up, hold, cosine decay: the three-stage schedule of SPEC 7.2's example
+        # warm-up, hold, cosine decay: the three-stage schedule of the README table of kinds' example
         body = [
             {
                 "num_steps": tenth,
@@ -219,9 +219,9 @@ def original_compute_lr(lr_config: Any, step: Any) -> float:
     """The original tml `compute_lr`, with its attribute reads and operation order.
 
     The four tml kinds are the original function, branch for branch (it is the scalar
-    baseline, so it keeps the original's shape and cost). The new kinds follow, in SPEC
-    7.2's order, each written the same way: an attribute test on the `LearningRate`,
-    then SPEC 7.2's formula over the sub-config's attributes in plain Python.
+    baseline, so it keeps the original's shape and cost). The new kinds follow, in
+    LearningRate's order, each written the same way: an attribute test on the `LearningRate`,
+    then the README table of kinds' formula over the sub-config's attributes in plain Python.
     """
     if lr_config.constant is not None:
         return lr_config.constant

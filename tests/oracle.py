@@ -1,4 +1,4 @@
-"""An independent plain-Python oracle: every schedule kind of SPEC sections 4 and 7.
+"""An independent plain-Python oracle: every schedule kind of the README's table of kinds.
 
 Everything here is ordinary Python arithmetic on Python ints and floats, written
 exactly as the spec writes each formula and evaluated left to right as CPython
@@ -12,7 +12,7 @@ The four original kinds are the original tml `compute_lr`, transcribed:
   `F + (L - F) * 0.5 * (1.0 + math.cos(math.pi * (step - R) / (T - R)))` up to T,
   then `F`.
 
-The twelve kinds of SPEC 7.2 follow the table there, with `t = float(s)`:
+The twelve kinds of the README's table of kinds follow the table there, with `t = float(s)`:
 
 - a step keeps its Python type, so `s - W - S` is an exact int for an int step and
   `(t - W) - S` in floats for a float step, and an int meets a float only where the
@@ -195,7 +195,7 @@ def offset(step: int | float, start: int) -> int | float:
 
 
 def _cycle_step(kind: str, step: int | float) -> int:
-    """The integer step whose cycle a step falls in (SPEC 7.1 "Cycles")."""
+    """The integer step whose cycle a step falls in (the kinds' conventions: cycles)."""
     if isinstance(step, float):
         if not step < FLOAT_STEP_LIMIT:
             raise ValueError(f"{kind}: float step {step!r} >= 2**63 has no cycle")

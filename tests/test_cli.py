@@ -435,7 +435,7 @@ WSC = ROOT / "examples" / "warmup_stable_cosine.yaml"
 
 
 def warmup_stable_cosine(s: int) -> float:
-    """The example's schedule by hand, from the formulas of SPEC 7.2.
+    """The example's schedule by hand, from the formulas of the README's table of kinds.
 
     Linear 0 -> 1e-3 over 2,000 steps, 1e-3 to step 50,000, cosine to 1e-5 over 50,000
     steps; each stage sees its own step, re-zeroed where it starts.
@@ -740,7 +740,7 @@ def test_start_near_the_largest_step(capsys: pytest.CaptureFixture[str], tmp_pat
     assert "9,223,372,036,854,775,807" in out
 
 
-# ----------------------------------------------------------- hostile input (SPEC 5)
+# ----------------------------------------------------------- hostile input
 
 
 def run_limited(*args: Any, timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -1,4 +1,4 @@
-"""Bad input (SPEC section 5): refused with the right type and a message naming it.
+"""Bad input: refused with the right type and a message naming it.
 
 Every bad config is refused by the pydantic `LearningRate` model (a ValidationError,
 which is a ValueError) and by `compute_lr` / `Schedule` / `Schedules` given a raw

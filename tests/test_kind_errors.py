@@ -1,6 +1,6 @@
-"""Bad configs of the kinds of SPEC 7: refused when built, naming the field and the value.
+"""Bad configs of the kinds of every kind: refused when built, naming the field and the value.
 
-Every rule of SPEC 7.1 and each kind's own constraints of 7.2. A raw dict given to
+Every rule of the kinds' conventions (README) and each kind's own constraints of 7.2. A raw dict given to
 `compute_lr`, `Schedule` or `Schedules` raises ValueError (TypeError for a wrong type)
 whose message holds the full dotted path of the field from the config's top
 (`exponential_decay.decay_rate`, `sequence[1].schedule.cosine_decay.num_steps`) and
@@ -94,7 +94,7 @@ BASE: dict[str, dict[str, Any]] = {
 }
 assert set(BASE) == set(NEW_KINDS) - {"sequence"}
 
-# Integer fields that may be 0 (SPEC 7.2); every other integer field is >= 1.
+# Integer fields that may be 0 (the README's table of kinds); every other integer field is >= 1.
 MAY_BE_ZERO = {("inverse_sqrt", "num_warmup_steps")} | {
     ("warmup_stable_decay", f) for f in ("num_warmup_steps", "num_stable_steps")
 }

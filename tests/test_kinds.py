@@ -1,6 +1,6 @@
-"""Every kind of SPEC 7, bit for bit against the oracle, on every path.
+"""Every kind of every kind, bit for bit against the oracle, on every path.
 
-Expected values come from `tests/oracle.py` (plain Python, written as SPEC 7.2 writes
+Expected values come from `tests/oracle.py` (plain Python, written as the README's table of kinds writes
 each formula) or, for anchors, from literals derived by hand. Paths: `compute_lr` on
 Python and numpy scalars, int64/uint64/float64 arrays, lists; `Schedule`;
 `Schedules` mixing kinds; dict, `LearningRate.model_validate`, `LearningRate(**cfg)`,

@@ -1,4 +1,4 @@
-"""Bit-for-bit parity with the original tml `compute_lr` (SPEC section 4).
+"""Bit-for-bit parity with the original tml `compute_lr` (the original four kinds).
 
 Expected values come from `tests/oracle.py` (a plain-Python transcription of the
 original) or, for a few anchors, from literals computed by hand. Every comparison

@@ -1,4 +1,4 @@
-"""The kinds of SPEC 7 side by side with the peers users come from (SPEC 7.3).
+"""The kinds of every kind side by side with the peers users come from (the README's migration table).
 
 Each peer runs here, in the test, and both the oracle (`tests/oracle.py`) and the
 package are checked against it (the `impl` fixture), so a disagreement points at
@@ -445,7 +445,7 @@ def test_hf_linear(impl: Values, transformers: Any) -> None:
 
 
 def test_hf_cosine(impl: Values, transformers: Any) -> None:
-    """Equal up to the end; after it HF's cosine rises again, the kind holds 0 (SPEC 7)."""
+    """Equal up to the end; after it HF's cosine rises again, the kind holds 0 (the README's kinds)."""
     expected = hf_path(transformers, "cosine", 1000, num_warmup_steps=100, num_training_steps=1000)
     config = warmup_then(100, _cosine(HF_LR, 0.0, 900))
     assert_close(impl(config, list(range(1000))), expected, HF_RTOL * HF_LR)

@@ -1,4 +1,4 @@
-"""`Schedule` and `Schedules`: compiled once, called many times (SPEC section 3).
+"""`Schedule` and `Schedules`: compiled once, called many times (README: Using it).
 
 Mixed kinds, sequences and mappings, shapes, indexing, pickling, repr, and many
 threads calling one object at once. Expected values come from the oracle.

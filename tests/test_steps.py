@@ -1,4 +1,4 @@
-"""The forms a step can take, and what comes back (SPEC section 3).
+"""The forms a step can take, and what comes back (README: Using it).
 
 Python and numpy scalars, lists, tuples, ranges, arrays of any shape, dtype and
 layout, `out=`, `dtype=`, and torch tensors. Expected values come from the oracle.

@@ -13,7 +13,7 @@ import torch
 
 from tests.oracle import namespace, reference_lr
 
-# One schedule of each of the four kinds, short enough that a few dozen steps cross
+# One schedule of each of the four original kinds, short enough that a few dozen steps cross
 # every branch (ramps, cosine, piecewise boundaries, the constant tail).
 CONFIGS: dict[str, dict[str, Any]] = {
     "const": {"constant": 0.05},
