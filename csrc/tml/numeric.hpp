@@ -112,7 +112,7 @@ inline std::string repr(double v) {
     if (exponent < -4 || exponent >= 16) {
         out = mantissa.substr(0, 1);
         if (mantissa.size() > 1) out += "." + mantissa.substr(1);
-        char exp_text[8];
+        char exp_text[16];
         std::snprintf(exp_text, sizeof exp_text, "e%c%02d", exponent < 0 ? '-' : '+',
                       exponent < 0 ? -exponent : exponent);
         out += exp_text;
