@@ -1,11 +1,12 @@
 """Kernel benchmark: tml.optimizers against pure Python, NumPy, torch and hardware floors.
 
 Run from the repository root (the package installed, or built in place with
-PYTHONPATH=python; `g++` is needed for the all-core `std::cos` floor, compiled from
-bench/cos_floor.cpp at run time):
+PYTHONPATH=python; `g++` is needed for the all-core `std::cos` and `std::pow` floors,
+compiled from bench/cos_floor.cpp at run time):
 
-    .venv/bin/python bench/bench_kernel.py             # full, about a minute
-    .venv/bin/python bench/bench_kernel.py --quick     # smoke run, seconds
+    .venv/bin/python bench/bench_kernel.py             # full, about six minutes
+    .venv/bin/python bench/bench_kernel.py --quick     # smoke run, about 10 s
+    .venv/bin/python bench/bench_kernel.py --kind cosine_decay --kind "cyclic exp_range"
     .venv/bin/python bench/bench_kernel.py --json out.json
     .venv/bin/python bench/bench_kernel.py --wait-quiet 30  # shared machine
 
@@ -17,8 +18,10 @@ not a test. Timing, statistics and checks are bench/harness.py's; bench/README.m
 the method and the latest figures.
 
 Each schedule kind is one entry of `KIND_BENCH` (its NumPy versions, its torch version,
-its floor, its targets); its config at N is `kinds.config(kind, N)`. A kind the
-installed package does not accept yet is listed as skipped.
+its floor, its targets); its config at N is `kinds.config(kind, N)`, the kind's typical
+config (an entry such as "cyclic exp_range" measures one of `kinds.VARIANTS`). A kind
+the installed package does not accept yet is listed as skipped. The groups section mixes
+every kind measured.
 """
 
 from __future__ import annotations
@@ -1647,6 +1650,8 @@ class InverseSqrtArrays(KindArrays):
 
 
 class RestartsArrays(KindArrays):
+    # The cycle is searched cycle by cycle (a few passes over the schedules still
+    # searching); a float log estimate made exact with integer powers was slower.
     def __init__(self, bodies: Sequence[Any]) -> None:
         super().__init__(bodies)
         self.lr, self.final = field(bodies, "learning_rate"), field(bodies, "final_learning_rate")
@@ -1978,9 +1983,12 @@ busy = share of the CPU time other processes used while the row was measured (re
 --attempts times when above 10%, the least disturbed attempt kept); rows above ~10% are
 inflated, the parallel ones most.
 Floors: fill = np.full(N, 0.5), a fresh float64 array (the cost of producing the output);
-std::cos floor = std::cos((pi*(s-R))/(T-R)) for the steps of the cosine region (80% of them),
-0 elsewhere, into a fresh array, on all cores (bench/cos_floor.cpp). 'C++ formula loop' is the
-whole cosine formula hand-written in the same file, without input validation.
+std::cos floor of the tml cosine = std::cos((pi*(s-R))/(T-R)) computed from each step of the
+cosine region (80% of them), 0 elsewhere, into a fresh array, on all cores (bench/cos_floor.cpp);
+'C++ formula loop' is the whole cosine formula hand-written in the same file, without input
+validation. The other kinds' std::cos / std::pow floors are the libm call alone, over the
+kind's arguments computed beforehand (NaN where it makes no call: 0 written), on all cores.
+'its stages alone' = each stage's own config on its share of the steps (re-zeroed), summed.
 Python reference rows at large N are timed on an evenly strided subset of the steps and
 scaled per step. NumPy and the C++ loops do not assume sorted steps, as the package does not."""
 

@@ -2,9 +2,10 @@
 """The schedule kinds of SPEC section 7, as the benchmarks use them.
 
 - `KINDS`: the 16 kind names, the four tml kinds first, then SPEC 7.2's table order.
-- `config(kind, n)`: one YAML-shaped config per kind whose regions all fall inside
-  steps 0..n-1, and `probe_step(kind, n)`: a step in its busiest region (the cosine
-  part, the decay part), where a scalar call does the most work.
+- `config(kind, n, variant="")`: one YAML-shaped config per kind whose regions all fall
+  inside steps 0..n-1 (its typical config; `VARIANTS` names a few others), and
+  `probe_step(kind, n)`: a step in its busiest region (the cosine part, the decay
+  part), where a scalar call does the most work.
 - `original_compute_lr`: the original tml `compute_lr` extended to every kind in its own
   style (an if-chain of attribute reads on the config object, then the formula in plain
   Python floats): the scalar baseline and the agreement oracle.
