@@ -1,4 +1,5 @@
-// Floors for the cosine benchmark, loaded by bench_kernel.py through ctypes.
+// The libm floors of the kernel benchmark (std::cos, std::pow), loaded by bench_kernel.py
+// through ctypes.
 //
 // Built by the script at run time with `g++ -O2 -ffp-contract=off -pthread -shared
 // -fPIC`, the flags the package ships with: no -ffast-math, so std::cos is glibc's
@@ -75,6 +76,38 @@ void cos_floor_formula(const std::int64_t* steps, double* out, std::size_t n, do
             else
                 v = F;
             out[i] = v;
+        }
+    });
+}
+
+// The libm floors of the kinds of the README's table of kinds: their libm call over arguments that the
+// script computed beforehand, in the formula's own operation order, NaN on the steps
+// where the kind makes no call. out[i] = f(x[i]) there, 0.0 elsewhere. Reading a double
+// per step costs what reading the int64 step does; the arguments' few flops are left out.
+void cos_floor_of(const double* x, double* out, std::size_t n, unsigned threads) {
+    split(n, threads, [=](std::size_t begin, std::size_t end) {
+        for (std::size_t i = begin; i < end; ++i) {
+            const double a = x[i];
+            out[i] = a == a ? std::cos(a) : 0.0;
+        }
+    });
+}
+
+// std::pow(x[i], other) when x_is_base, else std::pow(other, x[i]) (a fixed base, as in
+// `r ** k`); 0.0 where x[i] is NaN.
+void pow_floor_of(const double* x, double* out, std::size_t n, double other, int x_is_base,
+                  unsigned threads) {
+    split(n, threads, [=](std::size_t begin, std::size_t end) {
+        if (x_is_base) {
+            for (std::size_t i = begin; i < end; ++i) {
+                const double a = x[i];
+                out[i] = a == a ? std::pow(a, other) : 0.0;
+            }
+        } else {
+            for (std::size_t i = begin; i < end; ++i) {
+                const double a = x[i];
+                out[i] = a == a ? std::pow(other, a) : 0.0;
+            }
         }
     });
 }

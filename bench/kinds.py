@@ -1,10 +1,11 @@
 # mypy: disable-error-code="no-any-return"
-"""The schedule kinds of every kind, as the benchmarks use them.
+"""Every schedule kind, as the benchmarks use them.
 
 - `KINDS`: the 16 kind names, the four tml kinds first, then LearningRate's field order.
-- `config(kind, n)`: one YAML-shaped config per kind whose regions all fall inside
-  steps 0..n-1, and `probe_step(kind, n)`: a step in its busiest region (the cosine
-  part, the decay part), where a scalar call does the most work.
+- `config(kind, n, variant="")`: one YAML-shaped config per kind whose regions all fall
+  inside steps 0..n-1 (its typical config; `VARIANTS` names a few others), and
+  `probe_step(kind, n)`: a step in its busiest region (the cosine part, the decay
+  part), where a scalar call does the most work.
 - `original_compute_lr`: the original tml `compute_lr` extended to every kind in its own
   style (an if-chain of attribute reads on the config object, then the formula in plain
   Python floats): the scalar baseline and the agreement oracle.
@@ -65,13 +66,25 @@ def short(kind: str) -> str:
     return SHORT.get(kind, kind)
 
 
-def config(kind: str, n: int) -> dict[str, Any]:
+# Other configs of a kind, by name, for `config(kind, n, variant)`: its typical config
+# (the default) makes the fewest libm calls the kind allows; a variant measures the call.
+VARIANTS: dict[str, tuple[str, ...]] = {
+    "polynomial_decay": ("power 2",),
+    "cyclic": ("triangular2", "exp_range"),
+}
+
+
+def config(kind: str, n: int, variant: str = "") -> dict[str, Any]:
     """A config of `kind` in the YAML shape, every region of it inside steps 0..n-1.
 
     The four tml kinds keep the kernel benchmark's historical configs (its figures stay
     comparable). Lengths are fractions of n (tenths, sixteenths), so any n >= 160 gives
-    a valid config.
+    a valid config. Each kind's default is its typical config: polynomial_decay with
+    power 1.0 (no pow call), cyclic in triangular mode (no pow call); `variant` names
+    another one of `VARIANTS[kind]` ("power 2"; "triangular2", "exp_range").
     """
+    if variant and variant not in VARIANTS.get(kind, ()):
+        raise ValueError(f"unknown variant {variant!r} of kind {kind!r}")
     tenth = n // 10
     body: Any
     if kind == "constant":
@@ -101,7 +114,7 @@ def config(kind: str, n: int) -> dict[str, Any]:
             "learning_rate": 0.1,
             "final_learning_rate": 0.001,
             "num_steps": 9 * tenth,
-            "power": 2.0,
+            "power": 2.0 if variant == "power 2" else 1.0,
         }
     elif kind == "cosine_decay":
         body = {"learning_rate": 0.1, "final_learning_rate": 0.001, "num_steps": 9 * tenth}
@@ -122,12 +135,15 @@ def config(kind: str, n: int) -> dict[str, Any]:
     elif kind == "one_cycle":
         body = {"learning_rate": 0.1, "total_steps": 9 * tenth}
     elif kind == "cyclic":
+        # exp_range: the amplitude shrinks to about 1/e of its first value by step n
         body = {
             "learning_rate": 0.001,
             "max_learning_rate": 0.1,
             "step_size_up": tenth,
-            "mode": "triangular2",
+            "mode": variant or "triangular",
         }
+        if variant == "exp_range":
+            body["gamma"] = 1.0 - 1.0 / n
     elif kind == "warmup_stable_decay":
         body = {
             "learning_rate": 0.1,
@@ -138,7 +154,7 @@ def config(kind: str, n: int) -> dict[str, Any]:
             "decay_shape": "cosine",
         }
     elif kind == "sequence":
-        # warm-up, hold, cosine decay: the three-stage schedule of the README table of kinds' example
+        # warm-up, hold, cosine decay: the three-stage schedule of the README's table of kinds's example
         body = [
             {
                 "num_steps": tenth,
@@ -189,15 +205,16 @@ def scaled(cfg: dict[str, Any], factor: float) -> dict[str, Any]:
     return walk(cfg, None)
 
 
-def supported(kind: str) -> str | None:
+def supported(kind: str, variant: str = "") -> str | None:
     """None when the installed package accepts `kind`, else why not (one line).
 
-    Accepted means that both `LearningRate` and `Schedule` take `config(kind, 1600)`.
+    Accepted means that both `LearningRate` and `Schedule` take
+    `config(kind, 1600, variant)`.
     """
     from tml.optimizers import Schedule
     from tml.optimizers.config import LearningRate
 
-    cfg = config(kind, 1600)
+    cfg = config(kind, 1600, variant)
     try:
         LearningRate.model_validate(cfg)
         Schedule(cfg)
@@ -221,7 +238,7 @@ def original_compute_lr(lr_config: Any, step: Any) -> float:
     The four tml kinds are the original function, branch for branch (it is the scalar
     baseline, so it keeps the original's shape and cost). The new kinds follow, in
     LearningRate's order, each written the same way: an attribute test on the `LearningRate`,
-    then the README table of kinds' formula over the sub-config's attributes in plain Python.
+    then the README's table of kinds's formula over the sub-config's attributes in plain Python.
     """
     if lr_config.constant is not None:
         return lr_config.constant
@@ -263,7 +280,12 @@ def original_compute_lr(lr_config: Any, step: Any) -> float:
         return cfg.final_learning_rate
     if lr_config.exponential_decay is not None:
         cfg = lr_config.exponential_decay
-        value = cfg.learning_rate * cfg.decay_rate ** _exponent(cfg, step)
+        try:
+            value = cfg.learning_rate * cfg.decay_rate ** _exponent(cfg, step)
+        except (
+            OverflowError
+        ):  # `**` is C pow (the kinds' conventions (README)): inf, then capped below
+            value = math.inf
         if cfg.final_learning_rate is None:
             return value
         if cfg.decay_rate < 1.0:
@@ -316,7 +338,10 @@ def original_compute_lr(lr_config: Any, step: Any) -> float:
         if cfg.mode == "triangular":
             factor = 1.0
         elif cfg.mode == "triangular2":
-            factor = 1.0 / 2.0**cycle
+            try:
+                factor = 1.0 / 2.0**cycle
+            except OverflowError:  # `**` is C pow (the kinds' conventions (README)): 1.0 / inf
+                factor = 0.0
         else:  # exp_range
             factor = cfg.gamma ** float(step)
         return cfg.learning_rate + (cfg.max_learning_rate - cfg.learning_rate) * scale * factor
