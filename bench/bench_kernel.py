@@ -1815,7 +1815,7 @@ class NumpyGroups:
 
     Built once, like `Schedules` (not timed): per kind (split by the choice fields its
     formula branches on, `soa_key`), one array per field and the output positions.
-    Evaluating is a few whole-array operations per kind in SPEC's operation order,
+    Evaluating is a few whole-array operations per kind in the formulas' operation order,
     bitwise equal to the package except for NumPy's pow (NUMPY_POW_RTOL). A sequence's
     stages are schedules of their own kinds, each with its positions, start and end:
     every stage is evaluated at its local step (step - start, clipped at 0) and written
