@@ -926,3 +926,34 @@ def test_environment_values_cannot_add_keys_or_rename_groups(
     assert_user_error(code, out, err, '["$TML_TEST_NAME"].constant: ', "(got '0.1\\n  linear_ramp")
     assert "exactly one of" not in err
     assert len(err.splitlines()) == 1
+
+
+ONE_CYCLE_WSD = ROOT / "examples" / "one_cycle_wsd.yaml"
+
+
+def test_one_cycle_and_wsd_example(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # Groups named after kinds (`cyclic: {cyclic: ...}`) are a mapping of schedules.
+    npy = tmp_path / "lr.npy"
+    code, out, err = run(capsys, ONE_CYCLE_WSD, "--no-plot", "--npy", npy)
+    assert code == 0, err
+    assert "mapping name -> LearningRate, 4 schedules" in out
+    summary = table(out, "group")
+    assert summary["one_cycle"][-1] == "9,999"  # the minimum from T - 1 on (cos anneal)
+    assert summary["cyclic"][-2:] == ["period", "2,000"]
+    assert summary["warmup_stable_decay"][-1] == "10,000"
+    configs = yaml.safe_load(ONE_CYCLE_WSD.read_text(encoding="utf-8"))
+    values = np.load(npy)
+    steps = np.arange(values.shape[1])
+    for g, config in enumerate(configs.values()):
+        np.testing.assert_array_equal(values[g], compute_lr(config, steps))
+
+
+def test_a_learning_rate_whose_kind_holds_fields_is_still_one_schedule(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path, "cyclic: {learning_rate: 0.1, max_learning_rate: 0.5, step_size_up: 5}\n"
+    )
+    code, out, err = run(capsys, path, "--no-plot")
+    assert code == 0, err
+    assert ": LearningRate, 1 schedule" in out

@@ -24,21 +24,11 @@ import numpy as np
 import pytest
 
 from tests.oracle import bits
+from tests.support import run_python
 from tml import _core
 from tml.optimizers import LearningRate, Schedule, Schedules, compute_lr
 
 COSINE = {"cosine_decay": {"learning_rate": 1.0, "final_learning_rate": 0.1, "num_steps": 100}}
-
-
-def run_python(code: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
-    """Runs `code` in a fresh interpreter; the result says how it ended."""
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 # ---------------------------------------------------------------------------------------

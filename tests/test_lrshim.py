@@ -7,13 +7,9 @@ torch's own schedulers run side by side.
 from __future__ import annotations
 
 import copy
-import os
 import pickle
-import subprocess
 import sys
-import textwrap
 import types
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +23,7 @@ from torch.optim.lr_scheduler import LambdaLR
 import tml
 import tml.optimizers
 from tests.oracle import namespace, reference_lr
+from tests.support import run_python
 from tests.torch_support import (
     CONFIGS,
     CombinedOptimizer,
@@ -105,7 +102,6 @@ class CallCounter:
         self.calls = 0
 
     def __enter__(self) -> CallCounter:
-        import sys
 
         def profile(_frame: Any, event: str, _arg: Any) -> None:
             if event in ("call", "c_call"):
@@ -115,7 +111,6 @@ class CallCounter:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        import sys
 
         sys.setprofile(None)
 
@@ -199,20 +194,12 @@ def test_torch_adapters_are_importable_from_tml_optimizers() -> None:
         tml.optimizers.LRShimm  # noqa: B018
 
 
-def run_python(code: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=str(Path(tml.__file__).resolve().parents[1]))
-    return subprocess.run(
-        [sys.executable, "-W", "error", "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        check=False,
-    )
+def run_strict(code: str) -> Any:
+    return run_python(code, warnings_are_errors=True)
 
 
 def test_import_does_not_import_torch() -> None:
-    run = run_python(
+    run = run_strict(
         """
         import sys
         import tml.optimizers
@@ -228,7 +215,7 @@ def test_import_does_not_import_torch() -> None:
 
 
 def test_without_torch_the_adapters_name_the_torch_extra() -> None:
-    run = run_python(
+    run = run_strict(
         """
         import sys
 

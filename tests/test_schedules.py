@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import inspect
 import pickle
-import subprocess
-import sys
 import textwrap
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +24,7 @@ import tml.optimizers.optimizer
 from tests.oracle import assert_same_bits, bits, namespace, reference_array, reference_lr
 from tests.strategies import edge_steps
 from tests.strategies import original_configs as configs
+from tests.support import run_python
 from tml.optimizers import LearningRate, Schedule, Schedules, compute_lr
 
 COSINE: dict[str, Any] = {
@@ -303,9 +302,7 @@ def test_imports_and_works_without_torch() -> None:
             print("LRShim:", "torch" in str(e))
         """
     )
-    run = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
-    )
+    run = run_python(code)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.split("\n")[0] == "0.05 [0.05, 0.1] [[0.05]]"
     assert "LRShim: True" in run.stdout

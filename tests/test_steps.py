@@ -6,15 +6,13 @@ layout, `out=`, `dtype=`, and torch tensors. Expected values come from the oracl
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
 from typing import Any
 
 import numpy as np
 import pytest
 
 from tests.oracle import assert_same_bits, bits, namespace, reference_array, reference_lr
+from tests.support import run_python
 from tml.optimizers import Schedule, Schedules, compute_lr
 
 COSINE = {
@@ -210,17 +208,6 @@ def test_read_only_steps_are_fine() -> None:
     assert_same_bits(compute_lr(COSINE, steps), expected_of(COSINE, steps))
 
 
-def _run_isolated(code: str) -> subprocess.CompletedProcess[str]:
-    # A crash in the compiled code must fail one test, not kill the whole session.
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 EMPTY_CASES = """
     import numpy as np
     from tml.optimizers import compute_lr, Schedule, Schedules
@@ -243,7 +230,7 @@ EMPTY_CASES = """
 
 
 def test_empty_steps_give_empty_results() -> None:
-    run = _run_isolated(EMPTY_CASES)
+    run = run_python(EMPTY_CASES)
     assert run.returncode == 0, f"crashed (rc={run.returncode}): {run.stderr[-2000:]}"
     expected = [
         (0,),

@@ -9,8 +9,6 @@ there.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import textwrap
 import threading
 
@@ -18,6 +16,7 @@ import numpy as np
 import pytest
 
 from tests.oracle import assert_same_bits
+from tests.support import run_python
 from tml.optimizers import Schedule, Schedules, get_num_threads, set_num_threads
 
 COSINE = {
@@ -101,9 +100,7 @@ def test_a_forked_child_evaluates_with_a_fresh_pool() -> None:
         print(np.array_equal(s(steps).view(np.uint64), want.view(np.uint64)))
         """
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
-    )
+    result = run_python(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["0", "True"]
 

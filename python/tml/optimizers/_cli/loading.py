@@ -375,6 +375,15 @@ def _looks_like_lr(value: Any) -> bool:
     return isinstance(value, dict) and any(k in value for k in LR_KINDS)
 
 
+def _named_schedules(data: dict[Any, Any]) -> bool:
+    """Whether every value is itself a LearningRate: groups named after kinds.
+
+    `{cyclic: {cyclic: {...}}}` names a group `cyclic`; a LearningRate's kind holds its
+    fields (`{cyclic: {learning_rate: ...}}`) or a value (`{constant: 0.1}`).
+    """
+    return all(_looks_like_lr(value) for value in data.values())
+
+
 def _has_any(data: dict[Any, Any], keys: Sequence[str]) -> bool:
     return any(k in data for k in keys)
 
@@ -405,7 +414,7 @@ def _groups(reader: _Reader, data: Any, prefix: tuple[str, ...]) -> Groups:
     if not isinstance(data, dict):
         msg = f"{source}{where}: expected a mapping, got {type(data).__name__} {yaml_repr(data)}"
         raise UserError(msg, detail=ACCEPTED_SHAPES)
-    if _has_any(data, LR_KINDS):
+    if _has_any(data, LR_KINDS) and not _named_schedules(data):
         lr = reader.validate(LearningRate, data, prefix)
         return Groups(("learning_rate",), (lr,), "LearningRate")
     if _has_any(data, _MULTI_TASK_KEYS):
