@@ -180,7 +180,7 @@ def libm_floor(
     pow_other: float | None = None,
     x_is_base: bool = False,
 ) -> Floor:
-    """The floor of a kind of the README's table of kinds: its one libm call per step, nothing else.
+    """The floor of a kind: its one libm call per step, nothing else.
 
     `args` holds, per step, the argument of the kind's cos (or its pow's varying operand,
     `pow_other` the fixed one), computed here beforehand in the formula's operation
@@ -403,7 +403,7 @@ def torch_cosine(cfg: LearningRate, torch: Any) -> Callable[[Any], Any]:
 
 
 # ---------------------------------------------------------------------------
-# The kinds of the README's table of kinds, in NumPy (and torch), in the formula's operation order. NumPy's
+# The new kinds, in NumPy (and torch), in the formula's operation order. NumPy's
 # +, -, *, / and sqrt are IEEE operations and its float64 cos is libm's here (the
 # agreement column checks it: bitwise); its pow is a vectorised one (SVML where AVX-512
 # is found), not libm's, so the kinds that call pow state a tolerance (NUMPY_POW_RTOL).
@@ -469,7 +469,7 @@ class RestartTable:
 
 
 class OneCyclePhases:
-    """one_cycle's phases as torch's OneCycleLR computes them (the README's table of kinds)."""
+    """one_cycle's phases as torch's OneCycleLR computes them (torch's own formulas)."""
 
     def __init__(self, k: Any) -> None:
         total, peak = k.total_steps, k.learning_rate

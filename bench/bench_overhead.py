@@ -1,7 +1,7 @@
 """Per-call overhead of the compiled API, for every schedule kind of every kind.
 
 For each kind the installed package accepts (the others are listed as skipped), one
-config written per the README's table of kinds (`kinds.config(kind, 10_000)`), evaluated at a step in its
+config written from its formula (`kinds.config(kind, 10_000)`), evaluated at a step in its
 busiest region (`kinds.probe_step`), all contenders of a kind timed interleaved:
 
 - `Schedule(cfg)(step)` (int step) against `math.cos(0.5)`, the cost of any C function

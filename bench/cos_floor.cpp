@@ -80,10 +80,10 @@ void cos_floor_formula(const std::int64_t* steps, double* out, std::size_t n, do
     });
 }
 
-// The libm floors of the kinds of the README's table of kinds: their libm call over arguments that the
-// script computed beforehand, in the formula's own operation order, NaN on the steps
-// where the kind makes no call. out[i] = f(x[i]) there, 0.0 elsewhere. Reading a double
-// per step costs what reading the int64 step does; the arguments' few flops are left out.
+// The libm floors of the kinds: their libm call over arguments that
+// the script computed beforehand, in the formula's own operation order, NaN on the steps where the
+// kind makes no call. out[i] = f(x[i]) there, 0.0 elsewhere. Reading a double per step costs what
+// reading the int64 step does; the arguments' few flops are left out.
 void cos_floor_of(const double* x, double* out, std::size_t n, unsigned threads) {
     split(n, threads, [=](std::size_t begin, std::size_t end) {
         for (std::size_t i = begin; i < end; ++i) {

@@ -154,7 +154,7 @@ def config(kind: str, n: int, variant: str = "") -> dict[str, Any]:
             "decay_shape": "cosine",
         }
     elif kind == "sequence":
-        # warm-up, hold, cosine decay: the three-stage schedule of the README's table of kinds's example
+        # warm-up, hold, cosine decay: the three-stage schedule of the README's sequence example
         body = [
             {
                 "num_steps": tenth,
@@ -238,7 +238,7 @@ def original_compute_lr(lr_config: Any, step: Any) -> float:
     The four tml kinds are the original function, branch for branch (it is the scalar
     baseline, so it keeps the original's shape and cost). The new kinds follow, in
     LearningRate's order, each written the same way: an attribute test on the `LearningRate`,
-    then the README's table of kinds's formula over the sub-config's attributes in plain Python.
+    then the kind's formula over the sub-config's attributes in plain Python.
     """
     if lr_config.constant is not None:
         return lr_config.constant

@@ -1,4 +1,4 @@
-"""An independent plain-Python oracle: every schedule kind of the README's table of kinds.
+"""An independent plain-Python oracle: every schedule kind.
 
 Everything here is ordinary Python arithmetic on Python ints and floats, written
 exactly as the spec writes each formula and evaluated left to right as CPython
@@ -12,7 +12,7 @@ The four original kinds are the original tml `compute_lr`, transcribed:
   `F + (L - F) * 0.5 * (1.0 + math.cos(math.pi * (step - R) / (T - R)))` up to T,
   then `F`.
 
-The twelve kinds of the README's table of kinds follow the table there, with `t = float(s)`:
+The twelve later kinds follow the README's table of kinds, with `t = float(s)`:
 
 - a step keeps its Python type, so `s - W - S` is an exact int for an int step and
   `(t - W) - S` in floats for a float step, and an int meets a float only where the

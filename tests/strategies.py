@@ -7,7 +7,7 @@ Configs are YAML-shaped dicts (the form a user's YAML file loads into):
   of the original tml. Integer fields are sometimes written as integral floats (`10.0`),
   unused kinds sometimes present as None, optional fields sometimes omitted and
   sometimes spelled out; learning rates range from 0 and subnormals to near the
-  largest float, and every constraint of the README's table of kinds is respected by construction.
+  largest float, and every kind's constraints are respected by construction.
 - `arbitrary_configs` draws configs that are often invalid: random kinds, keys,
   values and types, and valid configs with one field replaced, removed or added.
 
@@ -149,7 +149,7 @@ def cosine_configs(draw: st.DrawFn) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------
-# The kinds of the README's table of kinds
+# The later kinds
 
 
 @st.composite
@@ -309,7 +309,7 @@ def cosine_restarts_configs(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def one_cycle_problem(body: dict[str, Any]) -> str | None:
-    """Why a one_cycle body is invalid (the README's table of kinds), or None: used to keep draws valid."""
+    """Why a one_cycle body is invalid (torch's own formulas), or None: used to keep draws valid."""
     ns = namespace({"one_cycle": body}).one_cycle
     pct, three = ns.pct_start, ns.three_phase
     if not (0 < pct < (0.5 if three else 1)):

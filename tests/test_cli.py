@@ -435,7 +435,7 @@ WSC = ROOT / "examples" / "warmup_stable_cosine.yaml"
 
 
 def warmup_stable_cosine(s: int) -> float:
-    """The example's schedule by hand, from the formulas of the README's table of kinds.
+    """The example's schedule by hand, from the kinds' formulas.
 
     Linear 0 -> 1e-3 over 2,000 steps, 1e-3 to step 50,000, cosine to 1e-5 over 50,000
     steps; each stage sees its own step, re-zeroed where it starts.

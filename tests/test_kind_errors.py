@@ -94,7 +94,7 @@ BASE: dict[str, dict[str, Any]] = {
 }
 assert set(BASE) == set(NEW_KINDS) - {"sequence"}
 
-# Integer fields that may be 0 (the README's table of kinds); every other integer field is >= 1.
+# Integer fields that may be 0 (torch's own formulas); every other integer field is >= 1.
 MAY_BE_ZERO = {("inverse_sqrt", "num_warmup_steps")} | {
     ("warmup_stable_decay", f) for f in ("num_warmup_steps", "num_stable_steps")
 }
