@@ -9,6 +9,7 @@ run.
 
 from __future__ import annotations
 
+import copy
 import math
 import pickle
 import signal
@@ -22,7 +23,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from tests.kinds import EXAMPLES
 from tests.oracle import bits
 from tests.support import run_python
 from tml import _core
@@ -292,3 +296,62 @@ def test_configs_are_evaluated_in_float64() -> None:
     got = compute_lr(namespace, 1)
     assert bits(got) == bits(float(lr32) / 3 * 1)
     assert got != float(lr32 / np.float32(3))  # not float32 arithmetic
+
+
+# ---------------------------------------------------------------------------------------
+# Fuzz: odd values in configs and odd step lists are refused or evaluated, never wrong.
+
+_ODD_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["1e-3", "10", "-0.0", "\uff11", "\u0661\u0660", "nan", "inf", "", " 5 "]),
+    st.text(max_size=6),
+    st.lists(st.integers(min_value=-5, max_value=50), max_size=4),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(kind=st.sampled_from(sorted(EXAMPLES)), data=st.data())
+def test_odd_field_values_are_refused_or_evaluated_correctly(kind: str, data: Any) -> None:
+    config = copy.deepcopy(EXAMPLES[kind][0])
+    body = config[kind]
+    if isinstance(body, dict) and body:
+        field = data.draw(st.sampled_from(sorted(body)))
+        body[field] = data.draw(_ODD_VALUES)
+    else:
+        config[kind] = data.draw(_ODD_VALUES)
+    try:
+        value = compute_lr(config, data.draw(st.integers(min_value=0, max_value=10**6)))
+    except (ValueError, TypeError):
+        return
+    assert math.isfinite(value)
+    assert value >= 0.0
+
+
+_STEP_ITEMS = st.one_of(
+    st.integers(min_value=0, max_value=2**63 - 1),
+    st.floats(min_value=0.0, max_value=2.0**62),
+    st.integers(min_value=-5, max_value=-1),
+    st.sampled_from([True, float("nan"), "3", None, 2**63, 2**64]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(items=st.lists(_STEP_ITEMS, min_size=1, max_size=6))
+def test_odd_step_lists_are_refused_or_match_each_element(items: list[Any]) -> None:
+    schedule = Schedule(COSINE)
+    try:
+        got = schedule(items)
+    except (ValueError, TypeError):
+        # Refused: then some element is refused on its own too.
+        refused = 0
+        for item in items:
+            try:
+                schedule(item)
+            except (ValueError, TypeError):
+                refused += 1
+        assert refused > 0, items
+        return
+    assert [bits(v) for v in got] == [bits(schedule(item)) for item in items]
