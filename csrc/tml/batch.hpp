@@ -301,8 +301,13 @@ void evaluate_by_kind(const ScheduleSet& set, std::size_t begin, std::size_t end
                                                 [](const ScheduleSet::Member& m, std::size_t g) {
                                                     return m.g < g;
                                                 });
-        for (; it != members.end() && it->g < end; ++it)
-            fill(items[it->index], steps, n, out + std::size_t{it->g} * n, c);
+        if (set.fast()) {
+            for (; it != members.end() && it->g < end; ++it)
+                fill_fast(items[it->index], steps, n, out + std::size_t{it->g} * n, c);
+        } else {
+            for (; it != members.end() && it->g < end; ++it)
+                fill(items[it->index], steps, n, out + std::size_t{it->g} * n, c);
+        }
     });
 }
 
@@ -324,6 +329,7 @@ Outcome evaluate(const ScheduleSet& set, const Step* steps, std::size_t n, Out* 
     }
     const Context context = set.context();
     const bool refusals = set.may_reject();
+    const bool fast = set.fast();
     std::atomic<std::size_t> first_bad{n}, first_refused{n};
     bool completed;
     if (n <= few_steps && groups > 1) {
@@ -361,8 +367,12 @@ Outcome evaluate(const ScheduleSet& set, const Step* steps, std::size_t n, Out* 
                             if (k != m) return keep_min(first_bad, i + b + k);
                         }
                         Out* dst = out + begin + b;
-                        visit(set.pool(), set[g],
-                              [&](const auto& kernel) { fill(kernel, src, m, dst, context); });
+                        visit(set.pool(), set[g], [&](const auto& kernel) {
+                            if (fast)
+                                fill_fast(kernel, src, m, dst, context);
+                            else
+                                fill(kernel, src, m, dst, context);
+                        });
                         if (refusals) {
                             const std::size_t k = first_nan_in(dst, m);
                             if (k != m) keep_min(first_refused, i + b + k);
