@@ -301,7 +301,7 @@ void fast_members(const K* items, const ScheduleSet::Member* it, const ScheduleS
         const ScheduleSet::Member* first = it;
         double* v = values;
         dispatch::run([=] {
-            for (std::size_t j = 0; j < m; ++j) v[j] = items[first[j].index].fast(s, c);
+            for (std::size_t j = 0; j < m; ++j) v[j] = fast_value(items[first[j].index], s, c);
         });
         for (std::size_t j = 0; j < m; ++j) out[first[j].g] = static_cast<Out>(values[j]);
         it += m;

@@ -138,6 +138,24 @@ inline fast::Mask before_mask(double t, const Count& c) { return fast::less_mask
 inline fast::Mask after_mask(std::int64_t s, const Count& c) { return fast::less_mask(c.i, s); }
 inline fast::Mask after_mask(double t, const Count& c) { return fast::less_mask(c.d, t); }
 
+// How a fast formula chooses between its phases. Blend computes every arm and blends
+// (fast::select), so that a loop over it vectorises: the batch loops. Branch computes the
+// arm chosen only: one step at a time (a scalar call, many schedules at one step), where
+// computing the cosine of a phase not taken would be wasted. The arms are the same
+// lambdas either way, so the value chosen has the same bits.
+struct Blend {
+    template <class A, class B>
+    static double choose(fast::Mask m, const A& a, const B& b) {
+        return fast::select(m, a(), b());
+    }
+};
+struct Branch {
+    template <class A, class B>
+    static double choose(fast::Mask m, const A& a, const B& b) {
+        return m != 0 ? a() : b();
+    }
+};
+
 // Fast mode's batch loop: out[k] = f(steps[k]) for k < n, compiled for the best
 // instruction set this CPU has (dispatch.hpp). It vectorises when f is branch-free: every
 // phase computed, one chosen with fast::select (fast_math.hpp). `f` holds a copy of the
@@ -390,21 +408,27 @@ struct LinearRampToCosine {
     // a multiply by pi / span moves it by an ulp or two, up to 3.6 ulp of L at worst).
     // s - R is the exact path's integer difference wherever the cosine is chosen; in the
     // ramp it is negative and the cosine a discarded garbage value.
+    template <class Choose = detail::Blend>
     double fast(std::int64_t s, const Context&) const {
-        const double cosine =
-            final_learning_rate +
-            half_range * (1.0 + fast::cos_0_pi((pi * as_double(s - num_ramp_steps.i)) / span));
-        return fast::select(
-            detail::before_mask(s, num_ramp_steps), slope * as_double(s),
-            fast::select(detail::after_mask(s, final_num_steps), final_learning_rate, cosine));
+        return fast_of<Choose>(s, as_double(s), as_double(s - num_ramp_steps.i));
     }
+    template <class Choose = detail::Blend>
     double fast(double t, const Context&) const {
-        const double cosine =
-            final_learning_rate +
-            half_range * (1.0 + fast::cos_0_pi((pi * since(t, num_ramp_steps)) / span));
-        return fast::select(
-            detail::before_mask(t, num_ramp_steps), slope * t,
-            fast::select(detail::after_mask(t, final_num_steps), final_learning_rate, cosine));
+        return fast_of<Choose>(t, t, since(t, num_ramp_steps));
+    }
+    template <class Choose, class Step>
+    double fast_of(Step s, double t, double from_ramp) const {
+        const auto cosine = [&] {
+            return final_learning_rate +
+                   half_range * (1.0 + fast::cos_0_pi((pi * from_ramp) / span));
+        };
+        const auto after_ramp = [&] {
+            return Choose::choose(
+                detail::after_mask(s, final_num_steps), [&] { return final_learning_rate; },
+                cosine);
+        };
+        return Choose::choose(
+            detail::before_mask(s, num_ramp_steps), [&] { return slope * t; }, after_ramp);
     }
     void breakpoints(const Context&, std::vector<std::int64_t>& out) const {
         out.push_back(num_ramp_steps.i);
@@ -718,17 +742,19 @@ struct PolynomialDecay {
     // Fast mode: pow_unit for std::pow (x is in (0, 1] wherever the decay is chosen, and
     // only the absolute error of x ** p reaches the result); power 1 has no pow, and its
     // values are bitwise the exact ones.
-    template <bool unit_power, class Step>
+    template <bool unit_power, class Choose = detail::Blend, class Step>
     double fast_at(Step s) const {
-        const double x = 1.0 - as_double(s) / num_steps.d;
-        double p = x;
-        if constexpr (!unit_power) p = fast::pow_unit(x, power);
-        return fast::select(detail::before_mask(s, num_steps), range * p + final_learning_rate,
-                            final_learning_rate);
+        const auto decay = [&] {
+            const double x = 1.0 - as_double(s) / num_steps.d;
+            if constexpr (unit_power) return range * x + final_learning_rate;
+            return range * fast::pow_unit(x, power) + final_learning_rate;
+        };
+        return Choose::choose(detail::before_mask(s, num_steps), decay,
+                              [&] { return final_learning_rate; });
     }
-    template <class Step>
+    template <class Choose = detail::Blend, class Step>
     double fast(Step s, const Context&) const {
-        return power == 1.0 ? fast_at<true>(s) : fast_at<false>(s);
+        return power == 1.0 ? fast_at<true, Choose>(s) : fast_at<false, Choose>(s);
     }
     template <class Step, class Out>
     void fast_fill(const Step* steps, std::size_t n, Out* out, const Context&) const {
@@ -772,11 +798,14 @@ struct CosineDecay {
         return final_learning_rate + half_range * (1.0 + std::cos(pi * as_double(s) / num_steps.d));
     }
     // Fast mode: cos_0_pi for std::cos, the same argument (in [0, pi] up to N).
-    template <class Step>
+    template <class Choose = detail::Blend, class Step>
     double fast(Step s, const Context&) const {
-        const double cosine = final_learning_rate +
-                              half_range * (1.0 + fast::cos_0_pi(pi * as_double(s) / num_steps.d));
-        return fast::select(detail::after_mask(s, num_steps), final_learning_rate, cosine);
+        return Choose::choose(
+            detail::after_mask(s, num_steps), [&] { return final_learning_rate; },
+            [&] {
+                return final_learning_rate +
+                       half_range * (1.0 + fast::cos_0_pi(pi * as_double(s) / num_steps.d));
+            });
     }
     void breakpoints(const Context&, std::vector<std::int64_t>& out) const {
         out.push_back(num_steps.i);
@@ -1211,7 +1240,7 @@ struct OneCycle {
     // Fast mode: cos_0_pi for the cos anneal's std::cos (pi * pct is in [0, pi] in the
     // phase that holds t); the linear anneal has no libm call and gives bitwise the exact
     // values. Every phase is computed and the one holding t chosen, as at() chooses it.
-    template <int phase_count, bool cosine>
+    template <int phase_count, bool cosine, class Choose>
     double fast_at(double t) const {
         const auto phase_value = [&](int p, double start) {
             const double pct = (t - start) / (ends[p] - start);
@@ -1220,26 +1249,33 @@ struct OneCycle {
             else
                 return (to[p] - from[p]) * pct + from[p];
         };
-        double v = phase_value(1, ends[0]);
-        if constexpr (phase_count == 3)
-            v = fast::select(fast::less_mask(ends[1], t), phase_value(2, ends[1]), v);
-        return fast::select(fast::less_mask(ends[0], t), v, phase_value(0, 0.0));
+        const auto later = [&] {
+            if constexpr (phase_count == 3)
+                return Choose::choose(
+                    fast::less_mask(ends[1], t), [&] { return phase_value(2, ends[1]); },
+                    [&] { return phase_value(1, ends[0]); });
+            return phase_value(1, ends[0]);
+        };
+        return Choose::choose(fast::less_mask(ends[0], t), later,
+                              [&] { return phase_value(0, 0.0); });
     }
-    template <int phase_count, bool cosine>
+    template <int phase_count, bool cosine, class Choose = detail::Blend>
     double fast_of(std::int64_t s) const {
-        return fast::select(fast::less_mask(total_steps.i - 1, s), minimum,
-                            fast_at<phase_count, cosine>(as_double(s)));
+        return Choose::choose(
+            fast::less_mask(total_steps.i - 1, s), [&] { return minimum; },
+            [&] { return fast_at<phase_count, cosine, Choose>(as_double(s)); });
     }
-    template <int phase_count, bool cosine>
+    template <int phase_count, bool cosine, class Choose = detail::Blend>
     double fast_of(double t) const {
-        return fast::select(fast::less_mask(static_cast<double>(total_steps.i - 1), t), minimum,
-                            fast_at<phase_count, cosine>(t));
+        return Choose::choose(
+            fast::less_mask(static_cast<double>(total_steps.i - 1), t), [&] { return minimum; },
+            [&] { return fast_at<phase_count, cosine, Choose>(t); });
     }
-    template <class Step>
+    template <class Choose = detail::Blend, class Step>
     double fast(Step s, const Context&) const {
         const bool cosine = anneal.index == 0;
-        if (phases == 3) return cosine ? fast_of<3, true>(s) : fast_of<3, false>(s);
-        return cosine ? fast_of<2, true>(s) : fast_of<2, false>(s);
+        if (phases == 3) return cosine ? fast_of<3, true, Choose>(s) : fast_of<3, false, Choose>(s);
+        return cosine ? fast_of<2, true, Choose>(s) : fast_of<2, false, Choose>(s);
     }
     template <class Step, class Out>
     void fast_fill(const Step* steps, std::size_t n, Out* out, const Context&) const {
@@ -1537,36 +1573,49 @@ struct WarmupStableDecay {
         else
             return final_learning_rate + range * (1.0 - std::sqrt(p));
     }
-    template <int shape>
+    // The phases in order, each test a mask: before the warm-up's end, the decay's start,
+    // its end.
+    template <class Choose, class Decayed>
+    double fast_phases(fast::Mask warming, double warm, fast::Mask stable, fast::Mask decaying,
+                       const Decayed& decayed) const {
+        const auto after_stable = [&] {
+            return Choose::choose(decaying, decayed, [&] { return final_learning_rate; });
+        };
+        const auto after_warmup = [&] {
+            return Choose::choose(stable, [&] { return learning_rate; }, after_stable);
+        };
+        return Choose::choose(warming, [&] { return warm; }, after_warmup);
+    }
+    template <int shape, class Choose = detail::Blend>
     double fast_at(std::int64_t s) const {
         // s - decay_start and end - s are the exact path's integers wherever the decay is
         // chosen (>= 0 there).
-        const double decayed =
-            fast_decay<shape>(as_double(s - decay_start) / num_decay_steps.d, as_double(end - s));
-        return fast::select(
-            fast::less_mask(s, num_warmup_steps.i), slope * as_double(s),
-            fast::select(fast::less_mask(s, decay_start), learning_rate,
-                         fast::select(fast::less_mask(s, end), decayed, final_learning_rate)));
+        return fast_phases<Choose>(fast::less_mask(s, num_warmup_steps.i), slope * as_double(s),
+                                   fast::less_mask(s, decay_start), fast::less_mask(s, end), [&] {
+                                       return fast_decay<shape>(
+                                           as_double(s - decay_start) / num_decay_steps.d,
+                                           as_double(end - s));
+                                   });
     }
-    template <int shape>
+    template <int shape, class Choose = detail::Blend>
     double fast_at(double t) const {
-        const double decayed =
-            fast_decay<shape>((t - num_warmup_steps.d - num_stable_steps.d) / num_decay_steps.d,
-                              static_cast<double>(end) - t);
-        return fast::select(
-            fast::less_mask(t, num_warmup_steps.d), slope * t,
-            fast::select(fast::less_mask(t, decay_start_up), learning_rate,
-                         fast::select(fast::less_mask(t, end_up), decayed, final_learning_rate)));
+        return fast_phases<Choose>(
+            fast::less_mask(t, num_warmup_steps.d), slope * t, fast::less_mask(t, decay_start_up),
+            fast::less_mask(t, end_up), [&] {
+                return fast_decay<shape>(
+                    (t - num_warmup_steps.d - num_stable_steps.d) / num_decay_steps.d,
+                    static_cast<double>(end) - t);
+            });
     }
-    template <class Step>
+    template <class Choose = detail::Blend, class Step>
     double fast(Step s, const Context&) const {
         switch (decay_shape.index) {
             case 0:
-                return fast_at<0>(s);
+                return fast_at<0, Choose>(s);
             case 1:
-                return fast_at<1>(s);
+                return fast_at<1, Choose>(s);
             default:
-                return fast_at<2>(s);
+                return fast_at<2, Choose>(s);
         }
     }
     template <class Step, class Out>

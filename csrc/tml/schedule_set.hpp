@@ -157,6 +157,15 @@ struct has_fast<Kernel, Step,
                 std::void_t<decltype(std::declval<const Kernel&>().fast(
                     std::declval<Step>(), std::declval<const Context&>()))>> : std::true_type {};
 
+// A fast formula that can compute only the phase chosen (detail::Branch): for one step.
+template <class Kernel, class Step, class = void>
+struct has_fast_branch : std::false_type {};
+template <class Kernel, class Step>
+struct has_fast_branch<
+    Kernel, Step,
+    std::void_t<decltype(std::declval<const Kernel&>().template fast<detail::Branch>(
+        std::declval<Step>(), std::declval<const Context&>()))>> : std::true_type {};
+
 template <class Kernel, class Step, class Out, class = void>
 struct has_fast_fill : std::false_type {};
 template <class Kernel, class Step, class Out>
@@ -177,9 +186,12 @@ void prepare_fast(Kernel& kernel) {
     if constexpr (has_prepare_fast<Kernel>::value) kernel.prepare_fast();
 }
 
+// One step's value: the branching form of the fast formula where the kind has one.
 template <class Kernel, class Step>
 double fast_value(const Kernel& kernel, Step s, const Context& c) {
-    if constexpr (has_fast<Kernel, Step>::value) {
+    if constexpr (has_fast_branch<Kernel, Step>::value) {
+        return kernel.template fast<detail::Branch>(s, c);
+    } else if constexpr (has_fast<Kernel, Step>::value) {
         return kernel.fast(s, c);
     } else {
         return kernel(s, c);
@@ -194,7 +206,8 @@ template <class Kernel, class Step, class Out>
 void fill_fast(const Kernel& kernel, const Step* steps, std::size_t n, Out* out, const Context& c) {
     if constexpr (has_fast<Kernel, Step>::value) {
         if (n < min_fast_loop) {
-            for (std::size_t k = 0; k < n; ++k) out[k] = static_cast<Out>(kernel.fast(steps[k], c));
+            for (std::size_t k = 0; k < n; ++k)
+                out[k] = static_cast<Out>(fast_value(kernel, steps[k], c));
             return;
         }
     }
