@@ -235,9 +235,10 @@ def test_compute_lr_is_the_same_function_everywhere() -> None:
 
 def test_compute_lr_signature_and_keywords() -> None:
     params = inspect.signature(compute_lr).parameters
-    assert list(params) == ["lr_config", "step", "out", "dtype"]
+    assert list(params) == ["lr_config", "step", "out", "dtype", "exact"]
     assert params["out"].kind is inspect.Parameter.KEYWORD_ONLY
     assert params["dtype"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert params["exact"].kind is inspect.Parameter.KEYWORD_ONLY
     assert compute_lr.__doc__
     assert "lr_config" in compute_lr.__doc__
     # The original was called positionally and by keyword; both keep working.

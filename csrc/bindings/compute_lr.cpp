@@ -28,7 +28,7 @@ struct Scratch {
     bool busy = false;
 };
 
-PyObject* scalar_lr(PyObject* cfg, PyObject* step) {
+PyObject* scalar_lr(PyObject* cfg, PyObject* step, bool fast) {
     try {
         thread_local Scratch shared;
         std::unique_ptr<Scratch> nested;
@@ -39,7 +39,7 @@ PyObject* scalar_lr(PyObject* cfg, PyObject* step) {
         } release{scratch};
         scratch.busy = true;
         scratch.set.clear();
-        return PyFloat_FromDouble(config_value(scratch.set, scratch.lists, cfg, step));
+        return PyFloat_FromDouble(config_value(scratch.set, scratch.lists, cfg, step, fast));
     } catch (py::error_already_set& e) {
         e.restore();
     } catch (py::builtin_exception& e) {
@@ -62,12 +62,31 @@ ComputeLr& compute_lr_state() {
     return *state;
 }
 
+// The `exact` keyword of a call, where it is the only keyword: Py_True, Py_False or
+// Py_None (borrowed); nullptr when there are no keywords, or others (the general path).
+PyObject* exact_keyword(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    if (kwnames == nullptr) return Py_None;
+    static PyObject* exact = PyUnicode_InternFromString("exact");
+    if (PyTuple_GET_SIZE(kwnames) != 1) return nullptr;
+    PyObject* key = PyTuple_GET_ITEM(kwnames, 0);
+    if (key != exact && PyUnicode_Compare(key, exact) != 0) return nullptr;
+    PyObject* value = args[nargs];
+    return value == Py_True || value == Py_False || value == Py_None ? value : nullptr;
+}
+
 PyObject* compute_lr(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
-    if (nargs == 2 && kwnames == nullptr &&
-        (PyLong_CheckExact(args[1]) || PyFloat_CheckExact(args[1]))) {
-        if (const tml::ScheduleSet* compiled = single_schedule(args[0]))
-            return scalar_value(*compiled, args[1]);
-        return scalar_lr(args[0], args[1]);
+    if (nargs == 2 && (PyLong_CheckExact(args[1]) || PyFloat_CheckExact(args[1]))) {
+        // exact: None (the default) means a Schedule's own mode, exact for a config; any
+        // other value, or a Schedule of the other mode, takes the general path.
+        PyObject* exact = exact_keyword(args, nargs, kwnames);
+        if (exact != nullptr) {
+            if (const tml::ScheduleSet* compiled = single_schedule(args[0])) {
+                if (exact == Py_None || (exact == Py_False) == compiled->fast())
+                    return scalar_value(*compiled, args[1]);
+            } else {
+                return scalar_lr(args[0], args[1], exact == Py_False);
+            }
+        }
     }
     ComputeLr& state = compute_lr_state();
     if (state.general == nullptr) {  // called before tml.optimizers was imported

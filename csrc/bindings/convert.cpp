@@ -626,8 +626,9 @@ void add_config(tml::ScheduleSet& set, py::handle cfg, ListBuffers& buffers) {
 }
 
 double config_value(tml::ScheduleSet& scratch, ListBuffers& buffers, py::handle cfg,
-                    py::handle step) {
+                    py::handle step, bool fast) {
     scratch.tables().clear();  // the set itself is used, and cleared, by sequences only
+    scratch.set_fast(fast);
     Reader reader{scratch, buffers};
     const Path top;
     const Reader::Choice choice = reader.choose_kind(cfg, top);
@@ -644,6 +645,10 @@ double config_value(tml::ScheduleSet& scratch, ListBuffers& buffers, py::handle 
             k.finish(at, scratch.tables());
             const ScalarStep s = read_step(step);
             const tml::Context c = scratch.context();
+            if (fast) {
+                tml::prepare_fast(k);
+                return s.is_int ? tml::fast_value(k, s.i, c) : tml::fast_value(k, s.d, c);
+            }
             return s.is_int ? k(s.i, c) : k(s.d, c);
         }
     });

@@ -29,9 +29,10 @@ void add_config(tml::ScheduleSet& set, py::handle cfg, ListBuffers& buffers);
 
 // One config at one step, as compute_lr(cfg, step) with a Python scalar step: the config
 // is read into `scratch` (cleared first; reused so that nothing is allocated once warm)
-// and evaluated where it was read. Config errors come before step errors.
+// and evaluated where it was read, with its fast formula when `fast` (exact=False).
+// Config errors come before step errors.
 double config_value(tml::ScheduleSet& scratch, ListBuffers& buffers, py::handle cfg,
-                    py::handle step);
+                    py::handle step, bool fast = false);
 
 // The YAML-shaped dict of member g: pickling, repr and reports rebuild from it.
 py::object to_config(const tml::ScheduleSet& set, std::size_t g);

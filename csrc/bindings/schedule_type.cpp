@@ -51,6 +51,12 @@ double first_value(const tml::ScheduleSet& set, const ScalarStep& s) {
     const tml::Context c = set.context();
     return s.is_int ? kind(s.i, c) : kind(s.d, c);
 }
+template <class K>
+double first_fast_value(const tml::ScheduleSet& set, const ScalarStep& s) {
+    const K& kind = set.pool().of<K>()[set[0].index];
+    const tml::Context c = set.context();
+    return s.is_int ? tml::fast_value(kind, s.i, c) : tml::fast_value(kind, s.d, c);
+}
 
 struct SetObject {
     PyObject_HEAD
@@ -202,8 +208,10 @@ void evaluate_scalar_into(const tml::ScheduleSet& set, py::handle step, PyArrayO
 // ---------------------------------------------------------------------------------------
 // Construction.
 
-std::shared_ptr<tml::ScheduleSet> compile(PyObject* configs, PyObject* names, bool labelled) {
+std::shared_ptr<tml::ScheduleSet> compile(PyObject* configs, PyObject* names, bool labelled,
+                                          bool fast) {
     auto set = std::make_shared<tml::ScheduleSet>();
+    set->set_fast(fast);
     ListBuffers buffers;
     const py::object seq =
         py::reinterpret_steal<py::object>(PySequence_Fast(configs, "configs must be a sequence"));
@@ -236,14 +244,20 @@ std::shared_ptr<tml::ScheduleSet> compile(PyObject* configs, PyObject* names, bo
 }
 
 PyObject* set_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
-    static const char* keywords[] = {"configs", "names", "labelled", "single", nullptr};
+    static const char* keywords[] = {"configs", "names", "labelled", "single", "exact", nullptr};
     PyObject* configs = nullptr;
     PyObject* names = Py_None;
+    PyObject* exact = Py_True;
     int labelled = 0, single = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|Opp:ScheduleSet",
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|OppO:ScheduleSet",
                                      const_cast<char**>(keywords), &configs, &names, &labelled,
-                                     &single))
+                                     &single, &exact))
         return nullptr;
+    if (!PyBool_Check(exact)) {  // a truthy list or 0 would silently pick a mode
+        PyErr_Format(PyExc_TypeError, "exact must be True or False, got %R (%s)", exact,
+                     Py_TYPE(exact)->tp_name);
+        return nullptr;
+    }
     return guarded(
         [&]() -> PyObject* {
             py::object name_tuple;
@@ -261,14 +275,16 @@ PyObject* set_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
             if (single && count != 1)
                 throw py::value_error("a single schedule needs exactly one config, got " +
                                       std::to_string(count));
-            auto set = compile(configs, name_tuple.ptr(), labelled != 0);
+            const bool fast = exact == Py_False;
+            auto set = compile(configs, name_tuple.ptr(), labelled != 0, fast);
             PyObject* obj = type->tp_alloc(type, 0);
             if (obj == nullptr) return nullptr;
             SetObject* self = as_set(obj);
             self->first =
                 single ? tml::with_kind((*set)[0].kind,
-                                        [](auto tag) -> FirstValue {
-                                            return &first_value<typename decltype(tag)::type>;
+                                        [fast](auto tag) -> FirstValue {
+                                            using K = typename decltype(tag)::type;
+                                            return fast ? &first_fast_value<K> : &first_value<K>;
                                         })
                        : nullptr;
             new (&self->set) std::shared_ptr<const tml::ScheduleSet>(std::move(set));
@@ -576,10 +592,13 @@ PyMemberDef members[] = {
 PyObject* get_may_reject(PyObject* self, void*) {
     return PyBool_FromLong(as_set(self)->set->may_reject());
 }
+PyObject* get_exact(PyObject* self, void*) { return PyBool_FromLong(!as_set(self)->set->fast()); }
 
 PyGetSetDef getset[] = {
     {"_may_reject", get_may_reject, nullptr,
      "Whether some float step may be refused (cosine_restarts, cyclic: steps >= 2**63).", nullptr},
+    {"_exact", get_exact, nullptr,
+     "False in fast mode (fast cos/pow kernels), True for the bitwise-exact formulas.", nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr}};
 
 PyObject* set_new_with_vectorcall(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
@@ -643,6 +662,37 @@ void fast_calls(py::handle cls) {
     PyType_Modified(type);
 }
 
+namespace {
+
+// Test hooks of fast mode: the cos kernel itself, and the instruction-set level of the
+// batch loops (the results must be the same at every level).
+py::object fast_cos(const py::object& x) {
+    const py::object arr = py::reinterpret_steal<py::object>(
+        PyArray_FROMANY(x.ptr(), NPY_DOUBLE, 0, 0, NPY_ARRAY_CARRAY_RO));
+    if (!arr) throw py::error_already_set();
+    auto* in = reinterpret_cast<PyArrayObject*>(arr.ptr());
+    py::object out =
+        py::reinterpret_steal<py::object>(PyArray_NewLikeArray(in, NPY_CORDER, nullptr, 0));
+    if (!out) throw py::error_already_set();
+    const auto* src = static_cast<const double*>(PyArray_DATA(in));
+    auto* dst = static_cast<double*>(PyArray_DATA(reinterpret_cast<PyArrayObject*>(out.ptr())));
+    const auto n = static_cast<std::size_t>(PyArray_SIZE(in));
+    tml::dispatch::run([=] {
+        for (std::size_t i = 0; i < n; ++i) dst[i] = tml::fast::cos_0_pi(src[i]);
+    });
+    return out;
+}
+
+tml::dispatch::Isa isa_from(const std::string& name) {
+    for (auto isa :
+         {tml::dispatch::Isa::baseline, tml::dispatch::Isa::avx2, tml::dispatch::Isa::avx512})
+        if (name == tml::dispatch::isa_name(isa)) return isa;
+    throw py::value_error("level must be 'baseline', 'avx2' or 'avx512', got " +
+                          show(py::str(name)));
+}
+
+}  // namespace
+
 void bind_schedule_type(py::module_& m) {
     if (_import_array() < 0) throw py::error_already_set();
     PyObject* type = PyType_FromModuleAndSpec(m.ptr(), &spec, nullptr);
@@ -654,6 +704,21 @@ void bind_schedule_type(py::module_& m) {
         "set_max_threads", [](unsigned n) { max_threads = n > 0 ? n : tml::available_cores(); },
         py::arg("n"), "Threads a batch call may use; 0 restores the default (all usable cores).");
     m.def("get_max_threads", [] { return max_threads.load(); });
+    m.def("_fast_cos", &fast_cos, py::arg("x"),
+          "Fast mode's cos kernel (x in [0, pi]) on an array, at the current level (tests).");
+    m.def(
+        "_isa", [] { return std::string(tml::dispatch::isa_name(tml::dispatch::level())); },
+        "The instruction-set level fast mode's batch loops use now.");
+    m.def(
+        "_set_isa_cap",
+        [](const std::string& name) {
+            const std::string before = tml::dispatch::isa_name(tml::dispatch::level());
+            tml::dispatch::set_level_cap(isa_from(name));
+            return before;
+        },
+        py::arg("level"),
+        "Caps the level of fast mode's batch loops ('baseline', 'avx2', 'avx512': for tests, "
+        "results are the same at every level); returns the level used before.");
     m.def("_fast_calls", &fast_calls, py::arg("cls"),
           "Lets a subclass that keeps ScheduleSet's __call__ be called through vectorcall.");
     m.def("kind_fields", &kind_fields,

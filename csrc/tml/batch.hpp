@@ -287,6 +287,27 @@ std::size_t first_invalid_step(const Step* steps, std::size_t n, const Options& 
 inline constexpr std::size_t few_steps = 16;
 inline constexpr std::size_t kind_block = 2048;
 
+// Fast mode, one step: the members of one kind in a loop compiled by dispatch::run, a
+// schedule per iteration, so that a kind whose fast formula is branch-free over its fields
+// is evaluated for several schedules at once (their fields gathered). The same formula
+// as a single call, so the same bits.
+template <class K, class Step, class Out>
+void fast_members(const K* items, const ScheduleSet::Member* it, const ScheduleSet::Member* end,
+                  Step s, Out* out, const Context& c) {
+    constexpr std::size_t chunk = 256;
+    double values[chunk];
+    while (it < end) {
+        const std::size_t m = std::min<std::size_t>(chunk, static_cast<std::size_t>(end - it));
+        const ScheduleSet::Member* first = it;
+        double* v = values;
+        dispatch::run([=] {
+            for (std::size_t j = 0; j < m; ++j) v[j] = fast_value(items[first[j].index], s, c);
+        });
+        for (std::size_t j = 0; j < m; ++j) out[first[j].g] = static_cast<Out>(values[j]);
+        it += m;
+    }
+}
+
 template <class Step, class Out>
 void evaluate_by_kind(const ScheduleSet& set, std::size_t begin, std::size_t end, const Step* steps,
                       std::size_t n, Out* out, const Context& c) {
@@ -301,8 +322,23 @@ void evaluate_by_kind(const ScheduleSet& set, std::size_t begin, std::size_t end
                                                 [](const ScheduleSet::Member& m, std::size_t g) {
                                                     return m.g < g;
                                                 });
-        for (; it != members.end() && it->g < end; ++it)
-            fill(items[it->index], steps, n, out + std::size_t{it->g} * n, c);
+        if constexpr (has_fast<K, Step>::value) {
+            if (set.fast() && n == 1) {
+                const auto stop = std::lower_bound(
+                    it, members.end(), end,
+                    [](const ScheduleSet::Member& m, std::size_t g) { return m.g < g; });
+                const ScheduleSet::Member* base = members.data();
+                return fast_members(items, base + (it - members.begin()),
+                                    base + (stop - members.begin()), steps[0], out, c);
+            }
+        }
+        if (set.fast()) {
+            for (; it != members.end() && it->g < end; ++it)
+                fill_fast(items[it->index], steps, n, out + std::size_t{it->g} * n, c);
+        } else {
+            for (; it != members.end() && it->g < end; ++it)
+                fill(items[it->index], steps, n, out + std::size_t{it->g} * n, c);
+        }
     });
 }
 
@@ -324,6 +360,7 @@ Outcome evaluate(const ScheduleSet& set, const Step* steps, std::size_t n, Out* 
     }
     const Context context = set.context();
     const bool refusals = set.may_reject();
+    const bool fast = set.fast();
     std::atomic<std::size_t> first_bad{n}, first_refused{n};
     bool completed;
     if (n <= few_steps && groups > 1) {
@@ -361,8 +398,12 @@ Outcome evaluate(const ScheduleSet& set, const Step* steps, std::size_t n, Out* 
                             if (k != m) return keep_min(first_bad, i + b + k);
                         }
                         Out* dst = out + begin + b;
-                        visit(set.pool(), set[g],
-                              [&](const auto& kernel) { fill(kernel, src, m, dst, context); });
+                        visit(set.pool(), set[g], [&](const auto& kernel) {
+                            if (fast)
+                                fill_fast(kernel, src, m, dst, context);
+                            else
+                                fill(kernel, src, m, dst, context);
+                        });
                         if (refusals) {
                             const std::size_t k = first_nan_in(dst, m);
                             if (k != m) keep_min(first_refused, i + b + k);

@@ -12,7 +12,8 @@
 // vectorised, for its instruction set: 8, 4 or 2 doubles at a time. The CPU is asked once
 // which one to use (__builtin_cpu_supports, which also checks that the OS saves the wider
 // registers). Results are bitwise the same at every level (fast_math.hpp says why), so
-// the choice changes only the speed; run_at runs a chosen level, for tests.
+// the choice changes only the speed; run_at runs a chosen level, and set_level_cap lowers
+// the level every `run` uses, for tests.
 //
 // Why not __attribute__((target_clones("avx512f", "avx2", "default"))) on the loop
 // function: it works with GCC 12 under -flto and -fvisibility=hidden, but Clang (14)
@@ -37,6 +38,8 @@
 //   GCC (which fuses by default, -std=c++17 or not) or Clang fusing the loop's own
 //   a * b + c would make that level's results differ from the others'.
 #pragma once
+
+#include <atomic>
 
 namespace tml::dispatch {
 
@@ -115,9 +118,25 @@ void run_at(Isa, const F& f) {
 }
 #endif
 
+// The highest level `run` uses: best() unless a test lowers it (set_level_cap). Results
+// are the same at every level, so this changes only the speed; it exists so that tests of
+// a whole package call can compare the levels. Process-wide, read on every call.
+inline std::atomic<int>& level_cap() {
+    static std::atomic<int> cap{static_cast<int>(Isa::avx512)};
+    return cap;
+}
+inline void set_level_cap(Isa isa) { level_cap().store(static_cast<int>(isa)); }
+
+// The level `run` uses now: best(), or the cap where that is lower.
+inline Isa level() {
+    const int cap = level_cap().load(std::memory_order_relaxed);
+    const Isa have = best();
+    return static_cast<int>(have) < cap ? have : static_cast<Isa>(cap);
+}
+
 template <class F>
 void run(const F& f) {
-    run_at(best(), f);
+    run_at(level(), f);
 }
 
 }  // namespace tml::dispatch

@@ -253,6 +253,20 @@ TML_FAST_INLINE Mask less_mask(double a, double b) {
 // m ? a : b, m from the functions above.
 TML_FAST_INLINE double select(Mask m, double a, double b) { return detail::blend(m, a, b); }
 
+// floor(x) for x >= 0 (and -0.0), bitwise std::floor's, without its libm call (which GCC
+// does not vectorise): below 2**52, x + 2**52 rounds x to an integer (the sum's ulp is 1),
+// one is taken off where that rounded up; from 2**52 on, x is an integer already. For the
+// staircase kinds' whole number of periods of a float step. NaN in, NaN out.
+TML_FAST_INLINE double floor_nonneg(double x) {
+    TML_FAST_NO_CONTRACT
+    using namespace detail;
+    const std::uint64_t ax = bits(x) & abs_mask;
+    const double r = (from_bits(ax) + 0x1p52) - 0x1p52;
+    const double down = r - to_double(less(ax, bits(r)));  // r > |x|, both >= 0
+    // -0.0 stays -0.0, as std::floor leaves it.
+    return blend(mask(less(ax, bits(0x1p52))), from_bits(bits(down) | (bits(x) & sign_mask)), x);
+}
+
 // cos(x) for x in [0, pi], the cosine schedules' `pi * p` with p in [0, 1], and beyond
 // either end up to pi/4 (outside that: a finite or NaN garbage value, no trap).
 //

@@ -9,6 +9,19 @@
 // of floating-point operations is Python's left-to-right order; `cos`, `sqrt` and `pow`
 // are the platform's libm. The reference expressions are quoted above each kind.
 //
+// Fast mode (exact=False): a kind whose formula calls libm cos or pow also declares
+// `fast(step, context)`, the same formula with those calls replaced by the kernels of
+// fast_math.hpp (cos_0_pi, exp2, pow_unit, pow_from_log2), every other operation kept;
+// and, where one loop over `fast` would not vectorise or would miss a cheaper shape,
+// `fast_fill`. A fast formula chooses its phase through detail::Blend (every phase
+// computed, one taken with fast::select: what a loop needs to vectorise, see fast_math.hpp
+// and dispatch.hpp) or detail::Branch (the phase taken only: one step); the batch loops
+// call the very functions the scalar calls do, so a step gives the same bits alone and in
+// an array, at every instruction-set level and thread count. `prepare_fast`, where present,
+// computes what only fast mode reads (a constant base's log2). Kinds without a libm call
+// may declare `fast` too (then it is their exact formula, in a shape that vectorises), and
+// give bitwise their exact values; a kind without `fast` is evaluated exactly.
+//
 // Adding a kind: DEVELOPING.md has the checklist (this file, the list in
 // schedule_set.hpp, the pydantic model, the oracle, the README).
 #pragma once
@@ -23,6 +36,8 @@
 #include <tuple>
 #include <vector>
 
+#include "tml/dispatch.hpp"
+#include "tml/fast_math.hpp"
 #include "tml/fields.hpp"
 #include "tml/numeric.hpp"
 
@@ -91,6 +106,12 @@ template <class T>
 std::size_t upper(const T* b, std::size_t n, T s) {
     return static_cast<std::size_t>(std::upper_bound(b, b + n, s) - b);
 }
+// The least double >= n (n >= 0): n itself where it is one. A double t is below the
+// integer n exactly when it is below this (no double lies between n and it).
+inline double double_at_least(std::int64_t n) {
+    const double d = static_cast<double>(n);
+    return static_cast<std::int64_t>(d) < n ? std::nextafter(d, HUGE_VAL) : d;
+}
 inline double max_py(double a, double b) { return b > a ? b : a; }  // Python's max(a, b)
 inline double min_py(double a, double b) { return b < a ? b : a; }  // Python's min(a, b)
 
@@ -101,6 +122,103 @@ inline double periods(std::int64_t s, const Count& d, bool staircase) {
 }
 inline double periods(double t, const Count& d, bool staircase) {
     return staircase ? std::floor(t / d.d) : t / d.d;
+}
+// The same k in fast mode: floor without its libm call (bitwise the same value), so that
+// a loop over float steps vectorises.
+inline double fast_periods(std::int64_t s, const Count& d, bool staircase) {
+    return periods(s, d, staircase);
+}
+inline double fast_periods(double t, const Count& d, bool staircase) {
+    return staircase ? fast::floor_nonneg(t / d.d) : t / d.d;
+}
+
+// Fast mode's phase tests, as masks for fast::select: step < c and c < step. For int
+// steps and Count fields the integer compare; for float steps the exact double compare.
+inline fast::Mask before_mask(std::int64_t s, const Count& c) { return fast::less_mask(s, c.i); }
+inline fast::Mask before_mask(double t, const Count& c) { return fast::less_mask(t, c.d); }
+inline fast::Mask after_mask(std::int64_t s, const Count& c) { return fast::less_mask(c.i, s); }
+inline fast::Mask after_mask(double t, const Count& c) { return fast::less_mask(c.d, t); }
+
+// How a fast formula chooses between its phases. Blend computes every arm and blends
+// (fast::select), so that a loop over it vectorises: the batch loops. Branch computes the
+// arm chosen only: one step at a time (a scalar call, many schedules at one step), where
+// computing the cosine of a phase not taken would be wasted. The arms are the same
+// lambdas either way, so the value chosen has the same bits.
+struct Blend {
+    template <class A, class B>
+    static double choose(fast::Mask m, const A& a, const B& b) {
+        return fast::select(m, a(), b());
+    }
+};
+struct Branch {
+    template <class A, class B>
+    static double choose(fast::Mask m, const A& a, const B& b) {
+        return m != 0 ? a() : b();
+    }
+};
+
+// Fast mode's batch loop: out[k] = f(steps[k]) for k < n, compiled for the best
+// instruction set this CPU has (dispatch.hpp). It vectorises when f is branch-free: every
+// phase computed, one chosen with fast::select (fast_math.hpp). `f` holds a copy of the
+// kind, so that its fields are locals the stores cannot alias.
+template <class Step, class Out, class F>
+void fast_loop(const Step* steps, std::size_t n, Out* out, const F& f) {
+    dispatch::run([=] {
+        for (std::size_t k = 0; k < n; ++k) out[k] = static_cast<Out>(f(steps[k]));
+    });
+}
+
+// Runs shorter than this are evaluated one step at a time (the same function, so the same
+// bits): a vectorised loop's call costs more than a few scalar steps.
+inline constexpr std::size_t min_vector_run = 8;
+
+// out[k] = f(steps[k]) for a run of steps that share a segment's constants: fast_loop, or a
+// plain loop for a short run.
+template <class Step, class Out, class F>
+void fast_run(const Step* steps, std::size_t n, Out* out, const F& f) {
+    if (n < min_vector_run) {
+        for (std::size_t k = 0; k < n; ++k) out[k] = static_cast<Out>(f(steps[k]));
+    } else {
+        fast_loop(steps, n, out, f);
+    }
+}
+
+// Fast mode's batch form of a periodic kind: steps usually increase, so they come in runs
+// inside one cycle, and a run is one loop with the cycle's constants (its start, length,
+// amplitude) instead of an integer division per step, which does not vectorise.
+// `cycle_at(step)` finds the cycle of a step, `within(cycle, step)` says whether a later
+// step is in it too, and `run(cycle, steps, m, out)` evaluates a run of m steps.
+template <class Step, class Out, class CycleAt, class Within, class Run>
+void fill_runs(const Step* steps, std::size_t n, Out* out, const CycleAt& cycle_at,
+               const Within& within, const Run& run) {
+    std::size_t i = 0;
+    while (i < n) {
+        const auto cycle = cycle_at(steps[i]);
+        std::size_t m = 1;
+        while (i + m < n && within(cycle, steps[i + m])) ++m;
+        run(cycle, steps + i, m, out + i);
+        i += m;
+    }
+}
+
+// Fast mode's batch form of a staircase at int steps: the value is the same on each period
+// [q * d, (q + 1) * d), so `value(s)` (the kind's fast formula) runs once per period met;
+// a division per step would not vectorise. Each output is value(s) of its own step.
+template <class Out, class F>
+void fill_periods(const std::int64_t* steps, std::size_t n, Out* out, std::int64_t d,
+                  const F& value) {
+    std::int64_t start = std::numeric_limits<std::int64_t>::min();  // no period yet
+    Out v = 0;
+    for (std::size_t k = 0; k < n; ++k) {
+        const std::int64_t s = steps[k];
+        // s - start as unsigned: 0 <= s - start < d inside the period (no overflow).
+        if (static_cast<std::uint64_t>(s) - static_cast<std::uint64_t>(start) >=
+            static_cast<std::uint64_t>(d)) {
+            start = s - s % d;
+            v = static_cast<Out>(value(s));
+        }
+        out[k] = v;
+    }
 }
 
 // Batch form of a step function whose value is table[i], i = number of sorted `bounds`
@@ -143,6 +261,11 @@ struct Constant {
     template <class Step>
     double operator()(Step, const Context&) const {
         return learning_rate;
+    }
+    // No libm call: fast mode runs the exact formula, in a loop that vectorises.
+    template <class Step>
+    double fast(Step s, const Context& c) const {
+        return (*this)(s, c);
     }
     void breakpoints(const Context&, std::vector<std::int64_t>&) const {}
     std::optional<std::int64_t> flat_from(const Context&) const { return 0; }
@@ -227,6 +350,11 @@ struct LinearRampToConstant {
     double operator()(Step s, const Context&) const {
         return detail::min_py(learning_rate, slope * as_double(s));
     }
+    // No libm call: fast mode runs the exact formula, in a loop that vectorises.
+    template <class Step>
+    double fast(Step s, const Context& c) const {
+        return (*this)(s, c);
+    }
     void breakpoints(const Context&, std::vector<std::int64_t>& out) const {
         out.push_back(num_ramp_steps.i);
     }
@@ -276,6 +404,33 @@ struct LinearRampToCosine {
             return final_learning_rate +
                    half_range * (1.0 + std::cos((pi * since(s, num_ramp_steps)) / span));
         return final_learning_rate;
+    }
+    // Fast mode: cos_0_pi for std::cos, the same argument (a division, as the exact path:
+    // `from_ramp * (pi / span)`, a multiply, measured 2.5 ulp of L against 2.0, and its
+    // worst case by error analysis is near the 4 ulp bound).
+    // s - R is the exact path's integer difference wherever the cosine is chosen; in the
+    // ramp it is negative and the cosine a discarded garbage value.
+    template <class Choose = detail::Blend>
+    double fast(std::int64_t s, const Context&) const {
+        return fast_of<Choose>(s, as_double(s), as_double(s - num_ramp_steps.i));
+    }
+    template <class Choose = detail::Blend>
+    double fast(double t, const Context&) const {
+        return fast_of<Choose>(t, t, since(t, num_ramp_steps));
+    }
+    template <class Choose, class Step>
+    double fast_of(Step s, double t, double from_ramp) const {
+        const auto cosine = [&] {
+            return final_learning_rate +
+                   half_range * (1.0 + fast::cos_0_pi((pi * from_ramp) / span));
+        };
+        const auto after_ramp = [&] {
+            return Choose::choose(
+                detail::after_mask(s, final_num_steps), [&] { return final_learning_rate; },
+                cosine);
+        };
+        return Choose::choose(
+            detail::before_mask(s, num_ramp_steps), [&] { return slope * t; }, after_ramp);
     }
     void breakpoints(const Context&, std::vector<std::int64_t>& out) const {
         out.push_back(num_ramp_steps.i);
@@ -333,6 +488,24 @@ struct Linear {
             first_half ? learning_rate + rise * ratio : final_learning_rate + fall * ratio;
         return t < num_steps.d ? v : final_learning_rate;
     }
+    // No libm call: fast mode runs the exact formula, each half and the end computed and
+    // one chosen, so that a loop over it vectorises. Bitwise the exact values.
+    double fast(std::int64_t s, const Context&) const {
+        // Where 2 * s - N passes 2**63 the mask is garbage, but then s >= N chooses F.
+        const fast::Mask first_half = fast::less_mask(s, num_steps.i - s);
+        const double ratio =
+            fast::select(first_half, as_double(s), as_double(num_steps.i - s)) / num_steps.d;
+        const double v = fast::select(first_half, learning_rate + rise * ratio,
+                                      final_learning_rate + fall * ratio);
+        return fast::select(detail::before_mask(s, num_steps), v, final_learning_rate);
+    }
+    double fast(double t, const Context&) const {
+        const fast::Mask first_half = fast::less_mask(2.0 * t, num_steps.d);
+        const double ratio = fast::select(first_half, t, num_steps.d - t) / num_steps.d;
+        const double v = fast::select(first_half, learning_rate + rise * ratio,
+                                      final_learning_rate + fall * ratio);
+        return fast::select(detail::before_mask(t, num_steps), v, final_learning_rate);
+    }
     void breakpoints(const Context&, std::vector<std::int64_t>& out) const {
         out.push_back(num_steps.i);
     }
@@ -354,6 +527,12 @@ struct ExponentialDecay {
     Count decay_steps;
     bool staircase = false;
     OptionalRate final_learning_rate;
+    // Fast mode (prepare_fast): log2(r) to double-double precision, and the bounds as a
+    // floor and a cap that leave v unchanged where unset (max(v, 0.0) and min(v, inf) are
+    // v, for v >= 0).
+    fast::DoubleDouble log2_rate{0.0, 0.0};
+    double fast_floor = 0.0;
+    double fast_cap = HUGE_VAL;
 
     static constexpr auto fields() {
         using K = ExponentialDecay;
@@ -400,6 +579,43 @@ struct ExponentialDecay {
         if (!final_learning_rate.set) return v;
         return decay_rate < 1.0 ? detail::max_py(v, final_learning_rate.value)
                                 : detail::min_py(v, final_learning_rate.value);
+    }
+    // Fast mode: pow_from_log2 for std::pow (the base is constant: its log2 is computed
+    // once, precisely); the same k and the same bound.
+    void prepare_fast() {
+        log2_rate = fast::log2_precise(decay_rate);
+        const bool set = final_learning_rate.set;
+        fast_floor = set && decay_rate < 1.0 ? final_learning_rate.value : 0.0;
+        fast_cap = set && decay_rate > 1.0 ? final_learning_rate.value : HUGE_VAL;
+    }
+    double fast_of(double k) const {
+        const double v = learning_rate * fast::pow_from_log2(log2_rate, k);
+        return detail::min_py(detail::max_py(v, fast_floor), fast_cap);
+    }
+    template <class Step>
+    double fast(Step s, const Context&) const {
+        return fast_of(detail::fast_periods(s, decay_steps, staircase));
+    }
+    template <class Out>
+    void fast_fill(const std::int64_t* steps, std::size_t n, Out* out, const Context& c) const {
+        if (staircase)
+            return detail::fill_periods(steps, n, out, decay_steps.i,
+                                        [&](std::int64_t s) { return fast(s, c); });
+        const ExponentialDecay k = *this;
+        detail::fast_loop(steps, n, out, [k](std::int64_t s) {
+            return k.fast_of(detail::fast_periods(s, k.decay_steps, false));
+        });
+    }
+    template <class Out>
+    void fast_fill(const double* steps, std::size_t n, Out* out, const Context&) const {
+        const ExponentialDecay k = *this;
+        if (staircase)
+            return detail::fast_loop(steps, n, out, [k](double t) {
+                return k.fast_of(detail::fast_periods(t, k.decay_steps, true));
+            });
+        detail::fast_loop(steps, n, out, [k](double t) {
+            return k.fast_of(detail::fast_periods(t, k.decay_steps, false));
+        });
     }
     void breakpoints(const Context&, std::vector<std::int64_t>& out) const {
         if (!staircase || decay_rate == 1.0) return;
@@ -525,6 +741,30 @@ struct PolynomialDecay {
         const double x = 1.0 - as_double(s) / num_steps.d;
         return range * (power == 1.0 ? x : std::pow(x, power)) + final_learning_rate;
     }
+    // Fast mode: pow_unit for std::pow (x is in (0, 1] wherever the decay is chosen, and
+    // only the absolute error of x ** p reaches the result); power 1 has no pow, and its
+    // values are bitwise the exact ones.
+    template <bool unit_power, class Choose = detail::Blend, class Step>
+    double fast_at(Step s) const {
+        const auto decay = [&] {
+            const double x = 1.0 - as_double(s) / num_steps.d;
+            if constexpr (unit_power) return range * x + final_learning_rate;
+            return range * fast::pow_unit(x, power) + final_learning_rate;
+        };
+        return Choose::choose(detail::before_mask(s, num_steps), decay,
+                              [&] { return final_learning_rate; });
+    }
+    template <class Choose = detail::Blend, class Step>
+    double fast(Step s, const Context&) const {
+        return power == 1.0 ? fast_at<true, Choose>(s) : fast_at<false, Choose>(s);
+    }
+    template <class Step, class Out>
+    void fast_fill(const Step* steps, std::size_t n, Out* out, const Context&) const {
+        const PolynomialDecay k = *this;
+        if (power == 1.0)
+            return detail::fast_loop(steps, n, out, [k](Step s) { return k.fast_at<true>(s); });
+        detail::fast_loop(steps, n, out, [k](Step s) { return k.fast_at<false>(s); });
+    }
     void breakpoints(const Context&, std::vector<std::int64_t>& out) const {
         out.push_back(num_steps.i);
     }
@@ -558,6 +798,16 @@ struct CosineDecay {
     double operator()(Step s, const Context&) const {
         if (!not_after(s, num_steps)) return final_learning_rate;
         return final_learning_rate + half_range * (1.0 + std::cos(pi * as_double(s) / num_steps.d));
+    }
+    // Fast mode: cos_0_pi for std::cos, the same argument (in [0, pi] up to N).
+    template <class Choose = detail::Blend, class Step>
+    double fast(Step s, const Context&) const {
+        return Choose::choose(
+            detail::after_mask(s, num_steps), [&] { return final_learning_rate; },
+            [&] {
+                return final_learning_rate +
+                       half_range * (1.0 + fast::cos_0_pi(pi * as_double(s) / num_steps.d));
+            });
     }
     void breakpoints(const Context&, std::vector<std::int64_t>& out) const {
         out.push_back(num_steps.i);
@@ -643,6 +893,37 @@ struct InverseTimeDecay {
     double operator()(Step s, const Context&) const {
         return learning_rate / (1.0 + decay_rate * detail::periods(s, decay_steps, staircase));
     }
+    // No libm call (the division is IEEE's): fast mode gives bitwise the exact values, in
+    // loops that vectorise (whole periods: once per period at int steps, floor without its
+    // libm call at float steps).
+    template <class Step>
+    double fast(Step s, const Context&) const {
+        return learning_rate / (1.0 + decay_rate * detail::fast_periods(s, decay_steps, staircase));
+    }
+    template <class Out>
+    void fast_fill(const std::int64_t* steps, std::size_t n, Out* out, const Context& c) const {
+        if (staircase)
+            return detail::fill_periods(steps, n, out, decay_steps.i,
+                                        [&](std::int64_t s) { return fast(s, c); });
+        const InverseTimeDecay k = *this;
+        detail::fast_loop(steps, n, out, [k](std::int64_t s) {
+            return k.learning_rate /
+                   (1.0 + k.decay_rate * detail::fast_periods(s, k.decay_steps, false));
+        });
+    }
+    template <class Out>
+    void fast_fill(const double* steps, std::size_t n, Out* out, const Context&) const {
+        const InverseTimeDecay k = *this;
+        if (staircase)
+            return detail::fast_loop(steps, n, out, [k](double t) {
+                return k.learning_rate /
+                       (1.0 + k.decay_rate * detail::fast_periods(t, k.decay_steps, true));
+            });
+        detail::fast_loop(steps, n, out, [k](double t) {
+            return k.learning_rate /
+                   (1.0 + k.decay_rate * detail::fast_periods(t, k.decay_steps, false));
+        });
+    }
     void breakpoints(const Context&, std::vector<std::int64_t>& out) const {
         if (!staircase || decay_rate == 0.0) return;
         for (std::size_t j = 1; j <= max_listed_breakpoints; ++j) {
@@ -676,6 +957,7 @@ struct CosineRestarts {
     Count period_multiplier;
     double peak_decay = 1.0;
     OptionalCount num_cycles;
+    fast::DoubleDouble log2_peak_decay{0.0, 0.0};  // fast mode (prepare_fast)
 
     static constexpr auto fields() {
         using K = CosineRestarts;
@@ -704,11 +986,16 @@ struct CosineRestarts {
         std::int64_t index;  // i
         std::int64_t start;  // S_i
         double length;       // float(T_i), rounded once from the exact integer
+        // T_i, or 2**63 - 1 where it is longer (fast mode's runs: a step s is in the
+        // cycle when (uint64)(s - S_i) < steps, which a step below S_i, wrapping to 2**63
+        // or more, never is)
+        std::uint64_t steps;
     };
     // The cycle holding step s (0 <= s <= 2**63 - 1).
     Cycle cycle_of(std::int64_t s) const {
         const std::int64_t n = num_steps.i;
-        if (period_multiplier.i == 1) return {s / n, (s / n) * n, num_steps.d};
+        if (period_multiplier.i == 1)
+            return {s / n, (s / n) * n, num_steps.d, static_cast<std::uint64_t>(n)};
         // T_i < 2**63 while the loop runs, so T_i * m < 2**116 fits in 128 bits.
         std::int64_t start = 0, i = 0;
         uint128 length = static_cast<uint128>(n);
@@ -717,7 +1004,9 @@ struct CosineRestarts {
             length *= static_cast<uint128>(period_multiplier.i);
             ++i;
         }
-        return {i, start, static_cast<double>(length)};
+        const uint128 most = static_cast<uint128>(max_step);
+        return {i, start, static_cast<double>(length),
+                static_cast<std::uint64_t>(length < most ? length : most)};
     }
     double at(const Cycle& c, double position) const {
         if (num_cycles.set && c.index >= num_cycles.value.i) return final_learning_rate;
@@ -737,6 +1026,85 @@ struct CosineRestarts {
         if (!(t < two_63)) return std::numeric_limits<double>::quiet_NaN();  // refused
         const Cycle c = cycle_of(floor_step(t));
         return at(c, position(t, c.start));
+    }
+
+    // Fast mode: pow_from_log2 for the peak's std::pow (log2(d) computed once, precisely)
+    // and cos_0_pi for std::cos, the same argument. The amplitude (peak - F) * 0.5 is the
+    // cycle's constant; after num_cycles cycles it is 0, and F + 0 * (1 + cos) is F.
+    void prepare_fast() { log2_peak_decay = fast::log2_precise(peak_decay); }
+    double fast_half(const Cycle& c) const {
+        if (num_cycles.set && c.index >= num_cycles.value.i) return 0.0;
+        const double peak =
+            peak_decay == 1.0
+                ? learning_rate
+                : detail::max_py(learning_rate * fast::pow_from_log2(log2_peak_decay,
+                                                                     static_cast<double>(c.index)),
+                                 final_learning_rate);
+        return (peak - final_learning_rate) * 0.5;
+    }
+    double fast_at(double half, double position, double length) const {
+        return final_learning_rate + half * (1.0 + fast::cos_0_pi(pi * position / length));
+    }
+    double fast(std::int64_t s, const Context&) const {
+        const Cycle c = cycle_of(s);
+        return fast_at(fast_half(c), static_cast<double>(s - c.start), c.length);
+    }
+    double fast(double t, const Context&) const {
+        if (!(t < two_63)) return std::numeric_limits<double>::quiet_NaN();  // refused
+        const Cycle c = cycle_of(floor_step(t));
+        return fast_at(fast_half(c), position(t, c.start), c.length);
+    }
+    struct FastCycle {
+        Cycle cycle;
+        double half;
+    };
+    template <class Out>
+    void fast_fill(const std::int64_t* steps, std::size_t n, Out* out, const Context&) const {
+        const CosineRestarts k = *this;
+        detail::fill_runs(
+            steps, n, out,
+            [&](std::int64_t s) {
+                const Cycle c = cycle_of(s);
+                return FastCycle{c, fast_half(c)};
+            },
+            [](const FastCycle& f, std::int64_t s) {
+                return static_cast<std::uint64_t>(s - f.cycle.start) < f.cycle.steps;
+            },
+            [&](const FastCycle& f, const std::int64_t* run, std::size_t m, Out* to) {
+                const std::int64_t start = f.cycle.start;
+                const double half = f.half, length = f.cycle.length;
+                detail::fast_run(run, m, to, [k, start, half, length](std::int64_t s) {
+                    return k.fast_at(half, as_double(s - start), length);
+                });
+            });
+    }
+    // Float steps below 2**53 in runs (their position t - S_i is exact there, as
+    // numeric.hpp's position() takes it); larger ones, and refused ones, one at a time.
+    template <class Out>
+    void fast_fill(const double* steps, std::size_t n, Out* out, const Context& c) const {
+        const CosineRestarts k = *this;
+        detail::fill_runs(
+            steps, n, out,
+            [&](double t) {
+                if (!(t < 0x1p53)) return FastCycle{{0, 0, 0.0, 0}, 0.0};  // a lone step
+                const Cycle cy = cycle_of(floor_step(t));
+                return FastCycle{cy, fast_half(cy)};
+            },
+            [](const FastCycle& f, double t) {
+                return f.cycle.steps != 0 && t < 0x1p53 &&
+                       static_cast<std::uint64_t>(floor_step(t) - f.cycle.start) < f.cycle.steps;
+            },
+            [&](const FastCycle& f, const double* run, std::size_t m, Out* to) {
+                if (f.cycle.steps == 0) {
+                    to[0] = static_cast<Out>(fast(run[0], c));
+                    return;
+                }
+                const double start = static_cast<double>(f.cycle.start);
+                const double half = f.half, length = f.cycle.length;
+                detail::fast_run(run, m, to, [k, start, half, length](double t) {
+                    return k.fast_at(half, t - start, length);
+                });
+            });
     }
     void breakpoints(const Context&, std::vector<std::int64_t>& out) const {
         std::int64_t start = 0, i = 0;
@@ -870,6 +1238,60 @@ struct OneCycle {
     double operator()(double t, const Context&) const {
         return t > static_cast<double>(total_steps.i - 1) ? minimum : at(t);
     }
+
+    // Fast mode: cos_0_pi for the cos anneal's std::cos (pi * pct is in [0, pi] in the
+    // phase that holds t); the linear anneal has no libm call and gives bitwise the exact
+    // values. Every phase is computed and the one holding t chosen, as at() chooses it.
+    template <int phase_count, bool cosine, class Choose>
+    double fast_at(double t) const {
+        const auto phase_value = [&](int p, double start) {
+            const double pct = (t - start) / (ends[p] - start);
+            if constexpr (cosine)
+                return to[p] + (from[p] - to[p]) / 2.0 * (fast::cos_0_pi(pi * pct) + 1.0);
+            else
+                return (to[p] - from[p]) * pct + from[p];
+        };
+        const auto later = [&] {
+            if constexpr (phase_count == 3)
+                return Choose::choose(
+                    fast::less_mask(ends[1], t), [&] { return phase_value(2, ends[1]); },
+                    [&] { return phase_value(1, ends[0]); });
+            return phase_value(1, ends[0]);
+        };
+        return Choose::choose(fast::less_mask(ends[0], t), later,
+                              [&] { return phase_value(0, 0.0); });
+    }
+    template <int phase_count, bool cosine, class Choose = detail::Blend>
+    double fast_of(std::int64_t s) const {
+        return Choose::choose(
+            fast::less_mask(total_steps.i - 1, s), [&] { return minimum; },
+            [&] { return fast_at<phase_count, cosine, Choose>(as_double(s)); });
+    }
+    template <int phase_count, bool cosine, class Choose = detail::Blend>
+    double fast_of(double t) const {
+        return Choose::choose(
+            fast::less_mask(static_cast<double>(total_steps.i - 1), t), [&] { return minimum; },
+            [&] { return fast_at<phase_count, cosine, Choose>(t); });
+    }
+    template <class Choose = detail::Blend, class Step>
+    double fast(Step s, const Context&) const {
+        const bool cosine = anneal.index == 0;
+        if (phases == 3) return cosine ? fast_of<3, true, Choose>(s) : fast_of<3, false, Choose>(s);
+        return cosine ? fast_of<2, true, Choose>(s) : fast_of<2, false, Choose>(s);
+    }
+    template <class Step, class Out>
+    void fast_fill(const Step* steps, std::size_t n, Out* out, const Context&) const {
+        const OneCycle k = *this;
+        const bool cosine = anneal.index == 0;
+        if (phases == 3 && cosine)
+            detail::fast_loop(steps, n, out, [k](Step s) { return k.fast_of<3, true>(s); });
+        else if (phases == 3)
+            detail::fast_loop(steps, n, out, [k](Step s) { return k.fast_of<3, false>(s); });
+        else if (cosine)
+            detail::fast_loop(steps, n, out, [k](Step s) { return k.fast_of<2, true>(s); });
+        else
+            detail::fast_loop(steps, n, out, [k](Step s) { return k.fast_of<2, false>(s); });
+    }
     void breakpoints(const Context&, std::vector<std::int64_t>& out) const {
         for (int p = 0; p + 1 < phases; ++p)
             out.push_back(static_cast<std::int64_t>(std::floor(ends[p])) + 1);
@@ -901,8 +1323,9 @@ struct Cyclic {
     OptionalCount step_size_down;
     Choice mode;
     double gamma = 1.0;
-    std::int64_t cycle = 0;  // U + D
-    double amplitude = 0.0;  // M - L
+    std::int64_t cycle = 0;                   // U + D
+    double amplitude = 0.0;                   // M - L
+    fast::DoubleDouble log2_gamma{0.0, 0.0};  // fast mode (prepare_fast)
 
     static constexpr auto fields() {
         using K = Cyclic;
@@ -954,6 +1377,110 @@ struct Cyclic {
                                  : (static_cast<double>(cycle) - p) / step_size_down.value.d;
         return learning_rate + amplitude * scale * scale_of(c, t);
     }
+
+    // Fast mode: triangular2's 2.0 ** c is fast::exp2 of an integer, exact (so triangular
+    // and triangular2 give bitwise the exact values); exp_range's gamma ** t is
+    // pow_from_log2 with log2(gamma) computed once, precisely. Within a cycle (start c *
+    // (U + D)) the factor of triangular2 is a constant, `f`; the rest is the exact formula
+    // with the phase chosen by select.
+    void prepare_fast() { log2_gamma = fast::log2_precise(gamma); }
+    double fast_factor(std::int64_t c) const {
+        return mode.index == 1 ? 1.0 / fast::exp2(static_cast<double>(c)) : 1.0;
+    }
+    template <int mode_index>
+    double fast_at(std::int64_t s, std::int64_t start, double f) const {
+        const std::int64_t p = s - start;
+        const double scale =
+            fast::select(fast::less_mask(p, step_size_up.i), as_double(p) / step_size_up.d,
+                         as_double(cycle - p) / step_size_down.value.d);
+        if constexpr (mode_index == 2) f = fast::pow_from_log2(log2_gamma, as_double(s));
+        return learning_rate + amplitude * scale * f;
+    }
+    template <int mode_index>
+    double fast_at(double t, double start, double f) const {  // t < 2**53
+        const double p = t - start;
+        const double scale =
+            fast::select(fast::less_mask(p, step_size_up.d), p / step_size_up.d,
+                         (static_cast<double>(cycle) - p) / step_size_down.value.d);
+        if constexpr (mode_index == 2) f = fast::pow_from_log2(log2_gamma, t);
+        return learning_rate + amplitude * scale * f;
+    }
+    double fast(std::int64_t s, const Context&) const {
+        const std::int64_t c = s / cycle;
+        const double f = fast_factor(c);
+        switch (mode.index) {
+            case 0:
+                return fast_at<0>(s, c * cycle, f);
+            case 1:
+                return fast_at<1>(s, c * cycle, f);
+            default:
+                return fast_at<2>(s, c * cycle, f);
+        }
+    }
+    double fast(double t, const Context&) const {
+        if (!(t < two_63)) return std::numeric_limits<double>::quiet_NaN();  // refused
+        const std::int64_t c = floor_step(t) / cycle;
+        if (t < 0x1p53) {  // position() is t - start there, as fast_at takes it
+            const double start = static_cast<double>(c * cycle), f = fast_factor(c);
+            switch (mode.index) {
+                case 0:
+                    return fast_at<0>(t, start, f);
+                case 1:
+                    return fast_at<1>(t, start, f);
+                default:
+                    return fast_at<2>(t, start, f);
+            }
+        }
+        const double p = position(t, c * cycle);
+        const double scale = p < step_size_up.d
+                                 ? p / step_size_up.d
+                                 : (static_cast<double>(cycle) - p) / step_size_down.value.d;
+        const double f = mode.index == 2 ? fast::pow_from_log2(log2_gamma, t) : fast_factor(c);
+        return learning_rate + amplitude * scale * f;
+    }
+    struct FastCycle {
+        std::int64_t start;  // c * (U + D); -1: a lone float step (>= 2**53), not a run
+        double f;
+    };
+    template <int mode_index, class Step, class Out>
+    void fast_runs(const Step* steps, std::size_t n, Out* out, const Context& c) const {
+        const Cyclic k = *this;
+        const auto cycle_at = [&](Step s) {
+            if constexpr (std::is_same_v<Step, double>)
+                if (!(s < 0x1p53)) return FastCycle{-1, 0.0};
+            const std::int64_t i = floor_step(s) / cycle;
+            return FastCycle{i * cycle, fast_factor(i)};
+        };
+        const auto within = [this](const FastCycle& f, Step s) {
+            if constexpr (std::is_same_v<Step, double>)
+                if (f.start < 0 || !(s < 0x1p53)) return false;
+            return static_cast<std::uint64_t>(floor_step(s) - f.start) <
+                   static_cast<std::uint64_t>(cycle);
+        };
+        detail::fill_runs(steps, n, out, cycle_at, within,
+                          [&](const FastCycle& f, const Step* run, std::size_t m, Out* to) {
+                              if (f.start < 0) {
+                                  to[0] = static_cast<Out>(fast(run[0], c));
+                                  return;
+                              }
+                              const Step start = static_cast<Step>(f.start);
+                              const double factor = f.f;
+                              detail::fast_run(run, m, to, [k, start, factor](Step s) {
+                                  return k.fast_at<mode_index>(s, start, factor);
+                              });
+                          });
+    }
+    template <class Step, class Out>
+    void fast_fill(const Step* steps, std::size_t n, Out* out, const Context& c) const {
+        switch (mode.index) {
+            case 0:
+                return fast_runs<0>(steps, n, out, c);
+            case 1:
+                return fast_runs<1>(steps, n, out, c);
+            default:
+                return fast_runs<2>(steps, n, out, c);
+        }
+    }
     void breakpoints(const Context&, std::vector<std::int64_t>& out) const {
         for (std::int64_t start = 0; out.size() + 2 <= max_listed_breakpoints; start += cycle) {
             if (start > max_step - cycle) break;
@@ -988,6 +1515,9 @@ struct WarmupStableDecay {
     double range = 0.0;                     // L - F
     double half_range = 0.0;                // (L - F) * 0.5
     std::int64_t decay_start = 0, end = 0;  // W + S, W + S + D (exact, up to 3 * 2**53)
+    // Fast mode (prepare_fast): the least doubles >= decay_start and end, so that a float
+    // step compares with them exactly by one double compare (no double lies between).
+    double decay_start_up = 0.0, end_up = 0.0;
 
     static constexpr auto fields() {
         using K = WarmupStableDecay;
@@ -1029,6 +1559,79 @@ struct WarmupStableDecay {
                          static_cast<double>(end - s));
         return final_learning_rate;
     }
+    // Fast mode: cos_0_pi for the cosine shape's std::cos (pi * p is in [0, pi] in the
+    // decay); linear and sqrt have no libm call (sqrt is IEEE's) and give bitwise the exact
+    // values. Every phase is computed and one chosen, the shape fixed per loop.
+    void prepare_fast() {
+        decay_start_up = detail::double_at_least(decay_start);
+        end_up = detail::double_at_least(end);
+    }
+    template <int shape>
+    double fast_decay(double p, double left) const {
+        if constexpr (shape == 0)
+            return final_learning_rate + half_range * (1.0 + fast::cos_0_pi(pi * p));
+        else if constexpr (shape == 1)
+            return final_learning_rate + range * (left / num_decay_steps.d);
+        else
+            return final_learning_rate + range * (1.0 - std::sqrt(p));
+    }
+    // The phases in order, each test a mask: before the warm-up's end, the decay's start,
+    // its end.
+    template <class Choose, class Decayed>
+    double fast_phases(fast::Mask warming, double warm, fast::Mask stable, fast::Mask decaying,
+                       const Decayed& decayed) const {
+        const auto after_stable = [&] {
+            return Choose::choose(decaying, decayed, [&] { return final_learning_rate; });
+        };
+        const auto after_warmup = [&] {
+            return Choose::choose(stable, [&] { return learning_rate; }, after_stable);
+        };
+        return Choose::choose(warming, [&] { return warm; }, after_warmup);
+    }
+    template <int shape, class Choose = detail::Blend>
+    double fast_at(std::int64_t s) const {
+        // s - decay_start and end - s are the exact path's integers wherever the decay is
+        // chosen (>= 0 there).
+        return fast_phases<Choose>(fast::less_mask(s, num_warmup_steps.i), slope * as_double(s),
+                                   fast::less_mask(s, decay_start), fast::less_mask(s, end), [&] {
+                                       return fast_decay<shape>(
+                                           as_double(s - decay_start) / num_decay_steps.d,
+                                           as_double(end - s));
+                                   });
+    }
+    template <int shape, class Choose = detail::Blend>
+    double fast_at(double t) const {
+        return fast_phases<Choose>(
+            fast::less_mask(t, num_warmup_steps.d), slope * t, fast::less_mask(t, decay_start_up),
+            fast::less_mask(t, end_up), [&] {
+                return fast_decay<shape>(
+                    (t - num_warmup_steps.d - num_stable_steps.d) / num_decay_steps.d,
+                    static_cast<double>(end) - t);
+            });
+    }
+    template <class Choose = detail::Blend, class Step>
+    double fast(Step s, const Context&) const {
+        switch (decay_shape.index) {
+            case 0:
+                return fast_at<0, Choose>(s);
+            case 1:
+                return fast_at<1, Choose>(s);
+            default:
+                return fast_at<2, Choose>(s);
+        }
+    }
+    template <class Step, class Out>
+    void fast_fill(const Step* steps, std::size_t n, Out* out, const Context&) const {
+        const WarmupStableDecay k = *this;
+        switch (decay_shape.index) {
+            case 0:
+                return detail::fast_loop(steps, n, out, [k](Step s) { return k.fast_at<0>(s); });
+            case 1:
+                return detail::fast_loop(steps, n, out, [k](Step s) { return k.fast_at<1>(s); });
+            default:
+                return detail::fast_loop(steps, n, out, [k](Step s) { return k.fast_at<2>(s); });
+        }
+    }
     double operator()(double t, const Context&) const {
         if (t < num_warmup_steps.d) return slope * t;
         if (before_int(t, decay_start)) return learning_rate;
@@ -1066,6 +1669,11 @@ struct Sequence {
     double operator()(Step s, const Context& c) const;
     template <class Step, class Out>
     void fill(const Step* steps, std::size_t n, Out* out, const Context& c) const;
+    // Fast mode: the stages' fast formulas and batch loops (schedule_set.hpp).
+    template <class Step>
+    double fast(Step s, const Context& c) const;
+    template <class Step, class Out>
+    void fast_fill(const Step* steps, std::size_t n, Out* out, const Context& c) const;
     void breakpoints(const Context& c, std::vector<std::int64_t>& out) const;
     std::optional<std::int64_t> flat_from(const Context& c) const;
     std::optional<std::int64_t> period(const Context& c) const;

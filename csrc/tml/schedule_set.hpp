@@ -147,6 +147,80 @@ void fill(const Kernel& kernel, const Step* steps, std::size_t n, Out* out, cons
     }
 }
 
+// Fast mode (exact=False; kinds.hpp says what it changes). A kind's fast formula where it
+// declares one, else its exact formula; its fast batch form where it declares one, else a
+// vectorised loop over its fast formula, else its exact batch form.
+template <class Kernel, class Step, class = void>
+struct has_fast : std::false_type {};
+template <class Kernel, class Step>
+struct has_fast<Kernel, Step,
+                std::void_t<decltype(std::declval<const Kernel&>().fast(
+                    std::declval<Step>(), std::declval<const Context&>()))>> : std::true_type {};
+
+// A fast formula that can compute only the phase chosen (detail::Branch): for one step.
+template <class Kernel, class Step, class = void>
+struct has_fast_branch : std::false_type {};
+template <class Kernel, class Step>
+struct has_fast_branch<
+    Kernel, Step,
+    std::void_t<decltype(std::declval<const Kernel&>().template fast<detail::Branch>(
+        std::declval<Step>(), std::declval<const Context&>()))>> : std::true_type {};
+
+template <class Kernel, class Step, class Out, class = void>
+struct has_fast_fill : std::false_type {};
+template <class Kernel, class Step, class Out>
+struct has_fast_fill<Kernel, Step, Out,
+                     std::void_t<decltype(std::declval<const Kernel&>().fast_fill(
+                         std::declval<const Step*>(), std::size_t{}, std::declval<Out*>(),
+                         std::declval<const Context&>()))>> : std::true_type {};
+
+template <class Kernel, class = void>
+struct has_prepare_fast : std::false_type {};
+template <class Kernel>
+struct has_prepare_fast<Kernel, std::void_t<decltype(std::declval<Kernel&>().prepare_fast())>>
+    : std::true_type {};
+
+// Makes a finished kind ready for its fast formula (a no-op for most kinds).
+template <class Kernel>
+void prepare_fast(Kernel& kernel) {
+    if constexpr (has_prepare_fast<Kernel>::value) kernel.prepare_fast();
+}
+
+// One step's value: the branching form of the fast formula where the kind has one.
+template <class Kernel, class Step>
+double fast_value(const Kernel& kernel, Step s, const Context& c) {
+    if constexpr (has_fast_branch<Kernel, Step>::value) {
+        return kernel.template fast<detail::Branch>(s, c);
+    } else if constexpr (has_fast<Kernel, Step>::value) {
+        return kernel.fast(s, c);
+    } else {
+        return kernel(s, c);
+    }
+}
+
+// Fewer steps than this (one step for many schedules, the by-kind pass) are evaluated one
+// at a time: starting a vectorised loop costs more than that. The same bits either way.
+inline constexpr std::size_t min_fast_loop = 4;
+
+template <class Kernel, class Step, class Out>
+void fill_fast(const Kernel& kernel, const Step* steps, std::size_t n, Out* out, const Context& c) {
+    if constexpr (has_fast<Kernel, Step>::value) {
+        if (n < min_fast_loop) {
+            for (std::size_t k = 0; k < n; ++k)
+                out[k] = static_cast<Out>(fast_value(kernel, steps[k], c));
+            return;
+        }
+    }
+    if constexpr (has_fast_fill<Kernel, Step, Out>::value) {
+        kernel.fast_fill(steps, n, out, c);
+    } else if constexpr (has_fast<Kernel, Step>::value) {
+        const Kernel k = kernel;
+        detail::fast_loop(steps, n, out, [k, c](Step s) { return k.fast(s, c); });
+    } else {
+        fill(kernel, steps, n, out, c);
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Sequence: the stage holding a step, and the step seen from that stage's start.
 
@@ -205,6 +279,38 @@ void Sequence::fill(const Step* steps, std::size_t n, Out* out, const Context& c
     }
 }
 
+template <class Step>
+double Sequence::fast(Step s, const Context& c) const {
+    const std::int64_t* b = c.ints + starts.offset;
+    const std::size_t k = detail::stages_started(b, starts.count, s);
+    const Step local = k == 0 ? s : detail::local_step(s, b[k - 1]);
+    return visit(*c.pool, c.refs[stages.offset + k],
+                 [&](const auto& stage) { return tml::fast_value(stage, local, c); });
+}
+
+// As fill, with each run handed to its stage's fast batch form.
+template <class Step, class Out>
+void Sequence::fast_fill(const Step* steps, std::size_t n, Out* out, const Context& c) const {
+    constexpr std::size_t block = 256;
+    Step local[block];
+    const std::int64_t* b = c.ints + starts.offset;
+    std::size_t i = 0;
+    while (i < n) {
+        const std::size_t k = detail::stages_started(b, starts.count, steps[i]);
+        const bool has_start = k > 0, has_end = k < starts.count;
+        const std::int64_t start = has_start ? b[k - 1] : 0, end = has_end ? b[k] : 0;
+        std::size_t m = 0;
+        while (i + m < n && m < block) {
+            const Step s = steps[i + m];
+            if ((has_end && !before_int(s, end)) || (has_start && before_int(s, start))) break;
+            local[m++] = has_start ? detail::local_step(s, start) : s;
+        }
+        visit(*c.pool, c.refs[stages.offset + k],
+              [&](const auto& stage) { tml::fill_fast(stage, local, m, out + i, c); });
+        i += m;
+    }
+}
+
 inline std::vector<std::int64_t> breakpoints(const Pool& pool, Ref r, const Context& c) {
     std::vector<std::int64_t> out;
     visit(pool, r, [&](const auto& k) { k.breakpoints(c, out); });
@@ -256,9 +362,12 @@ class ScheduleSet {
     // (fields.hpp); `finish` adds the cross-field rules and derived constants. A stage of
     // a sequence is stored like any schedule but is not a member of the set.
     Tables& tables() { return tables_; }
+    // Fast mode (exact=False): chosen before the first store, kept by clear().
+    void set_fast(bool fast) { fast_ = fast; }
     template <class K>
     Ref store(K kind, const Path& where) {
         kind.finish(where, tables_);
+        if (fast_) prepare_fast(kind);
         auto& v = pool_.of<K>();
         v.push_back(kind);
         may_reject_ |= detail::rejects<K>::value;
@@ -322,10 +431,14 @@ class ScheduleSet {
     std::size_t cost() const { return refs_.empty() ? 1 : (cost_ + size() - 1) / size(); }
     // Whether some step may be refused by a schedule (the result is then NaN).
     bool may_reject() const { return may_reject_; }
+    // Whether the schedules are evaluated in fast mode (exact=False).
+    bool fast() const { return fast_; }
 
     template <class Step>
     double at(std::size_t g, Step s) const {
         const Context c = context();
+        if (fast_)
+            return visit(pool_, refs_[g], [&](const auto& k) { return fast_value(k, s, c); });
         return visit(pool_, refs_[g], [&](const auto& k) { return k(s, c); });
     }
     const char* kind_name(std::size_t g) const {
@@ -349,6 +462,7 @@ class ScheduleSet {
     std::vector<Member> members_[kind_count];
     std::size_t cost_ = 0;
     bool may_reject_ = false;
+    bool fast_ = false;
 };
 
 }  // namespace tml

@@ -6,6 +6,7 @@ Usage::
     tml-lr run.yaml --steps 2_000_000 --log-y          # a longer range, log-scale plot
     tml-lr run.yaml --csv lr.csv --npy lr.npy --png lr.png
     tml-lr run.yaml --no-env                           # $VAR read as written
+    tml-lr run.yaml --steps 100_000_000 --fast         # fast mode: SIMD cos/pow kernels
 
 The file may hold one `LearningRate` (any kind), an `OptimizerConfig`, a
 `MultiTaskLearningRates` (`tower_learning_rates` plus `backbone_learning_rate`), an
@@ -167,6 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not substitute $VAR / ${VAR}: read them as written",
     )
+    parser.add_argument(
+        "--fast",
+        action="store_true",
+        help="fast mode (exact=False): vectorised cos/pow kernels, every value within 4 ulp "
+        "of the schedule's largest rate of the bitwise-exact one",
+    )
     rng = parser.add_argument_group("steps")
     rng.add_argument(
         "--steps",
@@ -240,7 +247,7 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if repeated:  # YAML keys 1 and "1" are both the group "1"
         msg = f"{args.config}: group names repeat: {', '.join(map(repr, repeated))}"
         raise UserError(msg)
-    schedules = Schedules(dict(zip(groups.names, groups.configs, strict=True)))
+    schedules = Schedules(dict(zip(groups.names, groups.configs, strict=True)), exact=not args.fast)
     names, configs = groups.names, schedules.configs
     rng = step_range(schedules, args.start, args.every, args.steps)
 
@@ -265,7 +272,8 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     span = f"steps {format_step(rng.start)} to {format_step(rng.last)}"
     span += f" every {format_step(rng.every)}" if rng.every > 1 else ""
     plural = "s" if len(names) > 1 else ""
-    print(f"{args.config}{where}: {groups.shape}, {len(names)} schedule{plural}", file=stdout)
+    mode = " (fast mode)" if args.fast else ""
+    print(f"{args.config}{where}: {groups.shape}, {len(names)} schedule{plural}{mode}", file=stdout)
     print(
         f"{span}: {rng.count:,} step{'s' if rng.count > 1 else ''} x {len(names)} = "
         f"{rng.count * len(names):,} values, evaluated in {ev.seconds * 1e3:.1f} ms",

@@ -3,10 +3,22 @@
 Every value is bitwise equal to the original tml `compute_lr` evaluated in Python
 float64. Arrays of steps and many schedules are evaluated in one compiled call, with
 the GIL released and large inputs split across the usable cores.
+
+Fast mode (`exact=False`) trades that bitwise equality for speed: the formulas stay the
+same, but libm's `cos` and `pow` are replaced by vectorised kernels, and batch loops run
+on the widest SIMD instruction set the CPU has (AVX-512, AVX2 or SSE2, chosen at run
+time). Every value is within 4 ulp of the schedule's largest rate (its largest
+`learning_rate`, `final_learning_rate` or `max_learning_rate`, a table's largest value) of
+the exact one (measured: at most 2 ulp; README, "Fast mode"); kinds without a `cos` or `pow`
+call (constant, piecewise_constant, the linear kinds, multistep_decay, inverse_sqrt,
+inverse_time_decay, and cyclic's triangular modes) give bitwise the exact values. Fast
+results are deterministic: the same on every run, thread count and instruction set, and a
+step gives the same value alone as in an array.
 """
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias, overload
@@ -49,6 +61,18 @@ def set_num_threads(n: int) -> None:
 def get_num_threads() -> int:
     """Threads one batch call may use."""
     return int(_core.get_max_threads())
+
+
+def _check_exact(exact: Any, allowed: str = "True or False") -> bool:
+    """`exact` as a bool; anything else is a TypeError naming what is `allowed`.
+
+    A truthy object such as a list, or the number 0, is refused rather than read as a
+    mode: the mode decides whether results are bitwise exact.
+    """
+    if isinstance(exact, (bool, np.bool_)):
+        return bool(exact)
+    msg = f"exact must be {allowed}, got exact={exact!r} ({type(exact).__name__})"
+    raise TypeError(msg)
 
 
 def _torch_tensor_type() -> Any:
@@ -383,11 +407,18 @@ class Schedule(_core.ScheduleSet):
             `{"linear_ramp_to_constant": {"learning_rate": 0.1, "num_ramp_steps": 100}}`,
             any object with the kind attributes (`constant`, `piecewise_constant`,
             `linear_ramp_to_constant`, `linear_ramp_to_cosine`, and optionally the later
-            kinds; one of them set), or a `Schedule`.
+            kinds; one of them set), or a `Schedule` (its config; the mode is this
+            call's `exact`).
+        exact: True (default): bitwise the reference's values. False: fast mode, the
+            same formulas with vectorised `cos`/`pow` kernels in place of libm's, every
+            value within 4 ulp of the schedule's largest rate of the exact one (see the
+            module docstring); scalar steps use the fast formulas too, so a step gives
+            the same value alone as in an array.
 
     Raises:
         ValueError: the config is invalid (the message names the field and value).
-        TypeError: the config is not a config, or a field has the wrong type.
+        TypeError: the config is not a config, or a field has the wrong type, or
+            `exact` is not a bool.
 
     Example:
         >>> s = Schedule({"linear_ramp_to_constant": {"learning_rate": 0.1, "num_ramp_steps": 10}})
@@ -399,10 +430,11 @@ class Schedule(_core.ScheduleSet):
 
     __slots__ = ()
 
-    def __new__(cls, lr_config: Config) -> Schedule:  # noqa: D102 (documented on the class)
+    def __new__(cls, lr_config: Config, *, exact: bool = True) -> Schedule:  # noqa: D102
+        mode = _check_exact(exact)
         if isinstance(lr_config, Schedule):
             lr_config = lr_config.config
-        return super().__new__(cls, [lr_config], None, False, True)
+        return super().__new__(cls, [lr_config], None, False, True, mode)
 
     if TYPE_CHECKING:
 
@@ -427,6 +459,11 @@ class Schedule(_core.ScheduleSet):
 
     def _call(self, step: Any, *, out: Any = None, dtype: Any = None) -> Any:
         return _evaluate(self, step, out, dtype)
+
+    @property
+    def exact(self) -> bool:
+        """False in fast mode (`Schedule(cfg, exact=False)`), True for bitwise-exact values."""
+        return bool(self._exact)
 
     @property
     def kind(self) -> str:
@@ -460,13 +497,20 @@ class Schedule(_core.ScheduleSet):
         return None if value is None else int(value)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Schedule, (self.config,))
+        if self.exact:
+            return (Schedule, (self.config,))
+        return (functools.partial(Schedule, exact=False), (self.config,))
 
     def __repr__(self) -> str:
-        return f"Schedule({self.config!r})"
+        mode = "" if self.exact else ", exact=False"
+        return f"Schedule({self.config!r}{mode})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Schedule) and self.config == other.config
+        return (
+            isinstance(other, Schedule)
+            and self.exact == other.exact
+            and self.config == other.config
+        )
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -481,10 +525,13 @@ class Schedules(_core.ScheduleSet):
     Args:
         configs: a sequence of configs, or a mapping name -> config (order kept; the
             names are `.names`). Each config is anything `Schedule` accepts.
+        exact: True (default): bitwise the reference's values. False: fast mode for
+            every schedule, as `Schedule(cfg, exact=False)`; `self[g]` keeps the mode.
 
     Raises:
         ValueError / TypeError: a config is invalid; the message names the schedule
-            (by name, or by position for a sequence), the field and the value.
+            (by name, or by position for a sequence), the field and the value. TypeError:
+            `exact` is not a bool.
 
     Example:
         >>> s = Schedules({"ctr": {"constant": 0.1}, "cvr": {"constant": 0.2}})
@@ -496,7 +543,10 @@ class Schedules(_core.ScheduleSet):
 
     __slots__ = ()
 
-    def __new__(cls, configs: Mapping[Any, Config] | Iterable[Config]) -> Schedules:  # noqa: D102
+    def __new__(  # noqa: D102 (documented on the class)
+        cls, configs: Mapping[Any, Config] | Iterable[Config], *, exact: bool = True
+    ) -> Schedules:
+        mode = _check_exact(exact)
         names: tuple[Any, ...] | None
         if isinstance(configs, Mapping):
             names = tuple(configs.keys())
@@ -510,7 +560,7 @@ class Schedules(_core.ScheduleSet):
             names, items = None, list(configs)
         # A sequence of Schedule objects is compiled from their configs.
         items = [c.config if isinstance(c, Schedule) else c for c in items]
-        return super().__new__(cls, items, names, True, False)
+        return super().__new__(cls, items, names, True, False, mode)
 
     if TYPE_CHECKING:
 
@@ -566,7 +616,12 @@ class Schedules(_core.ScheduleSet):
         elif not -len(self) <= key < len(self):
             msg = f"schedule index {key} out of range for {len(self)} schedules"
             raise IndexError(msg)
-        return Schedule(self._configs()[key])
+        return Schedule(self._configs()[key], exact=self.exact)
+
+    @property
+    def exact(self) -> bool:
+        """False in fast mode (`Schedules(configs, exact=False)`), True for bitwise-exact values."""
+        return bool(self._exact)
 
     @property
     def names(self) -> tuple[Any, ...] | None:
@@ -602,12 +657,15 @@ class Schedules(_core.ScheduleSet):
         configs = self.configs
         names = self._names
         arg = configs if names is None else dict(zip(names, configs, strict=True))
-        return (Schedules, (arg,))
+        if self.exact:
+            return (Schedules, (arg,))
+        return (functools.partial(Schedules, exact=False), (arg,))
 
     def __repr__(self) -> str:
         names = self._names
         label = f"names={list(names)!r}" if names is not None else f"{len(self)} schedules"
-        return f"Schedules({label}, kinds={list(self.kinds)!r})"
+        mode = "" if self.exact else ", exact=False"
+        return f"Schedules({label}, kinds={list(self.kinds)!r}{mode})"
 
 
 # Calls skip the argument tuple on Python < 3.12 too (see _core._fast_calls); the two
@@ -616,7 +674,9 @@ _core._fast_calls(Schedule)
 _core._fast_calls(Schedules)
 
 
-def _compute_lr(lr_config: Config, step: Any, *, out: Any = None, dtype: Any = None) -> Any:
+def _compute_lr(
+    lr_config: Config, step: Any, *, out: Any = None, dtype: Any = None, exact: Any = None
+) -> Any:
     """The learning rate of `lr_config` at `step`, as the original tml `compute_lr`.
 
     The original four kinds (L = learning_rate, F = final_learning_rate,
@@ -646,12 +706,18 @@ def _compute_lr(lr_config: Config, step: Any, *, out: Any = None, dtype: Any = N
             write into (may be non-contiguous); returned.
         dtype: float64 (default) or float32 (the float64 result rounded once); for a
             scalar step, a numpy scalar of that dtype is returned.
+        exact: True: bitwise the formulas above. False: fast mode, the same formulas
+            with vectorised `cos`/`pow` kernels in place of libm's, every value within
+            4 ulp of the schedule's largest rate of the exact one (`Schedule`'s
+            `exact`). None (default): a compiled `Schedule`'s own mode, True for a
+            config; a `Schedule` of the other mode is recompiled from its config.
 
     Raises:
         ValueError: a step is negative, NaN, infinite or above 2**63 - 1 (the message
             gives its position and value), the config is invalid, or `out` has the wrong
             shape. `out` is left unchanged.
-        TypeError: steps of bool, complex, string or object dtype; a wrong `out` dtype.
+        TypeError: steps of bool, complex, string or object dtype; a wrong `out` dtype;
+            `exact` neither a bool nor None.
         KeyboardInterrupt: Ctrl-C stops a long evaluation within a few tens of ms;
             what `out` then holds is unspecified.
 
@@ -663,7 +729,11 @@ def _compute_lr(lr_config: Config, step: Any, *, out: Any = None, dtype: Any = N
         >>> compute_lr(cfg, range(9, 12)).tolist()
         [1.0, 0.1, 0.1]
     """
-    compiled = lr_config if isinstance(lr_config, Schedule) else Schedule(lr_config)
+    mode = None if exact is None else _check_exact(exact, "True, False or None")
+    if isinstance(lr_config, Schedule) and mode in (None, lr_config.exact):
+        compiled = lr_config
+    else:
+        compiled = Schedule(lr_config, exact=True if mode is None else mode)
     return _evaluate(compiled, step, out, dtype)
 
 
@@ -673,17 +743,28 @@ def _compute_lr(lr_config: Config, step: Any, *, out: Any = None, dtype: Any = N
 _compute_lr.__name__ = _compute_lr.__qualname__ = "compute_lr"  # as errors name it
 _core._register_compute_lr(
     _compute_lr,
-    "compute_lr(lr_config, step, *, out=None, dtype=None)\n--\n\n" + (_compute_lr.__doc__ or ""),
+    "compute_lr(lr_config, step, *, out=None, dtype=None, exact=None)\n--\n\n"
+    + (_compute_lr.__doc__ or ""),
 )
 if TYPE_CHECKING:
 
     @overload
     def compute_lr(
-        lr_config: Config, step: Scalar, *, out: None = None, dtype: None = None
+        lr_config: Config,
+        step: Scalar,
+        *,
+        out: None = None,
+        dtype: None = None,
+        exact: bool | None = None,
     ) -> float: ...
     @overload
     def compute_lr(
-        lr_config: Config, step: Scalar, *, out: None = None, dtype: Any
+        lr_config: Config,
+        step: Scalar,
+        *,
+        out: None = None,
+        dtype: Any,
+        exact: bool | None = None,
     ) -> np.floating[Any]: ...
     @overload
     def compute_lr(
@@ -692,16 +773,34 @@ if TYPE_CHECKING:
         *,
         out: torch.Tensor | None = None,
         dtype: Any = None,
+        exact: bool | None = None,
     ) -> torch.Tensor: ...
     @overload
     def compute_lr(
-        lr_config: Config, step: Steps, *, out: None = None, dtype: None = None
+        lr_config: Config,
+        step: Steps,
+        *,
+        out: None = None,
+        dtype: None = None,
+        exact: bool | None = None,
     ) -> npt.NDArray[np.float64]: ...
     @overload
     def compute_lr(
-        lr_config: Config, step: Steps, *, out: np.ndarray | None = None, dtype: Any = None
+        lr_config: Config,
+        step: Steps,
+        *,
+        out: np.ndarray | None = None,
+        dtype: Any = None,
+        exact: bool | None = None,
     ) -> FloatArray: ...
-    def compute_lr(lr_config: Config, step: Any, *, out: Any = None, dtype: Any = None) -> Any:
+    def compute_lr(
+        lr_config: Config,
+        step: Any,
+        *,
+        out: Any = None,
+        dtype: Any = None,
+        exact: bool | None = None,
+    ) -> Any:
         """Typing only: the compiled `_core.compute_lr` below is the function."""
 
 else:
