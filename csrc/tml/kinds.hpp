@@ -270,6 +270,7 @@ struct Constant {
     void breakpoints(const Context&, std::vector<std::int64_t>&) const {}
     std::optional<std::int64_t> flat_from(const Context&) const { return 0; }
     std::optional<std::int64_t> period(const Context&) const { return std::nullopt; }
+    bool fast_is_exact() const { return true; }  // fast: the exact formula, vectorised
     std::size_t cost() const { return cheap; }
 };
 
@@ -360,6 +361,7 @@ struct LinearRampToConstant {
     }
     std::optional<std::int64_t> flat_from(const Context&) const { return num_ramp_steps.i; }
     std::optional<std::int64_t> period(const Context&) const { return std::nullopt; }
+    bool fast_is_exact() const { return true; }  // fast: the exact formula, vectorised
     std::size_t cost() const { return cheap; }
 };
 
@@ -511,6 +513,7 @@ struct Linear {
     }
     std::optional<std::int64_t> flat_from(const Context&) const { return num_steps.i; }
     std::optional<std::int64_t> period(const Context&) const { return std::nullopt; }
+    bool fast_is_exact() const { return true; }  // fast: the exact formula, vectorised
     std::size_t cost() const { return 2 * cheap; }
 };
 
@@ -770,6 +773,7 @@ struct PolynomialDecay {
     }
     std::optional<std::int64_t> flat_from(const Context&) const { return num_steps.i; }
     std::optional<std::int64_t> period(const Context&) const { return std::nullopt; }
+    bool fast_is_exact() const { return power == 1.0; }  // no pow call then
     std::size_t cost() const { return power == 1.0 ? 2 * cheap : libm_call; }
 };
 
@@ -936,6 +940,7 @@ struct InverseTimeDecay {
         return std::nullopt;
     }
     std::optional<std::int64_t> period(const Context&) const { return std::nullopt; }
+    bool fast_is_exact() const { return true; }  // fast: the exact formula, vectorised
     std::size_t cost() const { return 3 * cheap; }
 };
 
@@ -1303,6 +1308,7 @@ struct OneCycle {
                                                                      : total_steps.i;
     }
     std::optional<std::int64_t> period(const Context&) const { return std::nullopt; }
+    bool fast_is_exact() const { return anneal.index == 1; }  // linear: no cos call
     std::size_t cost() const { return libm_call; }
 };
 
@@ -1389,19 +1395,21 @@ struct Cyclic {
     }
     template <int mode_index>
     double fast_at(std::int64_t s, std::int64_t start, double f) const {
+        // Each side's numerator and denominator are chosen, then divided once: the same
+        // quotient as dividing on each side, at half the divisions.
         const std::int64_t p = s - start;
-        const double scale =
-            fast::select(fast::less_mask(p, step_size_up.i), as_double(p) / step_size_up.d,
-                         as_double(cycle - p) / step_size_down.value.d);
+        const fast::Mask up = fast::less_mask(p, step_size_up.i);
+        const double scale = fast::select(up, as_double(p), as_double(cycle - p)) /
+                             fast::select(up, step_size_up.d, step_size_down.value.d);
         if constexpr (mode_index == 2) f = fast::pow_from_log2(log2_gamma, as_double(s));
         return learning_rate + amplitude * scale * f;
     }
     template <int mode_index>
     double fast_at(double t, double start, double f) const {  // t < 2**53
         const double p = t - start;
-        const double scale =
-            fast::select(fast::less_mask(p, step_size_up.d), p / step_size_up.d,
-                         (static_cast<double>(cycle) - p) / step_size_down.value.d);
+        const fast::Mask up = fast::less_mask(p, step_size_up.d);
+        const double scale = fast::select(up, p, static_cast<double>(cycle) - p) /
+                             fast::select(up, step_size_up.d, step_size_down.value.d);
         if constexpr (mode_index == 2) f = fast::pow_from_log2(log2_gamma, t);
         return learning_rate + amplitude * scale * f;
     }
@@ -1492,6 +1500,7 @@ struct Cyclic {
         return amplitude == 0.0 ? std::optional<std::int64_t>(0) : std::nullopt;
     }
     std::optional<std::int64_t> period(const Context&) const { return cycle; }
+    bool fast_is_exact() const { return mode.index != 2; }  // 2**c is exact in fast::exp2
     std::size_t cost() const { return mode.index == 0 ? 3 * cheap : libm_call; }
 };
 
@@ -1647,6 +1656,7 @@ struct WarmupStableDecay {
     }
     std::optional<std::int64_t> flat_from(const Context&) const { return end; }
     std::optional<std::int64_t> period(const Context&) const { return std::nullopt; }
+    bool fast_is_exact() const { return decay_shape.index != 0; }  // no cos call
     std::size_t cost() const { return decay_shape.index == 1 ? 3 * cheap : libm_call; }
 };
 

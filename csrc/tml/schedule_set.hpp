@@ -136,10 +136,26 @@ struct has_fill<Kernel, Step, Out,
                     std::declval<const Step*>(), std::size_t{}, std::declval<Out*>(),
                     std::declval<const Context&>()))>> : std::true_type {};
 
+template <class Kernel, class = void>
+struct has_exact_fast : std::false_type {};
+template <class Kernel>
+struct has_exact_fast<Kernel, std::void_t<decltype(std::declval<const Kernel&>().fast_is_exact())>>
+    : std::true_type {};
+
+template <class Kernel, class Step, class Out>
+void fill_fast(const Kernel& kernel, const Step* steps, std::size_t n, Out* out, const Context& c);
+
 // One schedule over a run of steps: the kind's own batch form where it has one, else its
-// formula element by element. Out is double or float (the double rounded once).
+// formula element by element. Out is double or float (the double rounded once). A kind
+// whose fast formula is its exact one for this config (no libm call in it: a line, an
+// inverse time decay, a triangular cycle, ...) runs its fast batch loop, which gives the
+// same bits and vectorises at the widest instruction set the CPU has (IEEE +, -, *, /
+// and sqrt round the same at every level, and nothing is fused into an FMA).
 template <class Kernel, class Step, class Out>
 void fill(const Kernel& kernel, const Step* steps, std::size_t n, Out* out, const Context& c) {
+    if constexpr (has_exact_fast<Kernel>::value) {
+        if (kernel.fast_is_exact()) return fill_fast(kernel, steps, n, out, c);
+    }
     if constexpr (has_fill<Kernel, Step, Out>::value) {
         kernel.fill(steps, n, out, c);
     } else {
@@ -179,6 +195,13 @@ struct has_prepare_fast : std::false_type {};
 template <class Kernel>
 struct has_prepare_fast<Kernel, std::void_t<decltype(std::declval<Kernel&>().prepare_fast())>>
     : std::true_type {};
+
+// Whether a kind's fast formula is its exact one for this config (see fill).
+template <class Kernel>
+bool fast_is_exact(const Kernel& kernel) {
+    if constexpr (has_exact_fast<Kernel>::value) return kernel.fast_is_exact();
+    return false;
+}
 
 // Makes a finished kind ready for its fast formula (a no-op for most kinds).
 template <class Kernel>
@@ -367,7 +390,9 @@ class ScheduleSet {
     template <class K>
     Ref store(K kind, const Path& where) {
         kind.finish(where, tables_);
-        if (fast_) prepare_fast(kind);
+        // The exact batch loops run the fast ones where those are exact (fill): both modes
+        // may read what prepare_fast computes.
+        if (fast_ || fast_is_exact(kind)) prepare_fast(kind);
         auto& v = pool_.of<K>();
         v.push_back(kind);
         may_reject_ |= detail::rejects<K>::value;

@@ -307,7 +307,10 @@ def _evaluate(compiled: _core.ScheduleSet, step: Any, out: Any, dtype: Any) -> A
         msg = f"out has shape {out.shape}, expected {shape}"
         raise ValueError(msg)
     direct = out.flags.c_contiguous and out.flags.aligned and out.dtype.isnative
-    if direct and not compiled._may_reject and not np.may_share_memory(out, steps):
+    # Only float steps can be refused by a schedule (cycles counted exactly take float
+    # steps below 2**63): those are found while writing, so they go through a scratch.
+    refusable = compiled._may_reject and steps.dtype.kind == "f"
+    if direct and not refusable and not np.may_share_memory(out, steps):
         compiled._evaluate(steps, out)  # every step is checked before out is written
     else:  # strided, byte-swapped, aliasing the steps, or refusals found while writing
         result = np.empty(shape, dtype=out_dtype)
