@@ -863,6 +863,25 @@ struct InverseSqrt {
         return learning_rate /
                std::sqrt((t - num_warmup_steps.d + timescale.value.d) / timescale.value.d);
     }
+    // No libm call (sqrt and the divisions are IEEE's): fast mode, and the exact batch
+    // loops (fast_is_exact), run this shape of the exact formula, which vectorises: both
+    // phases computed, one chosen. In the warm-up the unsigned sum wraps to a garbage that
+    // is discarded; as_double of it is the correctly rounded conversion of the exact path.
+    double fast(std::int64_t s, const Context&) const {
+        const auto n = static_cast<std::uint64_t>(s - num_warmup_steps.i) +
+                       static_cast<std::uint64_t>(timescale.value.i);
+        const double decayed =
+            learning_rate / std::sqrt(as_double(static_cast<std::int64_t>(n)) / timescale.value.d);
+        return fast::select(detail::before_mask(s, num_warmup_steps), slope * as_double(s),
+                            decayed);
+    }
+    double fast(double t, const Context&) const {
+        const double decayed =
+            learning_rate /
+            std::sqrt((t - num_warmup_steps.d + timescale.value.d) / timescale.value.d);
+        return fast::select(detail::before_mask(t, num_warmup_steps), slope * t, decayed);
+    }
+    bool fast_is_exact() const { return true; }
     void breakpoints(const Context&, std::vector<std::int64_t>& out) const {
         if (num_warmup_steps.i > 0) out.push_back(num_warmup_steps.i);
     }
@@ -1013,24 +1032,76 @@ struct CosineRestarts {
         return {i, start, static_cast<double>(length),
                 static_cast<std::uint64_t>(length < most ? length : most)};
     }
-    double at(const Cycle& c, double position) const {
-        if (num_cycles.set && c.index >= num_cycles.value.i) return final_learning_rate;
-        const double peak =
-            peak_decay == 1.0
-                ? learning_rate
-                : detail::max_py(learning_rate * std::pow(peak_decay, static_cast<double>(c.index)),
-                                 final_learning_rate);
+    // The cycle's peak, max(L * d ** i, F); NaN after num_cycles cycles, where F holds.
+    double peak_of(const Cycle& c) const {
+        if (num_cycles.set && c.index >= num_cycles.value.i)
+            return std::numeric_limits<double>::quiet_NaN();
+        return peak_decay == 1.0
+                   ? learning_rate
+                   : detail::max_py(
+                         learning_rate * std::pow(peak_decay, static_cast<double>(c.index)),
+                         final_learning_rate);
+    }
+    double at(double peak, double position, double length) const {
+        if (std::isnan(peak)) return final_learning_rate;
         return final_learning_rate +
-               (peak - final_learning_rate) * 0.5 * (1.0 + std::cos(pi * position / c.length));
+               (peak - final_learning_rate) * 0.5 * (1.0 + std::cos(pi * position / length));
     }
     double operator()(std::int64_t s, const Context&) const {
         const Cycle c = cycle_of(s);
-        return at(c, static_cast<double>(s - c.start));
+        return at(peak_of(c), static_cast<double>(s - c.start), c.length);
     }
     double operator()(double t, const Context&) const {
         if (!(t < two_63)) return std::numeric_limits<double>::quiet_NaN();  // refused
         const Cycle c = cycle_of(floor_step(t));
-        return at(c, position(t, c.start));
+        return at(peak_of(c), position(t, c.start), c.length);
+    }
+    // Batch form: steps come in runs inside one cycle, each run with its cycle and peak
+    // found once (a cycle search and a pow per run, not per step); the same formula.
+    struct ExactCycle {
+        Cycle cycle;
+        double peak;
+    };
+    template <class Out>
+    void fill(const std::int64_t* steps, std::size_t n, Out* out, const Context&) const {
+        detail::fill_runs(
+            steps, n, out,
+            [&](std::int64_t s) {
+                const Cycle c = cycle_of(s);
+                return ExactCycle{c, peak_of(c)};
+            },
+            [](const ExactCycle& e, std::int64_t s) {
+                return static_cast<std::uint64_t>(s - e.cycle.start) < e.cycle.steps;
+            },
+            [&](const ExactCycle& e, const std::int64_t* run, std::size_t m, Out* to) {
+                for (std::size_t k = 0; k < m; ++k)
+                    to[k] = static_cast<Out>(
+                        at(e.peak, static_cast<double>(run[k] - e.cycle.start), e.cycle.length));
+            });
+    }
+    // Float steps below 2**53 in runs (position() is t - S_i there); others one at a time.
+    template <class Out>
+    void fill(const double* steps, std::size_t n, Out* out, const Context& c) const {
+        detail::fill_runs(
+            steps, n, out,
+            [&](double t) {
+                if (!(t < 0x1p53)) return ExactCycle{{0, 0, 0.0, 0}, 0.0};  // a lone step
+                const Cycle cy = cycle_of(floor_step(t));
+                return ExactCycle{cy, peak_of(cy)};
+            },
+            [](const ExactCycle& e, double t) {
+                return e.cycle.steps != 0 && t < 0x1p53 &&
+                       static_cast<std::uint64_t>(floor_step(t) - e.cycle.start) < e.cycle.steps;
+            },
+            [&](const ExactCycle& e, const double* run, std::size_t m, Out* to) {
+                if (e.cycle.steps == 0) {
+                    to[0] = static_cast<Out>((*this)(run[0], c));
+                    return;
+                }
+                const double start = static_cast<double>(e.cycle.start);
+                for (std::size_t k = 0; k < m; ++k)
+                    to[k] = static_cast<Out>(at(e.peak, run[k] - start, e.cycle.length));
+            });
     }
 
     // Fast mode: pow_from_log2 for the peak's std::pow (log2(d) computed once, precisely)
