@@ -981,6 +981,7 @@ struct CosineRestarts {
     Count period_multiplier;
     double peak_decay = 1.0;
     OptionalCount num_cycles;
+    ListRef peaks;  // the first cycles' peaks (prepare_table), or none
     fast::DoubleDouble log2_peak_decay{0.0, 0.0};  // fast mode (prepare_fast)
 
     static constexpr auto fields() {
@@ -1033,28 +1034,42 @@ struct CosineRestarts {
                 static_cast<std::uint64_t>(length < most ? length : most)};
     }
     // The cycle's peak, max(L * d ** i, F); NaN after num_cycles cycles, where F holds.
-    double peak_of(const Cycle& c) const {
+    // A compiled schedule keeps the first peaks in a table (prepare_table), computed by
+    // the same expression.
+    double peak_of(const Cycle& c, const Context& ctx) const {
         if (num_cycles.set && c.index >= num_cycles.value.i)
             return std::numeric_limits<double>::quiet_NaN();
-        return peak_decay == 1.0
-                   ? learning_rate
-                   : detail::max_py(
-                         learning_rate * std::pow(peak_decay, static_cast<double>(c.index)),
-                         final_learning_rate);
+        if (peak_decay == 1.0) return learning_rate;
+        if (c.index < static_cast<std::int64_t>(peaks.count))
+            return ctx.reals[peaks.offset + c.index];
+        return peak_at(c.index);
+    }
+    double peak_at(std::int64_t i) const {
+        return detail::max_py(learning_rate * std::pow(peak_decay, static_cast<double>(i)),
+                              final_learning_rate);
+    }
+    // For a compiled schedule (not a one-off compute_lr): the peaks of the first cycles,
+    // so that a step costs one libm call (the cos), not two.
+    void prepare_table(Tables& t) {
+        if (peak_decay == 1.0) return;
+        std::int64_t count = static_cast<std::int64_t>(max_listed_breakpoints);
+        if (num_cycles.set) count = std::min(count, num_cycles.value.i);
+        peaks = {static_cast<std::uint32_t>(t.reals.size()), static_cast<std::uint32_t>(count)};
+        for (std::int64_t i = 0; i < count; ++i) t.reals.push_back(peak_at(i));
     }
     double at(double peak, double position, double length) const {
         if (std::isnan(peak)) return final_learning_rate;
         return final_learning_rate +
                (peak - final_learning_rate) * 0.5 * (1.0 + std::cos(pi * position / length));
     }
-    double operator()(std::int64_t s, const Context&) const {
+    double operator()(std::int64_t s, const Context& ctx) const {
         const Cycle c = cycle_of(s);
-        return at(peak_of(c), static_cast<double>(s - c.start), c.length);
+        return at(peak_of(c, ctx), static_cast<double>(s - c.start), c.length);
     }
-    double operator()(double t, const Context&) const {
+    double operator()(double t, const Context& ctx) const {
         if (!(t < two_63)) return std::numeric_limits<double>::quiet_NaN();  // refused
         const Cycle c = cycle_of(floor_step(t));
-        return at(peak_of(c), position(t, c.start), c.length);
+        return at(peak_of(c, ctx), position(t, c.start), c.length);
     }
     // Batch form: steps come in runs inside one cycle, each run with its cycle and peak
     // found once (a cycle search and a pow per run, not per step); the same formula.
@@ -1063,12 +1078,12 @@ struct CosineRestarts {
         double peak;
     };
     template <class Out>
-    void fill(const std::int64_t* steps, std::size_t n, Out* out, const Context&) const {
+    void fill(const std::int64_t* steps, std::size_t n, Out* out, const Context& ctx) const {
         detail::fill_runs(
             steps, n, out,
             [&](std::int64_t s) {
                 const Cycle c = cycle_of(s);
-                return ExactCycle{c, peak_of(c)};
+                return ExactCycle{c, peak_of(c, ctx)};
             },
             [](const ExactCycle& e, std::int64_t s) {
                 return static_cast<std::uint64_t>(s - e.cycle.start) < e.cycle.steps;
@@ -1087,7 +1102,7 @@ struct CosineRestarts {
             [&](double t) {
                 if (!(t < 0x1p53)) return ExactCycle{{0, 0, 0.0, 0}, 0.0};  // a lone step
                 const Cycle cy = cycle_of(floor_step(t));
-                return ExactCycle{cy, peak_of(cy)};
+                return ExactCycle{cy, peak_of(cy, c)};
             },
             [](const ExactCycle& e, double t) {
                 return e.cycle.steps != 0 && t < 0x1p53 &&

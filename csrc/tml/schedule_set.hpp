@@ -203,6 +203,13 @@ bool fast_is_exact(const Kernel& kernel) {
     return false;
 }
 
+template <class Kernel, class = void>
+struct has_prepare_table : std::false_type {};
+template <class Kernel>
+struct has_prepare_table<
+    Kernel, std::void_t<decltype(std::declval<Kernel&>().prepare_table(std::declval<Tables&>()))>>
+    : std::true_type {};
+
 // Makes a finished kind ready for its fast formula (a no-op for most kinds).
 template <class Kernel>
 void prepare_fast(Kernel& kernel) {
@@ -390,6 +397,8 @@ class ScheduleSet {
     template <class K>
     Ref store(K kind, const Path& where) {
         kind.finish(where, tables_);
+        // What only a compiled schedule, evaluated many times, is worth computing ahead.
+        if constexpr (has_prepare_table<K>::value) kind.prepare_table(tables_);
         // The exact batch loops run the fast ones where those are exact (fill): both modes
         // may read what prepare_fast computes.
         if (fast_ || fast_is_exact(kind)) prepare_fast(kind);
