@@ -339,7 +339,7 @@ def _one_cycle(c: Any, s: int | float) -> float:
         ends_and_rates = [(initial, L), (L, initial), (initial, minimum)]
     else:
         ends_and_rates = [(initial, L), (L, minimum)]
-    anneal = _annealing_cos if c.anneal == "cos" else _annealing_linear
+    anneal = {"cos": _annealing_cos, "linear": _annealing_linear}[c.anneal]
     ends = one_cycle_phase_ends(c)
     start_step: float | int = 0.0
     for i, (end_step, (start_lr, end_lr)) in enumerate(zip(ends, ends_and_rates, strict=True)):
@@ -361,8 +361,10 @@ def _cyclic(c: Any, s: int | float) -> float:
         f = 1.0
     elif c.mode == "triangular2":
         f = 1.0 / _pow(2.0, cycle)
-    else:
+    elif c.mode == "exp_range":
         f = _pow(c.gamma, float(s))
+    else:
+        raise ValueError(f"cyclic mode {c.mode!r} is not one the oracle reads")
     return L + (M - L) * scale * f
 
 
@@ -380,7 +382,9 @@ def _warmup_stable_decay(c: Any, s: int | float) -> float:
             return F + (L - F) * 0.5 * (1.0 + math.cos(math.pi * p))
         if c.decay_shape == "linear":
             return F + (L - F) * (float(W + S + D - s) / D)
-        return F + (L - F) * (1.0 - math.sqrt(p))
+        if c.decay_shape == "sqrt":
+            return F + (L - F) * (1.0 - math.sqrt(p))
+        raise ValueError(f"decay_shape {c.decay_shape!r} is not one the oracle reads")
     return F
 
 

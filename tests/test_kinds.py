@@ -341,6 +341,26 @@ def test_examples_arrays(config: Config) -> None:
             schedules(np.array([step]))
 
 
+@pytest.mark.parametrize("config", EXAMPLE_PARAMS)
+def test_examples_long_arrays(config: Config) -> None:
+    """Steps by the thousand: the batch forms' blocks, runs and threads, and one step alone.
+
+    Every step from 0 past the last edge below 10**5 (a run through each phase, split
+    into blocks and between threads), the same steps as floats, and each step alone
+    (the one-step path of many schedules), each equal to the oracle at that step.
+    """
+    edges = [s for s in edge_steps(config) if isinstance(s, int) and s < 10**5]
+    ints = np.arange(max(edges, default=0) + 3000, dtype=np.int64)
+    expected = expected_array(config, ints)
+    assert_same_bits(Schedule(config)(ints), expected)
+    floats = ints.astype(np.float64)  # exact; the formula may still round differently
+    assert_same_bits(Schedule(config)(floats), expected_array(config, floats))
+    picks = ints[:: max(1, len(ints) // 97)]
+    group = Schedules([config] * len(picks))
+    one_step = [group(int(s))[0] for s in picks]
+    assert_same_bits(np.array(one_step, dtype=np.float64), expected[picks])
+
+
 def _floated(value: Any, key: str = "") -> Any:
     """The config with every integer field written as an integral float (YAML 10.0)."""
     int_fields = {name for f in FIELDS.values() for name, kind, _ in f if kind in ("int", "ints")}
