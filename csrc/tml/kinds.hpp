@@ -744,6 +744,25 @@ struct PolynomialDecay {
         const double x = 1.0 - as_double(s) / num_steps.d;
         return range * (power == 1.0 ? x : std::pow(x, power)) + final_learning_rate;
     }
+    // The formula above in three passes over a block: the bases, the pow calls alone, the
+    // affine map. The passes without a call vectorise, and the division's latency no
+    // longer stands before each call (pow(1.0, p) fills the steps past the end). Same bits.
+    template <class Step, class Out>
+    void fill(const Step* steps, std::size_t n, Out* out, const Context&) const {
+        constexpr std::size_t block = 256;
+        double x[block];
+        for (std::size_t b = 0; b < n; b += block) {
+            const std::size_t m = std::min(block, n - b);
+            const Step* s = steps + b;
+            for (std::size_t j = 0; j < m; ++j)
+                x[j] = before(s[j], num_steps) ? 1.0 - as_double(s[j]) / num_steps.d : 1.0;
+            for (std::size_t j = 0; j < m; ++j) x[j] = std::pow(x[j], power);
+            for (std::size_t j = 0; j < m; ++j)
+                out[b + j] = static_cast<Out>(before(s[j], num_steps)
+                                                  ? range * x[j] + final_learning_rate
+                                                  : final_learning_rate);
+        }
+    }
     // Fast mode: pow_unit for std::pow (x is in (0, 1] wherever the decay is chosen, and
     // only the absolute error of x ** p reaches the result); power 1 has no pow, and its
     // values are bitwise the exact ones.
@@ -1021,17 +1040,21 @@ struct CosineRestarts {
         const std::int64_t n = num_steps.i;
         if (period_multiplier.i == 1)
             return {s / n, (s / n) * n, num_steps.d, static_cast<std::uint64_t>(n)};
-        // T_i < 2**63 while the loop runs, so T_i * m < 2**116 fits in 128 bits.
-        std::int64_t start = 0, i = 0;
-        uint128 length = static_cast<uint128>(n);
-        while (static_cast<uint128>(s - start) >= length) {
-            start += static_cast<std::int64_t>(length);
-            length *= static_cast<uint128>(period_multiplier.i);
+        // In 64 bits while T_i fits (0 <= s - S_i, so S_i + T_i cannot overflow while
+        // s - S_i >= T_i); a cycle longer than 2**63 - 1 steps holds every later step.
+        const std::int64_t m = period_multiplier.i;
+        std::int64_t start = 0, i = 0, length = n;
+        while (s - start >= length) {
+            start += length;
             ++i;
+            if (length > max_step / m) {
+                const uint128 longer = static_cast<uint128>(length) * static_cast<uint128>(m);
+                return {i, start, static_cast<double>(longer),
+                        static_cast<std::uint64_t>(max_step)};
+            }
+            length *= m;
         }
-        const uint128 most = static_cast<uint128>(max_step);
-        return {i, start, static_cast<double>(length),
-                static_cast<std::uint64_t>(length < most ? length : most)};
+        return {i, start, static_cast<double>(length), static_cast<std::uint64_t>(length)};
     }
     // The cycle's peak, max(L * d ** i, F); NaN after num_cycles cycles, where F holds.
     // A compiled schedule keeps the first peaks in a table (prepare_table), computed by

@@ -153,6 +153,12 @@ void fill_fast(const Kernel& kernel, const Step* steps, std::size_t n, Out* out,
 // and sqrt round the same at every level, and nothing is fused into an FMA).
 template <class Kernel, class Step, class Out>
 void fill(const Kernel& kernel, const Step* steps, std::size_t n, Out* out, const Context& c) {
+    // One step (each of many schedules at the current step): the formula itself, without
+    // a batch form's setup.
+    if (n == 1) {
+        out[0] = static_cast<Out>(kernel(steps[0], c));
+        return;
+    }
     if constexpr (has_exact_fast<Kernel>::value) {
         if (kernel.fast_is_exact()) return fill_fast(kernel, steps, n, out, c);
     }
