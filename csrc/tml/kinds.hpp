@@ -758,9 +758,9 @@ struct PolynomialDecay {
                 x[j] = before(s[j], num_steps) ? 1.0 - as_double(s[j]) / num_steps.d : 1.0;
             for (std::size_t j = 0; j < m; ++j) x[j] = std::pow(x[j], power);
             for (std::size_t j = 0; j < m; ++j)
-                out[b + j] = static_cast<Out>(before(s[j], num_steps)
-                                                  ? range * x[j] + final_learning_rate
-                                                  : final_learning_rate);
+                out[b + j] =
+                    static_cast<Out>(before(s[j], num_steps) ? range * x[j] + final_learning_rate
+                                                             : final_learning_rate);
         }
     }
     // Fast mode: pow_unit for std::pow (x is in (0, 1] wherever the decay is chosen, and
