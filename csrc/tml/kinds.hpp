@@ -241,6 +241,27 @@ void fill_segments(const T* steps, std::size_t n, Out* out, const T* b, std::siz
         out[k] = value;
     }
 }
+
+// A step function stored in a compiled set's tables: values[i] from the i-th of the
+// sorted bounds on (piecewise constant, multistep decay). Int steps search the exact
+// bounds, float steps their doubles (each bound's double is exact: checked on input).
+struct StepFunction {
+    ListRef bounds, values;
+
+    static const std::int64_t* bounds_in(const Context& c, std::int64_t) { return c.ints; }
+    static const double* bounds_in(const Context& c, double) { return c.ints_d; }
+
+    template <class Step>
+    double at(Step s, const Context& c) const {
+        const Step* b = bounds_in(c, Step{}) + bounds.offset;
+        return c.reals[values.offset + upper(b, bounds.count, s)];
+    }
+    template <class Step, class Out>
+    void fill(const Step* steps, std::size_t n, Out* out, const Context& c) const {
+        fill_segments(steps, n, out, bounds_in(c, Step{}) + bounds.offset, bounds.count,
+                      c.reals + values.offset);
+    }
+};
 }  // namespace detail
 
 // ---------------------------------------------------------------------------------------
@@ -299,23 +320,13 @@ struct PiecewiseConstant {
                      std::to_string(values.count) + " values and " +
                      std::to_string(boundaries.count) + " boundaries");
     }
-    double operator()(std::int64_t s, const Context& c) const {
-        return c
-            .reals[values.offset + detail::upper(c.ints + boundaries.offset, boundaries.count, s)];
+    template <class Step>
+    double operator()(Step s, const Context& c) const {
+        return detail::StepFunction{boundaries, values}.at(s, c);
     }
-    double operator()(double s, const Context& c) const {
-        return c.reals[values.offset +
-                       detail::upper(c.ints_d + boundaries.offset, boundaries.count, s)];
-    }
-    template <class Out>
-    void fill(const std::int64_t* steps, std::size_t n, Out* out, const Context& c) const {
-        detail::fill_segments(steps, n, out, c.ints + boundaries.offset, boundaries.count,
-                              c.reals + values.offset);
-    }
-    template <class Out>
-    void fill(const double* steps, std::size_t n, Out* out, const Context& c) const {
-        detail::fill_segments(steps, n, out, c.ints_d + boundaries.offset, boundaries.count,
-                              c.reals + values.offset);
+    template <class Step, class Out>
+    void fill(const Step* steps, std::size_t n, Out* out, const Context& c) const {
+        detail::StepFunction{boundaries, values}.fill(steps, n, out, c);
     }
     void breakpoints(const Context& c, std::vector<std::int64_t>& out) const {
         const std::int64_t* b = c.ints + boundaries.offset;
@@ -679,23 +690,13 @@ struct MultistepDecay {
         }
         values = {static_cast<std::uint32_t>(first), milestones.count + 1};
     }
-    double operator()(std::int64_t s, const Context& c) const {
-        return c
-            .reals[values.offset + detail::upper(c.ints + milestones.offset, milestones.count, s)];
+    template <class Step>
+    double operator()(Step s, const Context& c) const {
+        return detail::StepFunction{milestones, values}.at(s, c);
     }
-    double operator()(double s, const Context& c) const {
-        return c.reals[values.offset +
-                       detail::upper(c.ints_d + milestones.offset, milestones.count, s)];
-    }
-    template <class Out>
-    void fill(const std::int64_t* steps, std::size_t n, Out* out, const Context& c) const {
-        detail::fill_segments(steps, n, out, c.ints + milestones.offset, milestones.count,
-                              c.reals + values.offset);
-    }
-    template <class Out>
-    void fill(const double* steps, std::size_t n, Out* out, const Context& c) const {
-        detail::fill_segments(steps, n, out, c.ints_d + milestones.offset, milestones.count,
-                              c.reals + values.offset);
+    template <class Step, class Out>
+    void fill(const Step* steps, std::size_t n, Out* out, const Context& c) const {
+        detail::StepFunction{milestones, values}.fill(steps, n, out, c);
     }
     void breakpoints(const Context& c, std::vector<std::int64_t>& out) const {
         out.insert(out.end(), c.ints + milestones.offset,
