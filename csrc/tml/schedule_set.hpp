@@ -291,28 +291,40 @@ double Sequence::operator()(Step s, const Context& c) const {
                  [&](const auto& stage) { return stage(local, c); });
 }
 
-// Runs of steps in one stage are handed to that stage's own batch form, a block of
-// local steps at a time, so a sequence costs about what its stages cost alone.
-template <class Step, class Out>
-void Sequence::fill(const Step* steps, std::size_t n, Out* out, const Context& c) const {
+namespace detail {
+// Runs of steps in one stage are handed to that stage's batch form (`fill_stage`: exact
+// or fast), a block of local steps at a time, so a sequence costs about what its stages
+// cost alone.
+template <class Step, class Out, class FillStage>
+void fill_stage_runs(const Sequence& q, const Step* steps, std::size_t n, Out* out,
+                     const Context& c, const FillStage& fill_stage) {
     constexpr std::size_t block = 256;
     Step local[block];
-    const std::int64_t* b = c.ints + starts.offset;
+    const std::int64_t* b = c.ints + q.starts.offset;
     std::size_t i = 0;
     while (i < n) {
-        const std::size_t k = detail::stages_started(b, starts.count, steps[i]);
-        const bool has_start = k > 0, has_end = k < starts.count;
+        const std::size_t k = stages_started(b, q.starts.count, steps[i]);
+        const bool has_start = k > 0, has_end = k < q.starts.count;
         const std::int64_t start = has_start ? b[k - 1] : 0, end = has_end ? b[k] : 0;
         std::size_t m = 0;
         while (i + m < n && m < block) {
             const Step s = steps[i + m];
             if ((has_end && !before_int(s, end)) || (has_start && before_int(s, start))) break;
-            local[m++] = has_start ? detail::local_step(s, start) : s;
+            local[m++] = has_start ? local_step(s, start) : s;
         }
-        visit(*c.pool, c.refs[stages.offset + k],
-              [&](const auto& stage) { tml::fill(stage, local, m, out + i, c); });
+        visit(*c.pool, c.refs[q.stages.offset + k],
+              [&](const auto& stage) { fill_stage(stage, local, m, out + i); });
         i += m;
     }
+}
+}  // namespace detail
+
+template <class Step, class Out>
+void Sequence::fill(const Step* steps, std::size_t n, Out* out, const Context& c) const {
+    detail::fill_stage_runs(*this, steps, n, out, c,
+                            [&](const auto& stage, const Step* local, std::size_t m, Out* to) {
+                                tml::fill(stage, local, m, to, c);
+                            });
 }
 
 template <class Step>
@@ -324,27 +336,12 @@ double Sequence::fast(Step s, const Context& c) const {
                  [&](const auto& stage) { return tml::fast_value(stage, local, c); });
 }
 
-// As fill, with each run handed to its stage's fast batch form.
 template <class Step, class Out>
 void Sequence::fast_fill(const Step* steps, std::size_t n, Out* out, const Context& c) const {
-    constexpr std::size_t block = 256;
-    Step local[block];
-    const std::int64_t* b = c.ints + starts.offset;
-    std::size_t i = 0;
-    while (i < n) {
-        const std::size_t k = detail::stages_started(b, starts.count, steps[i]);
-        const bool has_start = k > 0, has_end = k < starts.count;
-        const std::int64_t start = has_start ? b[k - 1] : 0, end = has_end ? b[k] : 0;
-        std::size_t m = 0;
-        while (i + m < n && m < block) {
-            const Step s = steps[i + m];
-            if ((has_end && !before_int(s, end)) || (has_start && before_int(s, start))) break;
-            local[m++] = has_start ? detail::local_step(s, start) : s;
-        }
-        visit(*c.pool, c.refs[stages.offset + k],
-              [&](const auto& stage) { tml::fill_fast(stage, local, m, out + i, c); });
-        i += m;
-    }
+    detail::fill_stage_runs(*this, steps, n, out, c,
+                            [&](const auto& stage, const Step* local, std::size_t m, Out* to) {
+                                tml::fill_fast(stage, local, m, to, c);
+                            });
 }
 
 inline std::vector<std::int64_t> breakpoints(const Pool& pool, Ref r, const Context& c) {
