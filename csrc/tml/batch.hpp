@@ -332,7 +332,13 @@ void evaluate_by_kind(const ScheduleSet& set, std::size_t begin, std::size_t end
                                     base + (stop - members.begin()), steps[0], out, c);
             }
         }
-        if (set.fast()) {
+        if (!set.fast() && n == 1) {
+            // One step: the formula inline, member after member (fill's n == 1 case
+            // without a call per member).
+            const Step s = steps[0];
+            for (; it != members.end() && it->g < end; ++it)
+                out[it->g] = static_cast<Out>(items[it->index](s, c));
+        } else if (set.fast()) {
             for (; it != members.end() && it->g < end; ++it)
                 fill_fast(items[it->index], steps, n, out + std::size_t{it->g} * n, c);
         } else {
