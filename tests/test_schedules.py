@@ -363,3 +363,29 @@ def test_breakpoints_are_where_each_kind_changes_formula() -> None:
     for one in (Schedule(c) for c in MIXED.values()):  # constant after the last breakpoint
         last = one.breakpoints[-1] if one.breakpoints else 0
         assert np.unique(one(np.arange(last, last + 50))).size == 1
+
+
+def test_many_restart_schedules_past_the_lookahead_budget_agree() -> None:
+    # A set keeps look-ahead tables (cosine_restarts' first peaks) for its first
+    # schedules only; the later ones compute each peak when asked. Both must give the
+    # oracle's bits, at cycles inside and beyond the tables' 64 entries.
+    rng = np.random.default_rng(5)
+    configs = [
+        {
+            "cosine_restarts": {
+                "learning_rate": float(rng.uniform(0.01, 0.1)),
+                "final_learning_rate": float(rng.uniform(0.0, 1e-4)),
+                "num_steps": int(n),
+                "peak_decay": float(rng.uniform(0.9, 0.999)),
+            }
+        }
+        for n in rng.integers(1, 50, 1500)
+    ]
+    steps = [0, 5, 62 * 49 + 3, 64 * 49 + 1, 300 * 49, 10**6]
+    values = Schedules(configs)(steps)
+    first_and_last = [0, len(configs) - 1]
+    for g in [*first_and_last, *rng.integers(0, len(configs), 40).tolist()]:
+        expected = reference_array(namespace(configs[g]), steps)
+        assert_same_bits(values[g], expected)
+        assert_same_bits(Schedule(configs[g])(steps), expected)
+    assert_same_bits(Schedules(configs)(64 * 49 + 1), values[:, 3])

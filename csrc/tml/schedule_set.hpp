@@ -238,6 +238,10 @@ double fast_value(const Kernel& kernel, Step s, const Context& c) {
 // at a time: starting a vectorised loop costs more than that. The same bits either way.
 inline constexpr std::size_t min_fast_loop = 4;
 
+// Entries of look-ahead tables (prepare_table) a set keeps, at most: 512 KiB, a share of a
+// core's L2. Later schedules compute those values when they need them.
+inline constexpr std::size_t max_lookahead_reals = std::size_t{1} << 16;
+
 template <class Kernel, class Step, class Out>
 void fill_fast(const Kernel& kernel, const Step* steps, std::size_t n, Out* out, const Context& c) {
     if constexpr (has_fast<Kernel, Step>::value) {
@@ -400,8 +404,17 @@ class ScheduleSet {
     template <class K>
     Ref store(K kind, const Path& where) {
         kind.finish(where, tables_);
-        // What only a compiled schedule, evaluated many times, is worth computing ahead.
-        if constexpr (has_prepare_table<K>::value) kind.prepare_table(tables_);
+        // What only a compiled schedule, evaluated many times, is worth computing ahead,
+        // while such tables stay small enough to be in cache: a table read from memory
+        // (many schedules at one step, each reading its own) costs more than computing
+        // the value (one pow). The same values either way, so the same results.
+        if constexpr (has_prepare_table<K>::value) {
+            if (lookahead_reals_ < max_lookahead_reals) {
+                const std::size_t before = tables_.reals.size();
+                kind.prepare_table(tables_);
+                lookahead_reals_ += tables_.reals.size() - before;
+            }
+        }
         // The exact batch loops run the fast ones where those are exact (fill): both modes
         // may read what prepare_fast computes.
         if (fast_ || fast_is_exact(kind)) prepare_fast(kind);
@@ -452,6 +465,7 @@ class ScheduleSet {
         refs_.clear();
         for (auto& m : members_) m.clear();
         cost_ = 0;
+        lookahead_reals_ = 0;
         may_reject_ = false;
     }
 
@@ -498,6 +512,7 @@ class ScheduleSet {
     std::vector<Ref> refs_;  // the members, in order
     std::vector<Member> members_[kind_count];
     std::size_t cost_ = 0;
+    std::size_t lookahead_reals_ = 0;  // table entries prepare_table added
     bool may_reject_ = false;
     bool fast_ = false;
 };
