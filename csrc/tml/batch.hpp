@@ -223,13 +223,33 @@ std::size_t first_invalid_in(const Step* steps, std::size_t n) {
     return i;
 }
 
+// Whether out[0, n) holds a NaN, tested on the bits so that the loop vectorises with
+// SSE2 (a float compare reduced to a flag does not): with the sign cleared, a NaN is
+// above the infinity's pattern, so adding the largest significand carries into the top bit.
+inline bool any_nan(const double* out, std::size_t n) {
+    std::uint64_t acc = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        std::uint64_t bits;
+        std::memcpy(&bits, out + i, sizeof bits);
+        acc |= (bits & 0x7fffffffffffffffu) + 0x000fffffffffffffu;
+    }
+    return (acc >> 63) != 0;
+}
+inline bool any_nan(const float* out, std::size_t n) {
+    std::uint32_t acc = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        std::uint32_t bits;
+        std::memcpy(&bits, out + i, sizeof bits);
+        acc |= (bits & 0x7fffffffu) + 0x007fffffu;
+    }
+    return (acc >> 31) != 0;
+}
+
 // Offset of the first NaN in out[0, n), or n: a schedule refused that step (kinds.hpp,
 // `may_reject`); no valid step gives NaN.
 template <class Out>
 std::size_t first_nan_in(const Out* out, std::size_t n) {
-    bool any = false;
-    for (std::size_t i = 0; i < n; ++i) any |= std::isnan(out[i]);
-    if (!any) return n;
+    if (!any_nan(out, n)) return n;
     std::size_t i = 0;
     while (!std::isnan(out[i])) ++i;
     return i;
@@ -365,7 +385,8 @@ Outcome evaluate(const ScheduleSet& set, const Step* steps, std::size_t n, Out* 
         if (groups == 0) return {};
     }
     const Context context = set.context();
-    const bool refusals = set.may_reject();
+    // Only a float step can be refused (>= 2**63: no exact cycle); an int step never is.
+    const bool refusals = std::is_floating_point_v<Step> && set.may_reject();
     const bool fast = set.fast();
     std::atomic<std::size_t> first_bad{n}, first_refused{n};
     bool completed;

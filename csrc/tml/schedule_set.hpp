@@ -480,7 +480,8 @@ class ScheduleSet {
     }
     // Mean work per step of one member (the kinds' `cost`), rounded up.
     std::size_t cost() const { return refs_.empty() ? 1 : (cost_ + size() - 1) / size(); }
-    // Whether some step may be refused by a schedule (the result is then NaN).
+    // Whether some float step may be refused by a schedule (the result is then NaN); no
+    // kind refuses an int step.
     bool may_reject() const { return may_reject_; }
     // Whether the schedules are evaluated in fast mode (exact=False).
     bool fast() const { return fast_; }
