@@ -187,14 +187,29 @@ void fast_run(const Step* steps, std::size_t n, Out* out, const F& f) {
 // inside one cycle, and a run is one loop with the cycle's constants (its start, length,
 // amplitude) instead of an integer division per step, which does not vectorise.
 // `cycle_at(step)` finds the cycle of a step, `within(cycle, step)` says whether a later
-// step is in it too, and `run(cycle, steps, m, out)` evaluates a run of m steps.
+// step is in it too, and `run(cycle, steps, m, out)` evaluates a run of m steps. A run's
+// end is looked for a block of steps at a time, each block tested whole in a loop that
+// vectorises (no branch per step), then step by step in the block where the run ends.
 template <class Step, class Out, class CycleAt, class Within, class Run>
 void fill_runs(const Step* steps, std::size_t n, Out* out, const CycleAt& cycle_at,
                const Within& within, const Run& run) {
+    constexpr std::size_t block = 256;
     std::size_t i = 0;
     while (i < n) {
         const auto cycle = cycle_at(steps[i]);
         std::size_t m = 1;
+        while (n - (i + m) >= block) {
+            const Step* b = steps + i + m;
+            unsigned all = 1;
+            dispatch::run([&] {
+                unsigned ok = 1;
+                for (std::size_t k = 0; k < block; ++k)
+                    ok &= static_cast<unsigned>(within(cycle, b[k]));
+                all = ok;
+            });
+            if (all == 0) break;
+            m += block;
+        }
         while (i + m < n && within(cycle, steps[i + m])) ++m;
         run(cycle, steps + i, m, out + i);
         i += m;
