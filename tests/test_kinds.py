@@ -338,7 +338,14 @@ def test_examples_arrays(config: Config) -> None:
         with pytest.raises(ValueError, match=STEP_REFUSED):
             compute_lr(config, np.array([0.0, step]))
         with pytest.raises(ValueError, match=STEP_REFUSED):
+            compute_lr(config, np.array([0.0, step]), dtype=np.float32)
+        with pytest.raises(ValueError, match=STEP_REFUSED):
             schedules(np.array([step]))
+        late = np.arange(5000, dtype=np.float64)  # past the first blocks and runs
+        late[4321] = step
+        for dtype in (np.float64, np.float32):
+            with pytest.raises(ValueError, match=r"steps\[4321\]"):
+                compute_lr(config, late, dtype=dtype)
 
 
 @pytest.mark.parametrize("config", EXAMPLE_PARAMS)

@@ -226,23 +226,19 @@ std::size_t first_invalid_in(const Step* steps, std::size_t n) {
 // Whether out[0, n) holds a NaN, tested on the bits so that the loop vectorises with
 // SSE2 (a float compare reduced to a flag does not): with the sign cleared, a NaN is
 // above the infinity's pattern, so adding the largest significand carries into the top bit.
-inline bool any_nan(const double* out, std::size_t n) {
-    std::uint64_t acc = 0;
+template <class Out>
+bool any_nan(const Out* out, std::size_t n) {
+    using Bits = std::conditional_t<sizeof(Out) == 8, std::uint64_t, std::uint32_t>;
+    static_assert(sizeof(Bits) == sizeof(Out) && std::numeric_limits<Out>::is_iec559);
+    constexpr Bits magnitude = ~Bits{0} >> 1;  // all but the sign
+    constexpr Bits significand = (Bits{1} << (std::numeric_limits<Out>::digits - 1)) - 1;
+    Bits acc = 0;
     for (std::size_t i = 0; i < n; ++i) {
-        std::uint64_t bits;
+        Bits bits;
         std::memcpy(&bits, out + i, sizeof bits);
-        acc |= (bits & 0x7fffffffffffffffu) + 0x000fffffffffffffu;
+        acc |= static_cast<Bits>((bits & magnitude) + significand);
     }
-    return (acc >> 63) != 0;
-}
-inline bool any_nan(const float* out, std::size_t n) {
-    std::uint32_t acc = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-        std::uint32_t bits;
-        std::memcpy(&bits, out + i, sizeof bits);
-        acc |= (bits & 0x7fffffffu) + 0x007fffffu;
-    }
-    return (acc >> 31) != 0;
+    return (acc >> (8 * sizeof(Bits) - 1)) != 0;
 }
 
 // Offset of the first NaN in out[0, n), or n: a schedule refused that step (kinds.hpp,
