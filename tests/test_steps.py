@@ -10,7 +10,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+import tml.optimizers
 from tests.oracle import assert_same_bits, bits, namespace, reference_array, reference_lr
 from tests.support import run_python
 from tml.optimizers import Schedule, Schedules, compute_lr
@@ -510,3 +513,72 @@ def test_schedule_subclasses_are_schedules() -> None:
         __slots__ = ()
 
     assert compute_lr(Named(RAMP), 4) == reference_lr(namespace(RAMP), 4)
+
+
+# ---------------------------------------------------------------------------
+# Ranges: evaluated without an array of their steps, as np.arange would give them
+
+
+@given(
+    start=st.integers(0, 2**63 - 1) | st.integers(0, 5000),
+    length=st.integers(0, 5000),
+    stride=st.integers(-(2**40), 2**40).filter(bool) | st.integers(-9, 9).filter(bool),
+)
+def test_ranges_equal_their_arrays(start: int, length: int, stride: int) -> None:
+    stop = start + length * stride
+    if not 0 <= stop - stride <= 2**63 - 1 or not -1 <= stop <= 2**63:
+        stop = start  # an empty range: the valid ones are what this test is about
+    steps = range(start, stop, stride)
+    array = np.array(list(steps), dtype=np.int64)
+    for config in [
+        *CONFIGS,
+        {"cyclic": {"learning_rate": 0.1, "max_learning_rate": 1.0, "step_size_up": 7}},
+    ]:
+        assert_same_bits(Schedule(config)(steps), Schedule(config)(array))
+    group = Schedules([*CONFIGS, CONFIGS[0]])
+    assert_same_bits(group(steps), group(array))
+    got32 = group(steps, dtype=np.float32)
+    np.testing.assert_array_equal(
+        got32.view(np.uint32), group(array, dtype=np.float32).view(np.uint32)
+    )
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_long_ranges_every_path(threads: int) -> None:
+    tml.optimizers.set_num_threads(threads)
+    try:
+        steps = range(3, 600_003, 3)  # blocks, chunks and threads
+        array = np.arange(3, 600_003, 3, dtype=np.int64)
+        for config in CONFIGS:
+            expected = Schedule(config)(array)
+            assert_same_bits(compute_lr(config, steps), expected)
+            out = np.full(len(steps), -1.0)
+            assert Schedule(config)(steps, out=out) is out
+            assert_same_bits(out, expected)
+            strided = np.full(2 * len(steps), -1.0)[::2]
+            Schedule(config)(steps, out=strided)
+            assert_same_bits(strided, expected)
+        few = range(40, 0, -4)  # few steps of many schedules: the by-kind pass
+        assert_same_bits(Schedules(CONFIGS * 50)(few), Schedules(CONFIGS * 50)(np.array(few)))
+    finally:
+        tml.optimizers.set_num_threads(0)
+
+
+def test_range_errors_match_the_array_path() -> None:
+    schedule = Schedule(COSINE)
+    for steps in [range(-3, 3), range(5, -5, -2), range(4, -9, -2), range(-1, -9, -1)]:
+        with pytest.raises(ValueError, match="is not a valid step") as from_array:
+            schedule(np.array(steps, dtype=np.int64))
+        with pytest.raises(ValueError, match="is not a valid step") as from_range:
+            schedule(steps)
+        assert str(from_range.value) == str(from_array.value)
+    out = np.full(10, -1.0)
+    with pytest.raises(ValueError, match=r"steps\[3\] = -1 is not a valid step"):
+        schedule(range(5, -15, -2), out=out)
+    assert (out == -1.0).all()  # untouched
+    for steps in [range(2**63 - 1, 2**63 + 1), range(0, 2**65, 2**62), range(-(2**64), 0)]:
+        with pytest.raises(ValueError, match="do not fit in int64"):
+            schedule(steps)
+    with pytest.raises(ValueError, match="out has shape"):
+        schedule(range(5), out=np.empty(4))
+    assert_same_bits(schedule(range(2**63 - 3, 2**63)), schedule([2**63 - 3, 2**63 - 2, 2**63 - 1]))

@@ -105,14 +105,12 @@ std::string position(PyArrayObject* steps, std::size_t flat) {
     return pos;
 }
 
-template <class Step, class Out>
-void evaluate_typed(const tml::ScheduleSet& set, PyArrayObject* steps, PyArrayObject* out,
-                    tml::Check check) {
-    const auto* src = static_cast<const Step*>(PyArray_DATA(steps));
-    auto* dst = static_cast<Out*>(PyArray_DATA(out));
-    const auto n = static_cast<std::size_t>(PyArray_SIZE(steps));
-    // The calling thread checks for a pending signal (Ctrl-C) between chunks, holding
-    // the GIL only for that check.
+// Runs evaluate(options) (a tml::evaluate call over n steps), with the GIL released
+// unless the work is too small to be worth it. The calling thread checks for a pending
+// signal (Ctrl-C) between chunks, holding the GIL only for that check.
+template <class Evaluate>
+tml::Outcome run_evaluation(const tml::ScheduleSet& set, std::size_t n, tml::Check check,
+                            const Evaluate& evaluate) {
     const tml::Interrupt interrupt{[] {
         py::gil_scoped_acquire gil;
         return PyErr_CheckSignals() != 0;
@@ -120,17 +118,24 @@ void evaluate_typed(const tml::ScheduleSet& set, PyArrayObject* steps, PyArrayOb
     tml::Options options;
     options.max_threads = max_threads.load();
     options.check = check;
-    tml::Outcome outcome;
-    if (n * std::max<std::size_t>(set.size(), 1) * set.cost() < keep_gil_below) {
-        outcome = tml::evaluate(set, src, n, dst, options);
-    } else {
-        options.interrupt = &interrupt;
-        // Steps and out are buffers of numpy arrays the caller holds for the whole call,
-        // and `set` is immutable (and kept alive by the caller's reference to its
-        // owner): nothing here touches Python.
-        py::gil_scoped_release release;
-        outcome = tml::evaluate(set, src, n, dst, options);
-    }
+    if (n * std::max<std::size_t>(set.size(), 1) * set.cost() < keep_gil_below)
+        return evaluate(options);
+    options.interrupt = &interrupt;
+    // Steps and out are buffers the caller holds for the whole call, and `set` is
+    // immutable (and kept alive by the caller's reference to its owner): nothing here
+    // touches Python.
+    py::gil_scoped_release release;
+    return evaluate(options);
+}
+
+template <class Step, class Out>
+void evaluate_typed(const tml::ScheduleSet& set, PyArrayObject* steps, PyArrayObject* out,
+                    tml::Check check) {
+    const auto* src = static_cast<const Step*>(PyArray_DATA(steps));
+    auto* dst = static_cast<Out*>(PyArray_DATA(out));
+    const auto n = static_cast<std::size_t>(PyArray_SIZE(steps));
+    const tml::Outcome outcome = run_evaluation(
+        set, n, check, [&](const tml::Options& o) { return tml::evaluate(set, src, n, dst, o); });
     switch (outcome.status) {
         case tml::Outcome::ok:
             return;
@@ -181,6 +186,39 @@ void evaluate_into(const tml::ScheduleSet& set, PyArrayObject* steps, PyArrayObj
         else
             evaluate_typed<double, float>(set, steps, out, check);
     }
+}
+
+// Every schedule at the steps start + i * stride, i < n, into `out` (G * n elements, C
+// order). The caller has checked that every step is in [0, 2**63 - 1], so no step can be
+// invalid; an int step is never refused.
+void evaluate_range_into(const tml::ScheduleSet& set, std::int64_t start, std::int64_t stride,
+                         std::size_t n, PyArrayObject* out) {
+    if (!PyArray_ISCARRAY(out) || static_cast<std::size_t>(PyArray_SIZE(out)) != set.size() * n)
+        throw py::value_error("out must be a C-contiguous array of " +
+                              std::to_string(set.size() * n) + " elements");
+    // The steps run monotonically from the first to the last: both in range is enough.
+    std::int64_t span = 0, last = start;
+    if (n > 0 &&
+        (start < 0 || __builtin_mul_overflow(static_cast<std::int64_t>(n - 1), stride, &span) ||
+         __builtin_add_overflow(start, span, &last) || last < 0))
+        throw py::value_error("a range of steps must stay in [0, 2**63 - 1]");
+    tml::Outcome outcome;
+    if (is_dtype(out, NPY_FLOAT64)) {
+        auto* dst = static_cast<double*>(PyArray_DATA(out));
+        outcome = run_evaluation(set, n, tml::Check::before_writing, [&](const tml::Options& o) {
+            return tml::evaluate_range(set, start, stride, n, dst, o);
+        });
+    } else if (is_dtype(out, NPY_FLOAT32)) {
+        auto* dst = static_cast<float*>(PyArray_DATA(out));
+        outcome = run_evaluation(set, n, tml::Check::before_writing, [&](const tml::Options& o) {
+            return tml::evaluate_range(set, start, stride, n, dst, o);
+        });
+    } else {
+        throw py::type_error("out must be native float64 or float32");
+    }
+    if (outcome.status == tml::Outcome::interrupted) throw py::error_already_set();
+    if (outcome.status != tml::Outcome::ok)  // no valid int step is invalid or refused
+        throw std::logic_error("a range step was refused");
 }
 
 // Every schedule at one scalar step into `out` (G elements), errors as a scalar's.
@@ -469,6 +507,30 @@ PyArrayObject* array_arg(PyObject* obj, const char* what) {
     return reinterpret_cast<PyArrayObject*>(obj);
 }
 
+// _evaluate_range(start, stride, n, out): every schedule at the steps of a range.
+PyObject* m_evaluate_range(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+    if (!expect_args("_evaluate_range", nargs, 4, 4)) return nullptr;
+    const long long start = PyLong_AsLongLong(args[0]);
+    if (start == -1 && PyErr_Occurred()) return nullptr;
+    const long long stride = PyLong_AsLongLong(args[1]);
+    if (stride == -1 && PyErr_Occurred()) return nullptr;
+    const Py_ssize_t n = PyLong_AsSsize_t(args[2]);
+    if (n == -1 && PyErr_Occurred()) return nullptr;
+    PyArrayObject* out = array_arg(args[3], "out");
+    if (!out) return nullptr;
+    if (n < 0 || stride == 0) {
+        PyErr_SetString(PyExc_ValueError, "_evaluate_range needs n >= 0 and a non-zero stride");
+        return nullptr;
+    }
+    return guarded(
+        [&]() -> PyObject* {
+            evaluate_range_into(*as_set(self)->set, start, stride, static_cast<std::size_t>(n),
+                                out);
+            Py_RETURN_NONE;
+        },
+        static_cast<PyObject*>(nullptr));
+}
+
 // _scalar(step): schedule 0 at one scalar step (Schedule's scalar path).
 PyObject* m_scalar(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
     if (!expect_args("_scalar", nargs, 1, 1)) return nullptr;
@@ -573,6 +635,9 @@ PyMethodDef methods[] = {
      METH_FASTCALL, "Schedule 0 at one scalar step."},
     {"_evaluate", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&m_evaluate)),
      METH_FASTCALL, "Every schedule at every step into out; contiguous int64/float64 steps."},
+    {"_evaluate_range",
+     reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&m_evaluate_range)), METH_FASTCALL,
+     "Every schedule at the steps start + i * stride, i < n, into out; all in [0, 2**63 - 1]."},
     {"_evaluate_scalar",
      reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&m_evaluate_scalar)), METH_FASTCALL,
      "Every schedule at one scalar step into out."},

@@ -364,22 +364,50 @@ void evaluate_by_kind(const ScheduleSet& set, std::size_t begin, std::size_t end
     });
 }
 
-// out[g * n + i] = schedule g at steps[i], for every g in the set and i < n. A float
-// Out is the double result rounded once.
-template <class Step, class Out>
-Outcome evaluate(const ScheduleSet& set, const Step* steps, std::size_t n, Out* out,
-                 const Options& opt) {
+namespace detail {
+// Where evaluate_from reads its steps: an array, or a range made a block at a time.
+template <class Step>
+struct ArraySteps {
+    using type = Step;
+    static constexpr bool all_valid = false;  // checked as they are read
+    const Step* steps;
+    const Step* block(std::size_t i, std::size_t, Step*) const { return steps + i; }
+};
+// start + k * stride for k < n, every one in [0, 2**63 - 1] (the caller checks the first
+// and the last): never stored whole, so a range costs no memory traffic for its steps.
+struct RangeSteps {
+    using type = std::int64_t;
+    static constexpr bool all_valid = true;
+    std::int64_t start, stride;
+    const std::int64_t* block(std::size_t i, std::size_t m, std::int64_t* buffer) const {
+        // In unsigned arithmetic: each value is in range, k * stride may not be alone.
+        const auto first = static_cast<std::uint64_t>(start) +
+                           static_cast<std::uint64_t>(i) * static_cast<std::uint64_t>(stride);
+        for (std::size_t k = 0; k < m; ++k)
+            buffer[k] = static_cast<std::int64_t>(first + static_cast<std::uint64_t>(k) *
+                                                              static_cast<std::uint64_t>(stride));
+        return buffer;
+    }
+};
+
+template <class Source, class Out>
+Outcome evaluate_from(const ScheduleSet& set, const Source& source, std::size_t n, Out* out,
+                      const Options& opt) {
+    using Step = typename Source::type;
     const std::size_t groups = set.size();
     if (n == 0) return {};
     // Few steps (one step for many schedules, say) are cheaper to check once up front.
-    const bool checked = opt.check == Check::while_writing && groups > 0 && n >= check_block;
-    if (!checked) {
-        bool interrupted = false;
-        const std::size_t bad = first_invalid_step(steps, n, opt, interrupted);
-        if (interrupted) return {Outcome::interrupted, 0};
-        if (bad != n) return {Outcome::invalid_step, bad};
-        if (groups == 0) return {};
+    const bool checked =
+        !Source::all_valid && opt.check == Check::while_writing && groups > 0 && n >= check_block;
+    if constexpr (!Source::all_valid) {
+        if (!checked) {
+            bool interrupted = false;
+            const std::size_t bad = first_invalid_step(source.steps, n, opt, interrupted);
+            if (interrupted) return {Outcome::interrupted, 0};
+            if (bad != n) return {Outcome::invalid_step, bad};
+        }
     }
+    if (groups == 0) return {};
     const Context context = set.context();
     // Only a float step can be refused (>= 2**63: no exact cycle); an int step never is.
     const bool refusals = std::is_floating_point_v<Step> && set.may_reject();
@@ -387,6 +415,8 @@ Outcome evaluate(const ScheduleSet& set, const Step* steps, std::size_t n, Out* 
     std::atomic<std::size_t> first_bad{n}, first_refused{n};
     bool completed;
     if (n <= few_steps && groups > 1) {
+        Step few[few_steps];
+        const Step* steps = source.block(0, n, few);
         completed = parallel_for(
             groups, opt.max_threads,
             [&](std::size_t begin, std::size_t end) {
@@ -411,11 +441,12 @@ Outcome evaluate(const ScheduleSet& set, const Step* steps, std::size_t n, Out* 
                 // is seen in group 0 by the chunk that holds it.
                 std::size_t g = begin / n;
                 std::size_t i = begin % n;
+                Step buffer[Source::all_valid ? check_block : 1];
                 while (begin < end) {
                     const std::size_t len = std::min(n - i, end - begin);
                     for (std::size_t b = 0; b < len; b += check_block) {
                         const std::size_t m = std::min(check_block, len - b);
-                        const Step* src = steps + i + b;
+                        const Step* src = source.block(i + b, m, buffer);
                         if (checked) {
                             const std::size_t k = first_invalid_in(src, m);
                             if (k != m) return keep_min(first_bad, i + b + k);
@@ -443,6 +474,24 @@ Outcome evaluate(const ScheduleSet& set, const Step* steps, std::size_t n, Out* 
     if (first_bad.load() != n) return {Outcome::invalid_step, first_bad.load()};
     if (first_refused.load() != n) return {Outcome::refused_step, first_refused.load()};
     return {};
+}
+}  // namespace detail
+
+// out[g * n + i] = schedule g at steps[i], for every g in the set and i < n. A float
+// Out is the double result rounded once.
+template <class Step, class Out>
+Outcome evaluate(const ScheduleSet& set, const Step* steps, std::size_t n, Out* out,
+                 const Options& opt) {
+    return detail::evaluate_from(set, detail::ArraySteps<Step>{steps}, n, out, opt);
+}
+
+// The same at the steps start + i * stride, i < n (a Python range), each of which the
+// caller has checked is in [0, 2**63 - 1] (the first and the last are enough). The steps
+// are made a block at a time where they are used: no array of them is read or written.
+template <class Out>
+Outcome evaluate_range(const ScheduleSet& set, std::int64_t start, std::int64_t stride,
+                       std::size_t n, Out* out, const Options& opt) {
+    return detail::evaluate_from(set, detail::RangeSteps{start, stride}, n, out, opt);
 }
 
 }  // namespace tml

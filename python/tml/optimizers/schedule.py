@@ -297,6 +297,8 @@ def _evaluate(compiled: _core.ScheduleSet, step: Any, out: Any, dtype: Any) -> A
     out_dtype = _float_dtype(
         dtype if dtype is not None or out is None else out.dtype.newbyteorder("=")
     )
+    if isinstance(step, range):
+        return _evaluate_range(compiled, step, out, out_dtype)
     steps = _as_steps(step)
     shape = steps.shape if compiled._single else (compiled._size(), *steps.shape)
     if out is None:
@@ -316,6 +318,34 @@ def _evaluate(compiled: _core.ScheduleSet, step: Any, out: Any, dtype: Any) -> A
         result = np.empty(shape, dtype=out_dtype)
         compiled._evaluate(steps, result, True)
         out[...] = result
+    return out
+
+
+def _evaluate_range(compiled: _core.ScheduleSet, steps: range, out: Any, out_dtype: Any) -> Any:
+    """A range of steps: `np.arange`'s values and errors, without making that array.
+
+    The core makes the steps a block at a time where they are used, so a long range
+    costs no memory for its steps.
+    """
+    n = len(steps) if -_INT64_MAX <= steps.stop - steps.start <= _INT64_MAX else -1
+    first, last = (steps[0], steps[-1]) if n > 0 else (0, 0)
+    if n < 0 or not (-_INT64_MAX - 1 <= min(first, last) and max(first, last) <= _INT64_MAX):
+        msg = f"steps {steps!r} do not fit in int64"
+        raise ValueError(msg)
+    if first < 0 or last < 0:  # the first negative one, as the array path names it
+        index = 0 if first < 0 else first // -steps.step + 1
+        msg = f"steps[{index}] = {steps[index]} is not a valid step: steps must be finite and >= 0"
+        raise ValueError(msg)
+    shape = (n,) if compiled._single else (compiled._size(), n)
+    if out is not None and out.shape != shape:
+        msg = f"out has shape {out.shape}, expected {shape}"
+        raise ValueError(msg)
+    direct = out is not None and out.flags.c_contiguous and out.flags.aligned and out.dtype.isnative
+    result = out if direct else np.empty(shape, dtype=out_dtype)
+    compiled._evaluate_range(first, steps.step, n, result)
+    if out is None or direct:
+        return result
+    out[...] = result
     return out
 
 
