@@ -582,3 +582,24 @@ def test_range_errors_match_the_array_path() -> None:
     with pytest.raises(ValueError, match="out has shape"):
         schedule(range(5), out=np.empty(4))
     assert_same_bits(schedule(range(2**63 - 3, 2**63)), schedule([2**63 - 3, 2**63 - 2, 2**63 - 1]))
+
+
+def test_private_range_entry_refuses_bad_arguments() -> None:
+    compiled = Schedule(COSINE)
+    out = np.empty(4)
+    for args, error in [
+        ((0, 1, 5, out), "out has 4 elements, expected 5"),
+        ((-1, 1, 4, out), r"\[0, 2\*\*63 - 1\]"),
+        ((3, -2, 4, out), r"\[0, 2\*\*63 - 1\]"),
+        ((2**62, 2**62, 4, out), r"\[0, 2\*\*63 - 1\]"),
+        ((0, 0, 4, out), "non-zero stride"),
+        ((0, 1, -1, out), "n >= 0"),
+    ]:
+        with pytest.raises(ValueError, match=error):
+            compiled._evaluate_range(*args)
+    with pytest.raises(TypeError, match="float64 or float32"):
+        compiled._evaluate_range(0, 1, 4, np.empty(4, dtype=np.int64))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        compiled._evaluate_range(0, 1, 4, np.empty(8)[::2])
+    with pytest.raises(OverflowError):
+        compiled._evaluate_range(2**64, 1, 4, out)

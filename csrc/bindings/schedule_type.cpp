@@ -189,13 +189,15 @@ void evaluate_into(const tml::ScheduleSet& set, PyArrayObject* steps, PyArrayObj
 }
 
 // Every schedule at the steps start + i * stride, i < n, into `out` (G * n elements, C
-// order). The caller has checked that every step is in [0, 2**63 - 1], so no step can be
-// invalid; an int step is never refused.
+// order). Every step must be in [0, 2**63 - 1] (checked here; the Python layer names the
+// first bad one first), so none is invalid, and an int step is never refused.
 void evaluate_range_into(const tml::ScheduleSet& set, std::int64_t start, std::int64_t stride,
                          std::size_t n, PyArrayObject* out) {
-    if (!PyArray_ISCARRAY(out) || static_cast<std::size_t>(PyArray_SIZE(out)) != set.size() * n)
-        throw py::value_error("out must be a C-contiguous array of " +
-                              std::to_string(set.size() * n) + " elements");
+    if (!PyArray_ISCARRAY(out))
+        throw py::value_error("out must be C-contiguous, aligned and writeable");
+    if (static_cast<std::size_t>(PyArray_SIZE(out)) != set.size() * n)
+        throw py::value_error("out has " + std::to_string(PyArray_SIZE(out)) +
+                              " elements, expected " + std::to_string(set.size() * n));
     // The steps run monotonically from the first to the last: both in range is enough.
     std::int64_t span = 0, last = start;
     if (n > 0 &&
