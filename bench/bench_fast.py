@@ -273,6 +273,7 @@ def bench_kind(ctx: Context, kind: str, n: int) -> None:
         "exact": lambda: exact(steps),
         "fill": lambda: np.full(n, 0.5),
         "fast32": lambda: fast(steps, dtype=np.float32),
+        "fast32 range": lambda: fast(range(n), dtype=np.float32),
         "fill32": lambda: np.full(n, 0.5, dtype=np.float32),
     }
     t, got = measure(fns, ctx.budget_s, min_repeats=ctx.min_repeats)
@@ -289,6 +290,15 @@ def bench_kind(ctx: Context, kind: str, n: int) -> None:
     row = ctx.bench.compare("kinds", kind, size, "fast, float32", t["fast32"])
     target = FLOAT32_TARGET if graded else None
     row.over("fill floor float32", t["fill32"], agree32, target, unit="floor")
+    # The same steps as a range, which the core makes where it uses them: no 8-byte step
+    # is read, so this row shows the float32 output alone against its floor.
+    agree_range = check.bitwise(
+        f"{label} float32 range",
+        got["fast32 range"].astype(np.float64),
+        got["fast32"].astype(np.float64),
+    )
+    row = ctx.bench.compare("kinds", kind, size, "fast, float32, range(N)", t["fast32 range"])
+    row.over("fill floor float32", t["fill32"], agree_range, None, unit="floor")
     fast_t = t["fast"]
     del got, want
     if cosine:

@@ -380,12 +380,14 @@ struct RangeSteps {
     static constexpr bool all_valid = true;
     std::int64_t start, stride;
     const std::int64_t* block(std::size_t i, std::size_t m, std::int64_t* buffer) const {
-        // In unsigned arithmetic: each value is in range, k * stride may not be alone.
-        const auto first = static_cast<std::uint64_t>(start) +
-                           static_cast<std::uint64_t>(i) * static_cast<std::uint64_t>(stride);
-        for (std::size_t k = 0; k < m; ++k)
-            buffer[k] = static_cast<std::int64_t>(first + static_cast<std::uint64_t>(k) *
-                                                              static_cast<std::uint64_t>(stride));
+        // In unsigned arithmetic: each value is in range, i * stride may not be alone. An
+        // induction (a running sum) vectorises; a 64-bit multiply per step does not.
+        auto value = static_cast<std::uint64_t>(start) +
+                     static_cast<std::uint64_t>(i) * static_cast<std::uint64_t>(stride);
+        for (std::size_t k = 0; k < m; ++k) {
+            buffer[k] = static_cast<std::int64_t>(value);
+            value += static_cast<std::uint64_t>(stride);
+        }
         return buffer;
     }
 };
