@@ -582,6 +582,7 @@ def test_range_errors_match_the_array_path() -> None:
     with pytest.raises(ValueError, match="out has shape"):
         schedule(range(5), out=np.empty(4))
     assert_same_bits(schedule(range(2**63 - 3, 2**63)), schedule([2**63 - 3, 2**63 - 2, 2**63 - 1]))
+    assert_same_bits(schedule(range(0, 2**63 + 5, 2**63 - 1)), schedule([0, 2**63 - 1]))
 
 
 def test_private_range_entry_refuses_bad_arguments() -> None:

@@ -327,9 +327,12 @@ def _evaluate_range(compiled: _core.ScheduleSet, steps: range, out: Any, out_dty
     The core makes the steps a block at a time where they are used, so a long range
     costs no memory for its steps.
     """
-    n = len(steps) if -_INT64_MAX <= steps.stop - steps.start <= _INT64_MAX else -1
+    try:
+        n = len(steps)  # OverflowError beyond sys.maxsize steps
+    except OverflowError:
+        n = -1
     first, last = (steps[0], steps[-1]) if n > 0 else (0, 0)
-    if n < 0 or not (-_INT64_MAX - 1 <= min(first, last) and max(first, last) <= _INT64_MAX):
+    if n < 0 or min(first, last) < -_INT64_MAX - 1 or max(first, last) > _INT64_MAX:
         msg = f"steps {steps!r} do not fit in int64"
         raise ValueError(msg)
     if first < 0 or last < 0:  # the first negative one, as the array path names it
