@@ -45,17 +45,14 @@ constexpr std::size_t keep_gil_below = std::size_t{1} << 14;
 // Schedule 0 of a set at one step, compiled for its kind: a single Schedule's scalar
 // call jumps straight to its formula.
 using FirstValue = double (*)(const tml::ScheduleSet&, const ScalarStep&);
-template <class K>
+template <class K, bool fast>
 double first_value(const tml::ScheduleSet& set, const ScalarStep& s) {
     const K& kind = set.pool().of<K>()[set[0].index];
     const tml::Context c = set.context();
-    return s.is_int ? kind(s.i, c) : kind(s.d, c);
-}
-template <class K>
-double first_fast_value(const tml::ScheduleSet& set, const ScalarStep& s) {
-    const K& kind = set.pool().of<K>()[set[0].index];
-    const tml::Context c = set.context();
-    return s.is_int ? tml::fast_value(kind, s.i, c) : tml::fast_value(kind, s.d, c);
+    if constexpr (fast)
+        return s.is_int ? tml::fast_value(kind, s.i, c) : tml::fast_value(kind, s.d, c);
+    else
+        return s.is_int ? kind(s.i, c) : kind(s.d, c);
 }
 
 struct SetObject {
@@ -129,10 +126,8 @@ tml::Outcome run_evaluation(const tml::ScheduleSet& set, std::size_t n, tml::Che
 }
 
 template <class Step, class Out>
-void evaluate_typed(const tml::ScheduleSet& set, PyArrayObject* steps, PyArrayObject* out,
-                    tml::Check check) {
+void evaluate_typed(const tml::ScheduleSet& set, PyArrayObject* steps, Out* dst, tml::Check check) {
     const auto* src = static_cast<const Step*>(PyArray_DATA(steps));
-    auto* dst = static_cast<Out*>(PyArray_DATA(out));
     const auto n = static_cast<std::size_t>(PyArray_SIZE(steps));
     const tml::Outcome outcome = run_evaluation(
         set, n, check, [&](const tml::Options& o) { return tml::evaluate(set, src, n, dst, o); });
@@ -155,6 +150,20 @@ bool is_dtype(PyArrayObject* a, int type_num) {
     return PyArray_TYPE(a) == type_num && PyArray_ISNOTSWAPPED(a);
 }
 
+// f(out's data as double* or float*), the two result dtypes; any other is a TypeError.
+template <class F>
+auto with_out_data(PyArrayObject* out, const F& f) {
+    if (is_dtype(out, NPY_FLOAT64)) return f(static_cast<double*>(PyArray_DATA(out)));
+    if (is_dtype(out, NPY_FLOAT32)) return f(static_cast<float*>(PyArray_DATA(out)));
+    throw py::type_error("out must be native float64 or float32");
+}
+
+void check_out_size(PyArrayObject* out, std::size_t expected) {
+    if (static_cast<std::size_t>(PyArray_SIZE(out)) != expected)
+        throw py::value_error("out has " + std::to_string(PyArray_SIZE(out)) +
+                              " elements, expected " + std::to_string(expected));
+}
+
 // Every schedule at every step into `out` (shape (G, *steps.shape), or steps.shape for
 // one schedule, flattened). Both arrays must already be C-contiguous, aligned and native
 // with the dtypes checked here: the Python layer converts once, so nothing is copied
@@ -165,27 +174,16 @@ void evaluate_into(const tml::ScheduleSet& set, PyArrayObject* steps, PyArrayObj
     const auto check = scratch ? tml::Check::while_writing : tml::Check::before_writing;
     if (!PyArray_ISCARRAY_RO(steps) || !PyArray_ISCARRAY(out))
         throw py::value_error("steps and out must be C-contiguous, aligned and writeable (out)");
-    const auto n = static_cast<std::size_t>(PyArray_SIZE(steps));
-    if (static_cast<std::size_t>(PyArray_SIZE(out)) != set.size() * n)
-        throw py::value_error("out has " + std::to_string(PyArray_SIZE(out)) +
-                              " elements, expected " + std::to_string(set.size() * n));
+    check_out_size(out, set.size() * static_cast<std::size_t>(PyArray_SIZE(steps)));
     const bool int_steps = is_dtype(steps, NPY_INT64);
     if (!int_steps && !is_dtype(steps, NPY_FLOAT64))
         throw py::type_error("steps must be native int64 or float64 here");
-    const bool doubles = is_dtype(out, NPY_FLOAT64);
-    if (!doubles && !is_dtype(out, NPY_FLOAT32))
-        throw py::type_error("out must be native float64 or float32");
-    if (int_steps) {
-        if (doubles)
-            evaluate_typed<std::int64_t, double>(set, steps, out, check);
+    with_out_data(out, [&](auto* dst) {
+        if (int_steps)
+            evaluate_typed<std::int64_t>(set, steps, dst, check);
         else
-            evaluate_typed<std::int64_t, float>(set, steps, out, check);
-    } else {
-        if (doubles)
-            evaluate_typed<double, double>(set, steps, out, check);
-        else
-            evaluate_typed<double, float>(set, steps, out, check);
-    }
+            evaluate_typed<double>(set, steps, dst, check);
+    });
 }
 
 // Every schedule at the steps start + i * stride, i < n, into `out` (G * n elements, C
@@ -195,29 +193,18 @@ void evaluate_range_into(const tml::ScheduleSet& set, std::int64_t start, std::i
                          std::size_t n, PyArrayObject* out) {
     if (!PyArray_ISCARRAY(out))
         throw py::value_error("out must be C-contiguous, aligned and writeable");
-    if (static_cast<std::size_t>(PyArray_SIZE(out)) != set.size() * n)
-        throw py::value_error("out has " + std::to_string(PyArray_SIZE(out)) +
-                              " elements, expected " + std::to_string(set.size() * n));
+    check_out_size(out, set.size() * n);
     // The steps run monotonically from the first to the last: both in range is enough.
     std::int64_t span = 0, last = start;
     if (n > 0 &&
         (start < 0 || __builtin_mul_overflow(static_cast<std::int64_t>(n - 1), stride, &span) ||
          __builtin_add_overflow(start, span, &last) || last < 0))
         throw py::value_error("a range of steps must stay in [0, 2**63 - 1]");
-    tml::Outcome outcome;
-    if (is_dtype(out, NPY_FLOAT64)) {
-        auto* dst = static_cast<double*>(PyArray_DATA(out));
-        outcome = run_evaluation(set, n, tml::Check::before_writing, [&](const tml::Options& o) {
+    const tml::Outcome outcome = with_out_data(out, [&](auto* dst) {
+        return run_evaluation(set, n, tml::Check::before_writing, [&](const tml::Options& o) {
             return tml::evaluate_range(set, start, stride, n, dst, o);
         });
-    } else if (is_dtype(out, NPY_FLOAT32)) {
-        auto* dst = static_cast<float*>(PyArray_DATA(out));
-        outcome = run_evaluation(set, n, tml::Check::before_writing, [&](const tml::Options& o) {
-            return tml::evaluate_range(set, start, stride, n, dst, o);
-        });
-    } else {
-        throw py::type_error("out must be native float64 or float32");
-    }
+    });
     if (outcome.status == tml::Outcome::interrupted) throw py::error_already_set();
     if (outcome.status != tml::Outcome::ok)  // no valid int step is invalid or refused
         throw std::logic_error("a range step was refused");
@@ -230,18 +217,10 @@ void evaluate_scalar_into(const tml::ScheduleSet& set, py::handle step, PyArrayO
         throw py::value_error("out must be a C-contiguous array of one element per schedule");
     tml::Options options;  // one step: a pass over G schedules, on this thread
     options.max_threads = max_threads.load();
-    tml::Outcome outcome;
-    if (is_dtype(out, NPY_FLOAT64)) {
-        auto* dst = static_cast<double*>(PyArray_DATA(out));
-        outcome = s.is_int ? tml::evaluate(set, &s.i, 1, dst, options)
-                           : tml::evaluate(set, &s.d, 1, dst, options);
-    } else if (is_dtype(out, NPY_FLOAT32)) {
-        auto* dst = static_cast<float*>(PyArray_DATA(out));
-        outcome = s.is_int ? tml::evaluate(set, &s.i, 1, dst, options)
-                           : tml::evaluate(set, &s.d, 1, dst, options);
-    } else {
-        throw py::type_error("out must be native float64 or float32");
-    }
+    const tml::Outcome outcome = with_out_data(out, [&](auto* dst) {
+        return s.is_int ? tml::evaluate(set, &s.i, 1, dst, options)
+                        : tml::evaluate(set, &s.d, 1, dst, options);
+    });
     if (outcome.status != tml::Outcome::ok) throw_refused("step", step);
 }
 
@@ -320,13 +299,13 @@ PyObject* set_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
             PyObject* obj = type->tp_alloc(type, 0);
             if (obj == nullptr) return nullptr;
             SetObject* self = as_set(obj);
-            self->first =
-                single ? tml::with_kind((*set)[0].kind,
-                                        [fast](auto tag) -> FirstValue {
-                                            using K = typename decltype(tag)::type;
-                                            return fast ? &first_fast_value<K> : &first_value<K>;
-                                        })
-                       : nullptr;
+            self->first = single ? tml::with_kind((*set)[0].kind,
+                                                  [fast](auto tag) -> FirstValue {
+                                                      using K = typename decltype(tag)::type;
+                                                      return fast ? &first_value<K, true>
+                                                                  : &first_value<K, false>;
+                                                  })
+                                 : nullptr;
             new (&self->set) std::shared_ptr<const tml::ScheduleSet>(std::move(set));
             self->names = name_tuple.release().ptr();
             self->single = single;
