@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias, overload
 
 import numpy as np
@@ -301,22 +301,45 @@ def _evaluate(compiled: _core.ScheduleSet, step: Any, out: Any, dtype: Any) -> A
         return _evaluate_range(compiled, step, out, out_dtype)
     steps = _as_steps(step)
     shape = steps.shape if compiled._single else (compiled._size(), *steps.shape)
+    # Only float steps can be refused by a schedule (cycles counted exactly take float
+    # steps below 2**63): those are found while writing, so they go through a scratch.
+    refusable = compiled._may_reject and steps.dtype.kind == "f"
+    return _write_results(
+        shape,
+        out,
+        out_dtype,
+        lambda dst, scratch: compiled._evaluate(steps, dst, scratch),
+        direct_ok=out is None or not (refusable or np.may_share_memory(out, steps)),
+    )
+
+
+def _write_results(
+    shape: tuple[int, ...],
+    out: Any,
+    out_dtype: Any,
+    write: Callable[[np.ndarray, bool], None],
+    *,
+    direct_ok: bool = True,
+) -> Any:
+    """Results of `shape` written by `write(array, scratch)`: into a fresh array, or `out`.
+
+    `write` fills `out` itself where `out` is C-contiguous, aligned and native and
+    `direct_ok` (every step is then checked before `out` is written, so an error leaves it
+    untouched); otherwise it fills a fresh scratch array (checked block by block while
+    written), copied into `out`.
+    """
     if out is None:
         result = np.empty(shape, dtype=out_dtype)
-        compiled._evaluate(steps, result, True)
+        write(result, True)
         return result
     if out.shape != shape:
         msg = f"out has shape {out.shape}, expected {shape}"
         raise ValueError(msg)
-    direct = out.flags.c_contiguous and out.flags.aligned and out.dtype.isnative
-    # Only float steps can be refused by a schedule (cycles counted exactly take float
-    # steps below 2**63): those are found while writing, so they go through a scratch.
-    refusable = compiled._may_reject and steps.dtype.kind == "f"
-    if direct and not refusable and not np.may_share_memory(out, steps):
-        compiled._evaluate(steps, out)  # every step is checked before out is written
+    if direct_ok and out.flags.c_contiguous and out.flags.aligned and out.dtype.isnative:
+        write(out, False)
     else:  # strided, byte-swapped, aliasing the steps, or refusals found while writing
         result = np.empty(shape, dtype=out_dtype)
-        compiled._evaluate(steps, result, True)
+        write(result, True)
         out[...] = result
     return out
 
@@ -340,16 +363,9 @@ def _evaluate_range(compiled: _core.ScheduleSet, steps: range, out: Any, out_dty
         msg = f"steps[{index}] = {steps[index]} is not a valid step: steps must be finite and >= 0"
         raise ValueError(msg)
     shape = (n,) if compiled._single else (compiled._size(), n)
-    if out is not None and out.shape != shape:
-        msg = f"out has shape {out.shape}, expected {shape}"
-        raise ValueError(msg)
-    direct = out is not None and out.flags.c_contiguous and out.flags.aligned and out.dtype.isnative
-    result = out if direct else np.empty(shape, dtype=out_dtype)
-    compiled._evaluate_range(first, steps.step, n, result)
-    if out is None or direct:
-        return result
-    out[...] = result
-    return out
+    return _write_results(
+        shape, out, out_dtype, lambda dst, _: compiled._evaluate_range(first, steps.step, n, dst)
+    )
 
 
 def _evaluate_scalar(compiled: _core.ScheduleSet, step: int | float, out: Any, dtype: Any) -> Any:
