@@ -11,7 +11,11 @@ busiest region (`kinds.probe_step`), all contenders of a kind timed interleaved:
   object (its if-chain of attribute reads, then the formula in Python; target <= 1x);
 - `Schedule(cfg)(np.arange(10))` against `np.cos(a * k)` on the same array (<= 0.6x);
 - `Schedules` of 100 configs of the kind at one step against `np.cos(a * k)` on 100
-  elements (<= 0.4x), and once more with 100 configs of mixed kinds.
+  elements (<= 0.4x), and once more with 100 configs of mixed kinds. The configs are
+  scaled copies (one shape, distinct rates: a multi-task model's towers), whose libm
+  calls at one step are shared (LibmMemo in csrc/tml/kinds.hpp); the mixed set is timed
+  again with distinct shapes (each config's regions at its own scale), where no two
+  schedules share a call.
 
 Then two scaling tables, per call and per element, so that one sees where the fixed
 cost ends and the per-element cost begins: `Schedule(cfg)(np.arange(n))` and
@@ -84,6 +88,16 @@ def group_configs(kind_list: Sequence[str], g: int) -> list[dict[str, Any]]:
     """G configs cycling through `kind_list`, each a scaled copy (distinct learning rates)."""
     return [
         kinds.scaled(kinds.config(kind_list[i % len(kind_list)], N), FACTORS[i % len(FACTORS)])
+        for i in range(g)
+    ]
+
+
+def distinct_configs(kind_list: Sequence[str], g: int) -> list[dict[str, Any]]:
+    """G configs cycling through `kind_list`, each at its own scale: no two alike in shape."""
+    return [
+        kinds.scaled(
+            kinds.config(kind_list[i % len(kind_list)], N + 37 * i), FACTORS[i % len(FACTORS)]
+        )
         for i in range(g)
     ]
 
@@ -166,19 +180,26 @@ def bench_kind(bench: Bench, kind: str, sample_s: float, repeats: int) -> None:
 
 
 def bench_mixed(bench: Bench, accepted: Sequence[str], sample_s: float, repeats: int) -> None:
-    """Schedules of 100 configs of every accepted kind, in turn, at one step."""
+    """Schedules of 100 configs of every accepted kind, in turn, at one step.
+
+    Twice: scaled copies of one config per kind, then configs of distinct shapes.
+    """
     step = N // 2
-    configs = group_configs(accepted, 100)
-    schedules = Schedules(configs)
-    ns = {"schedules": schedules, "step": step, "np": np, "a": A, "k": np.arange(100)}
-    stmts = {"ours": Stmt("schedules(step)", ns), "np.cos": Stmt("np.cos(a * k)", ns)}
+    sets = {
+        f"mixed ({len(accepted)} kinds)": group_configs(accepted, 100),
+        f"mixed ({len(accepted)} kinds), distinct shapes": distinct_configs(accepted, 100),
+    }
+    ns: dict[str, Any] = {"step": step, "np": np, "a": A, "k": np.arange(100)}
+    stmts = {"np.cos": Stmt("np.cos(a * k)", ns)}
+    for i, (case, configs) in enumerate(sets.items()):
+        ns[f"s{i}"] = Schedules(configs)
+        stmts[case] = Stmt(f"s{i}(step)", ns)
     t, got = measure(stmts, 0.0, sample_s=sample_s, repeats=repeats)
-    agree = bench.checks.bitwise(
-        "mixed kinds: Schedules(100)(step) vs Schedule", got["ours"], package_values(configs, step)
-    )
-    case = f"mixed ({len(accepted)} kinds)"
-    row = bench.compare(SECTION, case, "G=100", "Schedules(100)(step)", t["ours"])
-    row.over("np.cos(a * k), 100 el.", t["np.cos"], f"{agree} (ours vs scalars)", OVER_NP100)
+    for case, configs in sets.items():
+        what = f"{case}: Schedules(100)(step) vs Schedule"
+        agree = bench.checks.bitwise(what, got[case], package_values(configs, step))
+        row = bench.compare(SECTION, case, "G=100", "Schedules(100)(step)", t[case])
+        row.over("np.cos(a * k), 100 el.", t["np.cos"], f"{agree} (ours vs scalars)", OVER_NP100)
 
 
 def bench_scaling(bench: Bench, accepted: Sequence[str], sample_s: float, repeats: int) -> None:

@@ -6,8 +6,10 @@ threads calling one object at once. Expected values come from the oracle.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import pickle
+import re
 import textwrap
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -21,8 +23,8 @@ from hypothesis import strategies as st
 
 import tml.optimizers
 import tml.optimizers.optimizer
+from tests.kinds import all_examples, edge_steps
 from tests.oracle import assert_same_bits, bits, namespace, reference_array, reference_lr
-from tests.strategies import edge_steps
 from tests.strategies import original_configs as configs
 from tests.support import run_python
 from tml.optimizers import LearningRate, Schedule, Schedules, compute_lr
@@ -389,3 +391,69 @@ def test_many_restart_schedules_past_the_lookahead_budget_agree() -> None:
         assert_same_bits(values[g], expected)
         assert_same_bits(Schedule(configs[g])(steps), expected)
     assert_same_bits(Schedules(configs)(64 * 49 + 1), values[:, 3])
+
+
+RATES = ("learning_rate", "final_learning_rate", "max_learning_rate", "constant")
+
+
+def _numbers(x: Any, key: Any = None) -> list[tuple[Any, Any, Any]]:
+    """(container, key, the rate field it belongs to) of every number in a config."""
+    items = x.items() if isinstance(x, dict) else enumerate(x) if isinstance(x, list) else ()
+    found = []
+    for k, value in items:
+        field = k if isinstance(k, str) else key
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            found.append((x, k, field))
+        else:
+            found += _numbers(value, field)
+    return found
+
+
+def _variants(config: Any) -> list[Any]:
+    """Valid copies of `config`: one number changed in each, or every rate doubled.
+
+    Floats change by a relative 2**-30, integers by one; doubled rates keep the shape.
+    """
+    candidates = []
+    for k in range(len(_numbers(config))):
+        changed = copy.deepcopy(config)
+        parent, key, _ = _numbers(changed)[k]
+        value = parent[key]
+        parent[key] = value + 1 if isinstance(value, int) else value * (1 + 2.0**-30)
+        candidates.append(changed)
+    doubled = copy.deepcopy(config)
+    for parent, key, field in _numbers(doubled):
+        if field in RATES or field == "learning_rate_values":
+            parent[key] *= 2
+    variants = []
+    for candidate in [*candidates, doubled]:
+        try:
+            Schedule(candidate)
+        except ValueError:  # out of a field's range, or breaking a rule between fields
+            continue
+        variants.append(candidate)
+    return variants
+
+
+@pytest.mark.parametrize(
+    "config", [c for _, c in all_examples()], ids=[i for i, _ in all_examples()]
+)
+def test_one_step_of_schedules_sharing_a_shape_is_each_alone(config: Any) -> None:
+    # At one step a set makes a libm call once for consecutive schedules whose cos or pow
+    # arguments have the same bits (LibmMemo). Runs of the same config (hits), a config
+    # after a copy with one number changed (a pow's base or exponent alone, a cos
+    # argument), and rates doubled: each row must be that schedule's bits alone.
+    variants = _variants(config)
+    configs = [config]
+    for v in variants:
+        configs += [v, v, config]
+    schedules = Schedules(configs)
+    singles = [Schedule(c) for c in configs]
+    for step in sorted(set(edge_steps(config)), key=lambda s: (float(s), type(s) is float)):
+        try:
+            expected = np.array([s(step) for s in singles])
+        except ValueError as refused:  # a float step past 2**63 for cycles: refused alike
+            with pytest.raises(ValueError, match=re.escape(str(refused))):
+                schedules(step)
+            continue
+        assert_same_bits(schedules(step), expected)

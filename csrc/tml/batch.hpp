@@ -327,6 +327,10 @@ void fast_members(const K* items, const ScheduleSet::Member* it, const ScheduleS
 template <class Step, class Out>
 void evaluate_by_kind(const ScheduleSet& set, std::size_t begin, std::size_t end, const Step* steps,
                       std::size_t n, Out* out, const Context& c) {
+    // One step, exact: schedules sharing a shape share their libm calls (LibmMemo).
+    LibmMemo memo;
+    Context one_step = c;
+    one_step.memo = &memo;
     for_each_kind([&](auto tag) {
         using K = typename decltype(tag)::type;
         const auto& members = set.members_of_kind(kind_index<K>);
@@ -353,7 +357,7 @@ void evaluate_by_kind(const ScheduleSet& set, std::size_t begin, std::size_t end
             // without a call per member).
             const Step s = steps[0];
             for (; it != members.end() && it->g < end; ++it)
-                out[it->g] = static_cast<Out>(items[it->index](s, c));
+                out[it->g] = static_cast<Out>(items[it->index](s, one_step));
         } else if (set.fast()) {
             for (; it != members.end() && it->g < end; ++it)
                 fill_fast(items[it->index], steps, n, out + std::size_t{it->g} * n, c);

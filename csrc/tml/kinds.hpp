@@ -30,6 +30,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <optional>
 #include <string>
@@ -81,6 +82,46 @@ struct Tables {
     }
 };
 
+// The last cos and pow the exact formulas computed, with the bits of their arguments.
+// Where a set evaluates many schedules at one step, consecutive schedules of a kind often
+// share their shape and differ only in their rates (a multi-task model's towers, param
+// groups scaled from one config): their cos and pow arguments are then the same bits, and
+// the call is made once. The same function of the same bits gives the same value, so the
+// results are bitwise those without the memo. One lives on the stack of each loop over a
+// set's members (batch.hpp's evaluate_by_kind), never shared between threads.
+class LibmMemo {
+  public:
+    double cos(double x) {
+        const std::uint64_t b = bits(x);
+        if (b != cos_x_) {
+            cos_v_ = std::cos(x);
+            cos_x_ = b;
+        }
+        return cos_v_;
+    }
+    double pow(double base, double y) {
+        const std::uint64_t b = bits(base), e = bits(y);
+        if (b != pow_b_ || e != pow_y_) {
+            pow_v_ = std::pow(base, y);
+            pow_b_ = b;
+            pow_y_ = e;
+        }
+        return pow_v_;
+    }
+
+  private:
+    static std::uint64_t bits(double x) {
+        std::uint64_t u;
+        std::memcpy(&u, &x, sizeof u);
+        return u;
+    }
+    // Primed with values C fixes for every libm (Annex F): cos(0) = 1, pow(1, y) = 1.
+    std::uint64_t cos_x_ = 0;  // bits of 0.0
+    double cos_v_ = 1.0;
+    std::uint64_t pow_b_ = 0x3ff0000000000000u, pow_y_ = 0x3ff0000000000000u;  // 1.0, 1.0
+    double pow_v_ = 1.0;
+};
+
 // What a formula reads besides its own fields.
 struct Context {
     const std::int64_t* ints = nullptr;
@@ -88,7 +129,17 @@ struct Context {
     const double* reals = nullptr;
     const Ref* refs = nullptr;
     const Pool* pool = nullptr;
+    LibmMemo* memo = nullptr;  // where set, the libm calls below go through it
 };
+
+namespace detail {
+// The exact formulas' libm calls: std::cos and std::pow, through the context's memo where
+// it has one.
+inline double libm_cos(double x, const Context& c) { return c.memo ? c.memo->cos(x) : std::cos(x); }
+inline double libm_pow(double base, double y, const Context& c) {
+    return c.memo ? c.memo->pow(base, y) : std::pow(base, y);
+}
+}  // namespace detail
 
 // How a kind's config is written: `{kind: {field: value, ...}}` for most, `{kind: value}`
 // for constant (its one field is the value), `{kind: [stage, ...]}` for sequence.
@@ -426,11 +477,11 @@ struct LinearRampToCosine {
         span = static_cast<double>(final_num_steps.i - num_ramp_steps.i);
     }
     template <class Step>
-    double operator()(Step s, const Context&) const {
+    double operator()(Step s, const Context& c) const {
         if (before(s, num_ramp_steps)) return slope * static_cast<double>(s);
         if (not_after(s, final_num_steps))
             return final_learning_rate +
-                   half_range * (1.0 + std::cos((pi * since(s, num_ramp_steps)) / span));
+                   half_range * (1.0 + detail::libm_cos((pi * since(s, num_ramp_steps)) / span, c));
         return final_learning_rate;
     }
     // Fast mode: cos_0_pi for std::cos, the same argument (a division, as the exact path:
@@ -602,9 +653,10 @@ struct ExponentialDecay {
                  got());
     }
     template <class Step>
-    double operator()(Step s, const Context&) const {
+    double operator()(Step s, const Context& c) const {
         const double v =
-            learning_rate * std::pow(decay_rate, detail::periods(s, decay_steps, staircase));
+            learning_rate *
+            detail::libm_pow(decay_rate, detail::periods(s, decay_steps, staircase), c);
         if (!final_learning_rate.set) return v;
         return decay_rate < 1.0 ? detail::max_py(v, final_learning_rate.value)
                                 : detail::min_py(v, final_learning_rate.value);
@@ -755,10 +807,10 @@ struct PolynomialDecay {
         range = learning_rate - final_learning_rate;
     }
     template <class Step>
-    double operator()(Step s, const Context&) const {
+    double operator()(Step s, const Context& c) const {
         if (!before(s, num_steps)) return final_learning_rate;
         const double x = 1.0 - as_double(s) / num_steps.d;
-        return range * (power == 1.0 ? x : std::pow(x, power)) + final_learning_rate;
+        return range * (power == 1.0 ? x : detail::libm_pow(x, power, c)) + final_learning_rate;
     }
     // The formula above in three passes over a block: the bases, the pow calls alone, the
     // affine map. The passes without a call vectorise, and the division's latency no
@@ -834,9 +886,10 @@ struct CosineDecay {
     }
     void finish(const Path&, Tables&) { half_range = (learning_rate - final_learning_rate) * 0.5; }
     template <class Step>
-    double operator()(Step s, const Context&) const {
+    double operator()(Step s, const Context& c) const {
         if (!not_after(s, num_steps)) return final_learning_rate;
-        return final_learning_rate + half_range * (1.0 + std::cos(pi * as_double(s) / num_steps.d));
+        return final_learning_rate +
+               half_range * (1.0 + detail::libm_cos(pi * as_double(s) / num_steps.d, c));
     }
     // Fast mode: cos_0_pi for std::cos, the same argument (in [0, pi] up to N).
     template <class Choose = detail::Blend, class Step>
@@ -1096,19 +1149,19 @@ struct CosineRestarts {
         peaks = {static_cast<std::uint32_t>(t.reals.size()), static_cast<std::uint32_t>(count)};
         for (std::int64_t i = 0; i < count; ++i) t.reals.push_back(peak_at(i));
     }
-    double at(double peak, double position, double length) const {
+    double at(double peak, double position, double length, const Context& ctx) const {
         if (std::isnan(peak)) return final_learning_rate;
-        return final_learning_rate +
-               (peak - final_learning_rate) * 0.5 * (1.0 + std::cos(pi * position / length));
+        return final_learning_rate + (peak - final_learning_rate) * 0.5 *
+                                         (1.0 + detail::libm_cos(pi * position / length, ctx));
     }
     double operator()(std::int64_t s, const Context& ctx) const {
         const Cycle c = cycle_of(s);
-        return at(peak_of(c, ctx), static_cast<double>(s - c.start), c.length);
+        return at(peak_of(c, ctx), static_cast<double>(s - c.start), c.length, ctx);
     }
     double operator()(double t, const Context& ctx) const {
         if (!(t < two_63)) return std::numeric_limits<double>::quiet_NaN();  // refused
         const Cycle c = cycle_of(floor_step(t));
-        return at(peak_of(c, ctx), position(t, c.start), c.length);
+        return at(peak_of(c, ctx), position(t, c.start), c.length, ctx);
     }
     // Batch form: steps come in runs inside one cycle, each run with its cycle and peak
     // found once (a cycle search and a pow per run, not per step); the same formula.
@@ -1129,8 +1182,8 @@ struct CosineRestarts {
             },
             [&](const ExactCycle& e, const std::int64_t* run, std::size_t m, Out* to) {
                 for (std::size_t k = 0; k < m; ++k)
-                    to[k] = static_cast<Out>(
-                        at(e.peak, static_cast<double>(run[k] - e.cycle.start), e.cycle.length));
+                    to[k] = static_cast<Out>(at(e.peak, static_cast<double>(run[k] - e.cycle.start),
+                                                e.cycle.length, ctx));
             });
     }
     // Float steps below 2**53 in runs (position() is t - S_i there); others one at a time.
@@ -1154,7 +1207,7 @@ struct CosineRestarts {
                 }
                 const double start = static_cast<double>(e.cycle.start);
                 for (std::size_t k = 0; k < m; ++k)
-                    to[k] = static_cast<Out>(at(e.peak, run[k] - start, e.cycle.length));
+                    to[k] = static_cast<Out>(at(e.peak, run[k] - start, e.cycle.length, c));
             });
     }
 
@@ -1349,24 +1402,25 @@ struct OneCycle {
             previous = ends[p];
         }
     }
-    double anneal_between(double start, double end, double pct) const {
-        if (anneal.index == 0) return end + (start - end) / 2.0 * (std::cos(pi * pct) + 1.0);
+    double anneal_between(double start, double end, double pct, const Context& c) const {
+        if (anneal.index == 0)
+            return end + (start - end) / 2.0 * (detail::libm_cos(pi * pct, c) + 1.0);
         return (end - start) * pct + start;
     }
-    double at(double t) const {  // 0 <= t <= T - 1
+    double at(double t, const Context& c) const {  // 0 <= t <= T - 1
         double start = 0.0;
         for (int p = 0; p < phases; ++p) {
             if (t <= ends[p] || p == phases - 1)
-                return anneal_between(from[p], to[p], (t - start) / (ends[p] - start));
+                return anneal_between(from[p], to[p], (t - start) / (ends[p] - start), c);
             start = ends[p];
         }
         return minimum;  // unreachable: the last phase always answers
     }
-    double operator()(std::int64_t s, const Context&) const {
-        return s > total_steps.i - 1 ? minimum : at(static_cast<double>(s));
+    double operator()(std::int64_t s, const Context& c) const {
+        return s > total_steps.i - 1 ? minimum : at(static_cast<double>(s), c);
     }
-    double operator()(double t, const Context&) const {
-        return t > static_cast<double>(total_steps.i - 1) ? minimum : at(t);
+    double operator()(double t, const Context& c) const {
+        return t > static_cast<double>(total_steps.i - 1) ? minimum : at(t, c);
     }
 
     // Fast mode: cos_0_pi for the cos anneal's std::cos (pi * pct is in [0, pi] in the
@@ -1427,10 +1481,10 @@ struct OneCycle {
             out.push_back(static_cast<std::int64_t>(std::floor(ends[p])) + 1);
         out.push_back(total_steps.i);
     }
-    std::optional<std::int64_t> flat_from(const Context&) const {
+    std::optional<std::int64_t> flat_from(const Context& c) const {
         // The last phase ends on the minimum exactly with cos; linear may miss it by an ulp.
-        return at(static_cast<double>(total_steps.i - 1)) == minimum ? total_steps.i - 1
-                                                                     : total_steps.i;
+        return at(static_cast<double>(total_steps.i - 1), c) == minimum ? total_steps.i - 1
+                                                                        : total_steps.i;
     }
     std::optional<std::int64_t> period(const Context&) const { return std::nullopt; }
     bool fast_is_exact() const { return anneal.index == 1; }  // linear: no cos call
@@ -1486,27 +1540,27 @@ struct Cyclic {
                      ", step_size_down=" + repr(step_size_down.value.i));
         amplitude = max_learning_rate - learning_rate;
     }
-    double scale_of(std::int64_t c, double t) const {
+    double scale_of(std::int64_t c, double t, const Context& ctx) const {
         if (mode.index == 0) return 1.0;
-        if (mode.index == 1) return 1.0 / std::pow(2.0, static_cast<double>(c));
-        return std::pow(gamma, t);
+        if (mode.index == 1) return 1.0 / detail::libm_pow(2.0, static_cast<double>(c), ctx);
+        return detail::libm_pow(gamma, t, ctx);
     }
-    double operator()(std::int64_t s, const Context&) const {
+    double operator()(std::int64_t s, const Context& ctx) const {
         const std::int64_t c = s / cycle;
         const std::int64_t p = s - c * cycle;
         const double scale = p < step_size_up.i
                                  ? static_cast<double>(p) / step_size_up.d
                                  : static_cast<double>(cycle - p) / step_size_down.value.d;
-        return learning_rate + amplitude * scale * scale_of(c, as_double(s));
+        return learning_rate + amplitude * scale * scale_of(c, as_double(s), ctx);
     }
-    double operator()(double t, const Context&) const {
+    double operator()(double t, const Context& ctx) const {
         if (!(t < two_63)) return std::numeric_limits<double>::quiet_NaN();  // refused
         const std::int64_t c = floor_step(t) / cycle;
         const double p = position(t, c * cycle);
         const double scale = p < step_size_up.d
                                  ? p / step_size_up.d
                                  : (static_cast<double>(cycle) - p) / step_size_down.value.d;
-        return learning_rate + amplitude * scale * scale_of(c, t);
+        return learning_rate + amplitude * scale * scale_of(c, t, ctx);
     }
 
     // Fast mode: triangular2's 2.0 ** c is fast::exp2 of an integer, exact (so triangular
@@ -1675,22 +1729,22 @@ struct WarmupStableDecay {
         decay_start = num_warmup_steps.i + num_stable_steps.i;
         end = decay_start + num_decay_steps.i;
     }
-    double decay(double p, double left) const {
+    double decay(double p, double left, const Context& c) const {
         switch (decay_shape.index) {
             case 0:
-                return final_learning_rate + half_range * (1.0 + std::cos(pi * p));
+                return final_learning_rate + half_range * (1.0 + detail::libm_cos(pi * p, c));
             case 1:
                 return final_learning_rate + range * (left / num_decay_steps.d);
             default:
                 return final_learning_rate + range * (1.0 - std::sqrt(p));
         }
     }
-    double operator()(std::int64_t s, const Context&) const {
+    double operator()(std::int64_t s, const Context& c) const {
         if (s < num_warmup_steps.i) return slope * as_double(s);
         if (s < decay_start) return learning_rate;
         if (s < end)
             return decay(static_cast<double>(s - decay_start) / num_decay_steps.d,
-                         static_cast<double>(end - s));
+                         static_cast<double>(end - s), c);
         return final_learning_rate;
     }
     // Fast mode: cos_0_pi for the cosine shape's std::cos (pi * p is in [0, pi] in the
@@ -1766,12 +1820,12 @@ struct WarmupStableDecay {
                 return detail::fast_loop(steps, n, out, [k](Step s) { return k.fast_at<2>(s); });
         }
     }
-    double operator()(double t, const Context&) const {
+    double operator()(double t, const Context& c) const {
         if (t < num_warmup_steps.d) return slope * t;
         if (before_int(t, decay_start)) return learning_rate;
         if (before_int(t, end))
             return decay((t - num_warmup_steps.d - num_stable_steps.d) / num_decay_steps.d,
-                         static_cast<double>(end) - t);
+                         static_cast<double>(end) - t, c);
         return final_learning_rate;
     }
     void breakpoints(const Context&, std::vector<std::int64_t>& out) const {
