@@ -386,11 +386,13 @@ struct RangeSteps {
     const std::int64_t* block(std::size_t i, std::size_t m, std::int64_t* buffer) const {
         // In unsigned arithmetic: each value is in range, i * stride may not be alone. An
         // induction (a running sum) vectorises; a 64-bit multiply per step does not.
-        auto value = static_cast<std::uint64_t>(start) +
-                     static_cast<std::uint64_t>(i) * static_cast<std::uint64_t>(stride);
+        // The stride as a local: read through `this`, it would be read again after every
+        // store (buffer might alias it), and the loop would not vectorise.
+        const auto step = static_cast<std::uint64_t>(stride);
+        auto value = static_cast<std::uint64_t>(start) + static_cast<std::uint64_t>(i) * step;
         for (std::size_t k = 0; k < m; ++k) {
             buffer[k] = static_cast<std::int64_t>(value);
-            value += static_cast<std::uint64_t>(stride);
+            value += step;
         }
         return buffer;
     }
