@@ -1425,37 +1425,41 @@ struct OneCycle {
 
     // Fast mode: cos_0_pi for the cos anneal's std::cos (pi * pct is in [0, pi] in the
     // phase that holds t); the linear anneal has no libm call and gives bitwise the exact
-    // values. Every phase is computed and the one holding t chosen, as at() chooses it.
-    template <int phase_count, bool cosine, class Choose>
+    // values. The phase holding t is chosen as at() chooses it, but before its anneal:
+    // its start, end and values are selected (fast::select), then the anneal is computed
+    // once, the same operations on the same values as at() for that phase, so the same
+    // bits at the cost of one phase (one division, one cos) whatever the phase count.
+    template <int phase_count, bool cosine>
     double fast_at(double t) const {
-        const auto phase_value = [&](int p, double start) {
-            const double pct = (t - start) / (ends[p] - start);
-            if constexpr (cosine)
-                return to[p] + (from[p] - to[p]) / 2.0 * (fast::cos_0_pi(pi * pct) + 1.0);
-            else
-                return (to[p] - from[p]) * pct + from[p];
-        };
-        const auto later = [&] {
-            if constexpr (phase_count == 3)
-                return Choose::choose(
-                    fast::less_mask(ends[1], t), [&] { return phase_value(2, ends[1]); },
-                    [&] { return phase_value(1, ends[0]); });
-            return phase_value(1, ends[0]);
-        };
-        return Choose::choose(fast::less_mask(ends[0], t), later,
-                              [&] { return phase_value(0, 0.0); });
+        const fast::Mask past_first = fast::less_mask(ends[0], t);
+        double start = fast::select(past_first, ends[0], 0.0);
+        double end = fast::select(past_first, ends[1], ends[0]);
+        double a = fast::select(past_first, from[1], from[0]);
+        double b = fast::select(past_first, to[1], to[0]);
+        if constexpr (phase_count == 3) {
+            const fast::Mask past_second = fast::less_mask(ends[1], t);
+            start = fast::select(past_second, ends[1], start);
+            end = fast::select(past_second, ends[2], end);
+            a = fast::select(past_second, from[2], a);
+            b = fast::select(past_second, to[2], b);
+        }
+        const double pct = (t - start) / (end - start);
+        if constexpr (cosine)
+            return b + (a - b) / 2.0 * (fast::cos_0_pi(pi * pct) + 1.0);
+        else
+            return (b - a) * pct + a;
     }
     template <int phase_count, bool cosine, class Choose = detail::Blend>
     double fast_of(std::int64_t s) const {
         return Choose::choose(
             fast::less_mask(total_steps.i - 1, s), [&] { return minimum; },
-            [&] { return fast_at<phase_count, cosine, Choose>(as_double(s)); });
+            [&] { return fast_at<phase_count, cosine>(as_double(s)); });
     }
     template <int phase_count, bool cosine, class Choose = detail::Blend>
     double fast_of(double t) const {
         return Choose::choose(
             fast::less_mask(static_cast<double>(total_steps.i - 1), t), [&] { return minimum; },
-            [&] { return fast_at<phase_count, cosine, Choose>(t); });
+            [&] { return fast_at<phase_count, cosine>(t); });
     }
     template <class Choose = detail::Blend, class Step>
     double fast(Step s, const Context&) const {
