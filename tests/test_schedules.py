@@ -457,3 +457,22 @@ def test_one_step_of_schedules_sharing_a_shape_is_each_alone(config: Any) -> Non
                 schedules(step)
             continue
         assert_same_bits(schedules(step), expected)
+
+
+def test_one_step_of_many_schedules_sharing_shapes_across_threads() -> None:
+    # Thousands of schedules at one step are split into blocks over threads, each block
+    # with its own memo of libm calls: runs of one shape cross the blocks' edges.
+    from tml.optimizers import get_num_threads, set_num_threads
+
+    shapes = [c for i, c in all_examples() if i.split("-")[0] in ("cosine_decay", "cyclic")]
+    configs = [shapes[(g // 7) % len(shapes)] for g in range(20_000)]
+    singles = [Schedule(c) for c in shapes]
+    before = get_num_threads()
+    try:
+        set_num_threads(2)
+        for step in (0, 1, 77, 1000, 123_457, 2**40 + 3):
+            expected = np.array([singles[(g // 7) % len(shapes)](step) for g in range(20_000)])
+            assert_same_bits(Schedules(configs)(step), expected)
+    finally:
+        set_num_threads(0)
+    assert get_num_threads() == before
