@@ -87,8 +87,9 @@ struct Tables {
 // share their shape and differ only in their rates (a multi-task model's towers, param
 // groups scaled from one config): their cos and pow arguments are then the same bits, and
 // the call is made once. The same function of the same bits gives the same value, so the
-// results are bitwise those without the memo. One lives on the stack of each loop over a
-// set's members (batch.hpp's evaluate_by_kind), never shared between threads.
+// results are bitwise those without the memo. One lives on the stack of each call of
+// batch.hpp's evaluate_by_kind (a block of a set's members, every kind in turn: any two
+// consecutive calls may share), never shared between threads.
 class LibmMemo {
   public:
     double cos(double x) {
@@ -115,7 +116,8 @@ class LibmMemo {
         std::memcpy(&u, &x, sizeof u);
         return u;
     }
-    // Primed with values C fixes for every libm (Annex F): cos(0) = 1, pow(1, y) = 1.
+    // Primed with values IEC 60559 libms (C's Annex F, which glibc follows) give exactly:
+    // cos(+0) = 1, pow(1, y) = 1.
     std::uint64_t cos_x_ = 0;  // bits of 0.0
     double cos_v_ = 1.0;
     std::uint64_t pow_b_ = 0x3ff0000000000000u, pow_y_ = 0x3ff0000000000000u;  // 1.0, 1.0
@@ -1134,11 +1136,12 @@ struct CosineRestarts {
         if (peak_decay == 1.0) return learning_rate;
         if (c.index < static_cast<std::int64_t>(peaks.count))
             return ctx.reals[peaks.offset + c.index];
-        return peak_at(c.index);
+        return peak_at(c.index, ctx);
     }
-    double peak_at(std::int64_t i) const {
-        return detail::max_py(learning_rate * std::pow(peak_decay, static_cast<double>(i)),
-                              final_learning_rate);
+    double peak_at(std::int64_t i, const Context& ctx) const {
+        return detail::max_py(
+            learning_rate * detail::libm_pow(peak_decay, static_cast<double>(i), ctx),
+            final_learning_rate);
     }
     // For a compiled schedule (not a one-off compute_lr): the peaks of the first cycles,
     // so that a step costs one libm call (the cos), not two.
@@ -1147,7 +1150,7 @@ struct CosineRestarts {
         std::int64_t count = static_cast<std::int64_t>(max_listed_breakpoints);
         if (num_cycles.set) count = std::min(count, num_cycles.value.i);
         peaks = {static_cast<std::uint32_t>(t.reals.size()), static_cast<std::uint32_t>(count)};
-        for (std::int64_t i = 0; i < count; ++i) t.reals.push_back(peak_at(i));
+        for (std::int64_t i = 0; i < count; ++i) t.reals.push_back(peak_at(i, Context{}));
     }
     double at(double peak, double position, double length, const Context& ctx) const {
         if (std::isnan(peak)) return final_learning_rate;
