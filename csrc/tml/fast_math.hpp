@@ -284,8 +284,9 @@ TML_FAST_INLINE double floor_nonneg(double x) {
 //   cos(u + u_lo) = v + (((1 - v) - w/2) + (w**2 * C(w) - u * u_lo)), u ~ sin(u), where
 //   v plus its rounding error (1 - v) - w/2 (both exact) is 1 - u**2/2 rounded once.
 // So each lane picks its coefficients and terms (q odd: the sine) and evaluates one
-// polynomial; q = 2 flips the sign bit. The same operations on the same values as
-// evaluating both and choosing (x - 0 is x), so the same bits, at about half the work.
+// polynomial; q = 2 flips the sign bit. For q in {0, 1, 2} (the domain above) these are
+// the same operations on the same values as evaluating both and choosing (x - 0 is x),
+// so the same bits as that form, at about half the work.
 TML_FAST_INLINE double cos_0_pi(double x) {
     TML_FAST_NO_CONTRACT
     using namespace detail;
