@@ -444,12 +444,16 @@ def test_one_step_of_schedules_sharing_a_shape_is_each_alone(config: Any) -> Non
     # after a copy with one number changed (a pow's base or exponent alone, a cos
     # argument), and rates doubled: each row must be that schedule's bits alone.
     variants = _variants(config)
-    configs = [config]
+    configs = [config, config]  # two at least: one schedule alone takes another path
     for v in variants:
         configs += [v, v, config]
     schedules = Schedules(configs)
     singles = [Schedule(c) for c in configs]
-    for step in sorted(set(edge_steps(config)), key=lambda s: (float(s), type(s) is float)):
+    # Ints and floats of one value both (a set would keep one: 3 == 3.0).
+    steps = sorted(
+        {(type(s), s) for s in edge_steps(config)}, key=lambda p: (float(p[1]), p[0] is float)
+    )
+    for _, step in steps:
         try:
             expected = np.array([s(step) for s in singles])
         except ValueError as refused:  # a float step past 2**63 for cycles: refused alike
@@ -464,13 +468,16 @@ def test_one_step_of_many_schedules_sharing_shapes_across_threads() -> None:
     # with its own memo of libm calls: runs of one shape cross the blocks' edges.
     from tml.optimizers import get_num_threads, set_num_threads
 
-    shapes = [c for i, c in all_examples() if i.split("-")[0] in ("cosine_decay", "cyclic")]
+    kinds = ("cosine_decay", "cosine_restarts", "cyclic")
+    shapes = [c for i, c in all_examples() if i.split("-")[0] in kinds]
     configs = [shapes[(g // 7) % len(shapes)] for g in range(20_000)]
     singles = [Schedule(c) for c in shapes]
+    # Steps inside the shapes' cosines, cycles and restarts (and some past them).
+    points = sorted({s for c in shapes for s in edge_steps(c) if type(s) is int and s < 2**40})
     before = get_num_threads()
     try:
         set_num_threads(2)
-        for step in (0, 1, 77, 1000, 123_457, 2**40 + 3):
+        for step in points[:: max(1, len(points) // 40)]:
             expected = np.array([singles[(g // 7) % len(shapes)](step) for g in range(20_000)])
             assert_same_bits(Schedules(configs)(step), expected)
     finally:
