@@ -30,7 +30,6 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <limits>
 #include <optional>
 #include <string>
@@ -93,7 +92,7 @@ struct Tables {
 class LibmMemo {
   public:
     double cos(double x) {
-        const std::uint64_t b = bits(x);
+        const std::uint64_t b = fast::detail::bits(x);
         if (b != cos_x_) {
             cos_v_ = std::cos(x);
             cos_x_ = b;
@@ -101,7 +100,7 @@ class LibmMemo {
         return cos_v_;
     }
     double pow(double base, double y) {
-        const std::uint64_t b = bits(base), e = bits(y);
+        const std::uint64_t b = fast::detail::bits(base), e = fast::detail::bits(y);
         if (b != pow_b_ || e != pow_y_) {
             pow_v_ = std::pow(base, y);
             pow_b_ = b;
@@ -111,11 +110,6 @@ class LibmMemo {
     }
 
   private:
-    static std::uint64_t bits(double x) {
-        std::uint64_t u;
-        std::memcpy(&u, &x, sizeof u);
-        return u;
-    }
     // Primed with values IEC 60559 libms (C's Annex F, which glibc follows) give exactly:
     // cos(+0) = 1, pow(1, y) = 1.
     std::uint64_t cos_x_ = 0;  // bits of 0.0
