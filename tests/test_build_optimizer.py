@@ -61,6 +61,12 @@ def test_no_algorithm_is_a_value_error() -> None:
         build_optimizer(model(), config)
 
 
+@pytest.mark.parametrize("model", [[torch.nn.Parameter(torch.ones(2))], None, "model"])
+def test_a_model_that_is_no_module_is_a_type_error(model: Any) -> None:
+    with pytest.raises(TypeError, match=r"model must be a torch\.nn\.Module"):
+        build_optimizer(model, OptimizerConfig(sgd={"lr": 0.1}))
+
+
 def test_dict_config_is_validated_as_an_optimizer_config() -> None:
     optimizer, scheduler = build_optimizer(model(), {"sgd": {"lr": 0.1, "momentum": 0.5}})
     assert type(optimizer) is torch.optim.SGD

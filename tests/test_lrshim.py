@@ -647,6 +647,47 @@ def test_a_group_lr_replaced_behind_its_back_is_found(pack: bool, replacement: s
         assert hex_lrs(optimizer) == hexes(expected(KINDS, step))
 
 
+@pytest.mark.parametrize("pack", [False, True])
+@pytest.mark.parametrize("start", [[None] * 4, [None, torch.float32, None, torch.float64]])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_a_float_lr_made_a_tensor_is_filled_in_place_as_lambdalr_does(
+    pack: bool, start: list[Any], dtype: Any
+) -> None:
+    # Making lrs tensors after build_optimizer (whose lrs are floats) is how a compiled
+    # optimizer step gets them: torch's schedulers fill such a tensor from then on.
+    def run(make_scheduler: Any) -> list[list[str]]:
+        groups = [
+            {"params": [torch.nn.Parameter(torch.ones(2))], "lr": torch.tensor(1.0, dtype=d)}
+            if d
+            else {"params": [torch.nn.Parameter(torch.ones(2))], "lr": 1.0}
+            for d in start
+        ]
+        optimizer = torch.optim.SGD(groups)  # lr 1.0: LambdaLR's factor is the lr itself
+        scheduler = make_scheduler(optimizer)
+        held = []
+        for step in range(1, 12):
+            if step == 4:
+                tensor = torch.tensor(0.5, dtype=dtype)
+                optimizer.param_groups[2]["lr"] = tensor
+            train_step(optimizer)
+            scheduler.step()
+            if step >= 4:
+                lr = optimizer.param_groups[2]["lr"]
+                assert isinstance(lr, torch.Tensor)
+                assert lr.dtype == dtype
+                assert lr is tensor or (pack and lr._base is not None)
+            held.append(hex_lrs(optimizer))
+        return held
+
+    ours = run(lambda opt: LRShim(opt, CONFIGS, pack_tensor_lrs=pack))
+    want = [
+        hexes(as_held(expected(KINDS, step), [*start[:2], dtype if step >= 4 else None, start[3]]))
+        for step in range(1, 12)
+    ]
+    assert ours == want
+    assert run(lambda opt: LambdaLR(opt, [oracle_fn(c) for c in KINDS])) == want
+
+
 @pytest.mark.parametrize("how", ["deepcopy", "pickle"])
 def test_copies_write_their_own_groups(how: str) -> None:
     optimizer = tensor_optimizer([torch.float32] * 4)
@@ -885,6 +926,41 @@ def test_load_state_dict_needs_a_dict_with_last_epoch() -> None:
     del state["last_epoch"]
     with pytest.raises(ValueError, match="no 'last_epoch'"):
         shim.load_state_dict(state)
+
+
+def test_load_state_dict_ignores_torchs_stateless_entries() -> None:
+    # torch's own state_dict() writes _get_lr_called_within_step; torch < 2.7 (and so
+    # the original tml LRShim's checkpoints) also verbose. Neither holds any state.
+    optimizer = make_optimizer(4)
+    shim = LRShim(optimizer, CONFIGS)
+    state = shim.state_dict()
+    state.update(last_epoch=6, verbose=False, _get_lr_called_within_step=False)
+    assert (
+        "_get_lr_called_within_step"
+        in LambdaLR(make_optimizer(1), oracle_fn(KINDS[0])).state_dict()
+    )
+    shim.load_state_dict(state)
+    assert "verbose" not in vars(shim)  # nothing applied from it
+    train_step(optimizer)
+    shim.step()
+    assert hex_lrs(optimizer) == hexes(expected(KINDS, 7))
+
+
+def test_a_state_at_the_last_step_loads_and_the_next_step_is_refused() -> None:
+    optimizer = make_optimizer(4)
+    for group in optimizer.param_groups:
+        group["initial_lr"] = 0.0
+    shim = LRShim(optimizer, CONFIGS, last_epoch=2**63 - 2)  # steps once, to 2**63 - 1
+    assert shim.last_epoch == 2**63 - 1
+    state = shim.state_dict()
+    other = LRShim(make_optimizer(4), CONFIGS)
+    other.load_state_dict(state)
+    assert other.last_epoch == 2**63 - 1
+    assert hexes(other.get_last_lr()) == hexes(expected(KINDS, 2**63 - 1))
+    train_step(other.optimizer)
+    with pytest.raises(ValueError, match=r"step must be <= 2\*\*63 - 1"):
+        other.step()
+    assert other.last_epoch == 2**63 - 1
 
 
 def test_load_state_dict_accepts_a_minimal_state() -> None:

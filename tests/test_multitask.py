@@ -189,6 +189,9 @@ def test_configs_as_dicts_and_wrong_types() -> None:
         build_multi_task_optimizer(model, SGD, [1, 2])  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="optimizer_config must be an OptimizerConfig"):
         build_multi_task_optimizer(model, 0.1, dict_rates)  # type: ignore[arg-type]
+    parameters = list(model.parameters())
+    with pytest.raises(TypeError, match=r"model must be a torch.nn.Module .*got list"):
+        build_multi_task_optimizer(parameters, SGD, dict_rates)  # type: ignore[arg-type]
 
 
 def test_task_named_backbone_clashes_with_the_backbone_group() -> None:

@@ -547,12 +547,32 @@ PyObject* m_evaluate_scalar(PyObject* self, PyObject* const* args, Py_ssize_t na
         static_cast<PyObject*>(nullptr));
 }
 
-// _values_at(step, targets=None, key="lr"): every schedule at one scalar step as a list
-// of Python floats; with `targets` (a sequence of mappings, e.g. an optimizer's
-// param_groups), also stores value g as targets[g][key]. One loop in C: per-group Python
-// work is what costs at 10,000 groups. Everything is checked before anything is stored.
+// Whether mapping[key] is absent or a Python int or float (a number a store may replace).
+bool holds_number(py::handle mapping, PyObject* key, bool dict) {
+    if (dict) {
+        PyObject* value = PyDict_GetItemWithError(mapping.ptr(), key);  // borrowed
+        if (!value && PyErr_Occurred()) throw py::error_already_set();
+        return !value || PyFloat_Check(value) || PyLong_Check(value);
+    }
+    const py::object value =
+        py::reinterpret_steal<py::object>(PyObject_GetItem(mapping.ptr(), key));
+    if (!value) {
+        if (!PyErr_ExceptionMatches(PyExc_KeyError)) throw py::error_already_set();
+        PyErr_Clear();
+        return true;
+    }
+    return PyFloat_Check(value.ptr()) || PyLong_Check(value.ptr());
+}
+
+// _values_at(step, targets=None, key="lr", numbers_only=False): every schedule at one
+// scalar step as a list of Python floats; with `targets` (a sequence of mappings, e.g. an
+// optimizer's param_groups), also stores value g as targets[g][key]. One loop in C:
+// per-group Python work is what costs at 10,000 groups. Everything is checked before
+// anything is stored. With numbers_only, a target whose key holds something other than a
+// Python int or float (a tensor put there since: torch fills those in place) stores
+// nothing and returns None, for the caller to write that group its own way.
 PyObject* m_values_at(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
-    if (!expect_args("_values_at", nargs, 1, 3)) return nullptr;
+    if (!expect_args("_values_at", nargs, 1, 4)) return nullptr;
     return guarded(
         [&]() -> PyObject* {
             const tml::ScheduleSet& set = *as_set(self)->set;
@@ -573,12 +593,16 @@ PyObject* m_values_at(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
                         " items, expected one per schedule (" + std::to_string(groups) + ")");
                 static const auto* mutable_mapping =
                     new py::object(py::module_::import("collections.abc").attr("MutableMapping"));
+                const int numbers_only = nargs > 3 ? PyObject_IsTrue(args[3]) : 0;
+                if (numbers_only < 0) throw py::error_already_set();
                 for (std::size_t g = 0; g < groups; ++g) {
                     py::handle target = PySequence_Fast_GET_ITEM(seq.ptr(), g);
-                    if (!PyDict_Check(target.ptr()) && !py::isinstance(target, *mutable_mapping))
+                    const bool dict = PyDict_Check(target.ptr());
+                    if (!dict && !py::isinstance(target, *mutable_mapping))
                         throw py::type_error("targets[" + std::to_string(g) +
                                              "] must be a mapping (a parameter group dict), got " +
                                              show(target));
+                    if (numbers_only && !holds_number(target, key, dict)) Py_RETURN_NONE;
                 }
             }
             // Every group at the step in one by-kind pass, checked before anything is stored.

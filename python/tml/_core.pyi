@@ -1,7 +1,7 @@
 """Private compiled module; use tml.optimizers."""
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 from typing_extensions import Self, disjoint_base
@@ -38,9 +38,14 @@ class ScheduleSet:
     def _evaluate(self, steps: np.ndarray, out: np.ndarray, scratch: bool = False, /) -> None: ...
     def _evaluate_range(self, start: int, stride: int, n: int, out: np.ndarray, /) -> None: ...
     def _evaluate_scalar(self, step: int | float, out: np.ndarray, /) -> None: ...
+    @overload
     def _values_at(
         self, step: int | float, targets: Any = None, key: str = "lr", /
     ) -> list[float]: ...
+    @overload
+    def _values_at(
+        self, step: int | float, targets: Any, key: str, numbers_only: bool, /
+    ) -> list[float] | None: ...
 
 def compute_lr(
     lr_config: Any, step: Any, *, out: Any = None, dtype: Any = None, exact: bool | None = None

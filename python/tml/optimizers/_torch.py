@@ -214,6 +214,10 @@ _STATE_KEYS = (
     "_last_lr",
     "lr_dict",
 )
+# Entries torch's own LRScheduler.state_dict() writes (`verbose` up to torch 2.6, so the
+# original tml LRShim's checkpoints hold it) that carry nothing to restore: a transient
+# flag and a logging switch. Accepted and ignored, as torch's load_state_dict would.
+_IGNORED_STATE_KEYS = ("_get_lr_called_within_step", "verbose")
 # Attributes derived from the optimizer's groups: rebuilt, never saved or copied.
 _DERIVED = (
     "_assign",
@@ -397,7 +401,7 @@ class LRShim(LRScheduler):
             step = self.last_epoch + 1
             if self._plain:
                 try:
-                    self._last = self._assign(step, groups)
+                    self._store(step, groups)
                 except ValueError:
                     self._check_count(groups)
                     raise
@@ -416,12 +420,26 @@ class LRShim(LRScheduler):
         self._refresh(groups)
         # Both paths check the step before storing anything: a refused step changes nothing.
         if self._plain:
-            self._last = self._assign(step, groups)
+            self._store(step, groups)
         else:
             self._write_tensor_lrs(step, groups)
         self.last_epoch = step
         if self._step_count > 1:  # torch's first-step warnings are behind us
             self._fast_groups = groups
+
+    def _store(self, step: int, groups: list[dict[str, Any]]) -> None:
+        """Every group's lr at `step` while all are numbers: one compiled call.
+
+        A group whose lr was made a tensor since (to compile the optimizer's step) is
+        filled in place, as torch's schedulers do, rather than given a float back: the
+        call then stores nothing, and the groups are sorted again and written as tensors.
+        """
+        last = self._assign(step, groups, "lr", True)
+        if last is not None:
+            self._last = last
+            return
+        self._inspect_groups(groups)
+        self._write_tensor_lrs(step, groups)
 
     def _check_count(self, groups: list[dict[str, Any]]) -> None:
         if len(groups) != len(self._schedules):
@@ -448,14 +466,18 @@ class LRShim(LRScheduler):
             self._inspect_groups(groups)
 
     def _intact(self, groups: list[dict[str, Any]]) -> bool:
-        """Whether every tensor group still holds the lr tensor the scheduler writes.
+        """Whether the groups still hold what the scheduler writes them.
 
-        One identity test per group at C speed: a group whose lr was replaced behind the
-        scheduler's back is never left reading a tensor that is no longer written.
+        One identity test per tensor group at C speed: a group whose lr was replaced
+        behind the scheduler's back is never left reading a tensor that is no longer
+        written. A float group must not hold a tensor.
         """
         slots = self._watched_slots
         lrs = map(_LR, groups) if slots is None else map(_LR, map(groups.__getitem__, slots))
-        return all(map(operator.is_, lrs, self._watched))
+        if not all(map(operator.is_, lrs, self._watched)):
+            return False
+        # A float group whose lr was made a tensor since is filled in place from now on.
+        return not any(isinstance(groups[g]["lr"], Tensor) for g in self._float_slots)
 
     def _inspect_groups(self, groups: list[dict[str, Any]]) -> None:
         """Checks the groups against the schedules and sorts their learning rates.
@@ -636,7 +658,9 @@ class LRShim(LRScheduler):
 
         Every entry is checked as the constructor checks its arguments (`last_epoch` an
         integer >= -1, and so on) before anything changes; an unknown key, a wrong type
-        or a bad value is refused, naming the key.
+        or a bad value is refused, naming the key. The entries torch's own schedulers
+        also write that hold no state (`_get_lr_called_within_step`, and `verbose` from
+        torch < 2.7 and the original tml LRShim) are ignored.
 
         The schedules are this scheduler's own: if `state_dict` records different ones
         (its `lr_dict`), that is a `ValueError` naming the first differing group. To
@@ -653,7 +677,9 @@ class LRShim(LRScheduler):
         if not isinstance(given, Mapping):
             msg = f"state_dict must be a dict, got {type(state_dict).__name__}"
             raise TypeError(msg)
-        unknown = [key for key in state_dict if key not in _STATE_KEYS]
+        unknown = [
+            key for key in state_dict if key not in _STATE_KEYS and key not in _IGNORED_STATE_KEYS
+        ]
         if unknown:
             msg = (
                 f"state_dict has unknown key {unknown[0]!r}; an LRShim state has the keys "
@@ -664,9 +690,9 @@ class LRShim(LRScheduler):
             msg = "state_dict has no 'last_epoch'"
             raise ValueError(msg)
         count = len(self._schedules)
-        last_epoch = _integer(
-            state_dict["last_epoch"], "state_dict['last_epoch']", -1, _MAX_STEP - 1
-        )
+        # The step the saved run was at: every step a run can reach (the constructor's
+        # last_epoch is one below, as it steps once).
+        last_epoch = _integer(state_dict["last_epoch"], "state_dict['last_epoch']", -1, _MAX_STEP)
         step_count = self._step_count
         if "_step_count" in state_dict:
             step_count = _integer(
@@ -787,6 +813,16 @@ def get_optimizer_class(optimizer_config: OptimizerConfig) -> type[Optimizer]:
     return _algorithm(_optimizer_config(optimizer_config))[0]
 
 
+def _check_model(model: Any, method: str) -> None:
+    """Refuses what has no `model.<method>()` (a list of parameters, say) by name."""
+    if not callable(getattr(model, method, None)):
+        msg = (
+            f"model must be a torch.nn.Module (or have a {method}() method), got "
+            f"{type(model).__name__}"
+        )
+        raise TypeError(msg)
+
+
 def build_optimizer(
     model: torch.nn.Module, optimizer_config: OptimizerConfig
 ) -> tuple[Optimizer, LRShim]:
@@ -806,6 +842,7 @@ def build_optimizer(
 
     Raises:
         ValueError: no algorithm is set in `optimizer_config`.
+        TypeError: `model` is not a module (has no `parameters()`).
 
     Example:
         >>> cfg = OptimizerConfig(adam={"lr": 0.001}, learning_rate={"constant": 0.01})
@@ -813,6 +850,7 @@ def build_optimizer(
         >>> sched.get_last_lr()
         [0.01]
     """
+    _check_model(model, "parameters")
     optimizer_config = _optimizer_config(optimizer_config)
     cls, algorithm = _algorithm(optimizer_config)
     kwargs = _algorithm_kwargs(algorithm)
@@ -861,6 +899,7 @@ def build_multi_task_optimizer(
             `backbone` while a backbone group exists, no algorithm is set,
             or `optimizer_config.learning_rate` is set. Each message names the parameters
             or tasks.
+        TypeError: `model` is not a module (has no `named_parameters()`).
 
     Example:
         >>> model = torch.nn.Module()
@@ -872,6 +911,7 @@ def build_multi_task_optimizer(
         >>> sched.group_names, sched.get_last_lr()
         (['is_clicked', 'backbone'], [0.1, 0.01])
     """
+    _check_model(model, "named_parameters")
     if isinstance(learning_rates, Mapping):
         learning_rates = MultiTaskLearningRates.model_validate(learning_rates)
     elif not hasattr(learning_rates, "tower_learning_rates"):
