@@ -355,3 +355,78 @@ def test_odd_step_lists_are_refused_or_match_each_element(items: list[Any]) -> N
         assert refused > 0, items
         return
     assert [bits(v) for v in got] == [bits(schedule(item)) for item in items]
+
+
+# --------------------------------------------------------------------------- nesting
+
+
+def nested_sequence(depth: int) -> dict[str, Any]:
+    """`depth` sequences, each a 3-step stage and then the next; constant 0.5 innermost."""
+    cfg: dict[str, Any] = {"constant": 0.5}
+    for _ in range(depth):
+        cfg = {"sequence": [{"num_steps": 3, "schedule": {"constant": 0.1}}, {"schedule": cfg}]}
+    return cfg
+
+
+def test_sequences_nest_32_deep_and_no_deeper() -> None:
+    deepest = nested_sequence(32)
+    steps = np.array([0, 3 * 32 - 1, 3 * 32, 10**6])
+    assert Schedule(deepest)(steps).tolist() == [0.1, 0.1, 0.5, 0.5]
+    assert Schedule(LearningRate.model_validate(deepest))(3 * 32) == 0.5
+    with pytest.raises(ValueError, match=r"\.sequence: sequences nested more than 32 deep"):
+        Schedule(nested_sequence(33))
+    with pytest.raises(ValueError, match="nested more than 32 deep"):
+        compute_lr(nested_sequence(33), 0)
+
+
+def test_a_config_that_contains_itself_is_refused_not_a_crash() -> None:
+    # It recursed until the stack overflowed: a segfault, in the caller's thread.
+    result = run_python(
+        """
+        import threading
+        from tml.optimizers import Schedule, Schedules, compute_lr
+
+        looped = {"sequence": []}
+        looped["sequence"].append({"schedule": looped})
+        threading.stack_size(256 * 1024)  # a small stack, as in a worker thread
+        for call in (Schedule, Schedules, lambda c: compute_lr(c, 0)):
+            def run():
+                try:
+                    call([looped] if call is Schedules else looped)
+                except ValueError as e:
+                    assert "does the config contain itself?" in str(e), e
+                    print("refused")
+            thread = threading.Thread(target=run)
+            thread.start()
+            thread.join()
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["refused"] * 3
+
+
+def test_the_deepest_sequence_evaluates_on_a_small_thread_stack() -> None:
+    # Evaluation recurses once a level too, on the package's worker threads and the caller's.
+    result = run_python(
+        """
+        import threading
+        import numpy as np
+        from tests.test_hardening import nested_sequence
+        from tml.optimizers import Schedule
+
+        def run():
+            for exact in (True, False):
+                s = Schedule(nested_sequence(32), exact=exact)
+                for steps in (np.arange(4_000_000), np.arange(4_000_000.0)):
+                    values = s(steps)
+                    assert values[0] == 0.1 and values[96] == 0.5 and values[-1] == 0.5
+            print("ok")
+
+        threading.stack_size(256 * 1024)
+        thread = threading.Thread(target=run)
+        thread.start()
+        thread.join()
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["ok"]

@@ -269,6 +269,7 @@ void read_list(py::handle v, const Where& w, Read read, std::vector<T>& out) {
 struct Reader {
     tml::ScheduleSet& set;
     ListBuffers& buffers;
+    int sequence_depth = 0;  // sequences being read around the current config
 
     // YAML-shaped dicts are checked for unknown keys, as the pydantic models forbid them.
     template <class Allowed>
@@ -399,6 +400,17 @@ struct Reader {
             throw py::type_error(at.str() +
                                  " must be a list of stages {num_steps, schedule}, got " +
                                  show(body) + " (" + type_name(body) + ")");
+        if (sequence_depth == tml::max_sequence_depth)
+            throw py::value_error(at.str() + ": sequences nested more than " +
+                                  std::to_string(tml::max_sequence_depth) +
+                                  " deep (does the config contain itself?); refused");
+        struct Level {  // one level deeper while this sequence's stages are read
+            int& depth;
+            explicit Level(int& d) : depth(++d) {}
+            ~Level() { --depth; }
+            Level(const Level&) = delete;
+            Level& operator=(const Level&) = delete;
+        } level(sequence_depth);
         const py::object seq = py::reinterpret_steal<py::object>(PySequence_Fast(body.ptr(), ""));
         if (!seq) throw py::error_already_set();
         const Py_ssize_t count = PySequence_Fast_GET_SIZE(seq.ptr());

@@ -144,6 +144,12 @@ enum class Shape : std::uint8_t { mapping, scalar, list };
 // Kinds with infinitely many breakpoints (restarts, cycles, staircases) list this many.
 inline constexpr std::size_t max_listed_breakpoints = 64;
 
+// Sequences nest at most this deep (a stage's schedule a sequence, and so on). Building
+// and evaluating recurse once a level, on the caller's stack or a worker thread's; a
+// config that contains itself would recurse forever. 32 levels is what the YAML loader's
+// 100 levels of nesting can hold (three a sequence) and far past any real schedule.
+inline constexpr int max_sequence_depth = 32;
+
 // Work per step, for threading: about a nanosecond per unit (a store is 1, a libm call 10).
 inline constexpr std::size_t cheap = 1, libm_call = 10;
 
