@@ -272,6 +272,59 @@ def test_mixed_list_with_a_wide_int_is_valid() -> None:
         compute_lr(restarts, [2**63 - 1, True])
 
 
+CYCLIC = {
+    "cyclic": {
+        "learning_rate": 0.0,
+        "max_learning_rate": 3.0,
+        "step_size_up": 1,
+        "step_size_down": 2,
+    }
+}
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        [2**53 + 1, np.float64(0.5)],
+        [np.int64(2**53 + 1), 0.5],
+        [np.int64(2**53 + 1), np.float32(0.5)],
+        [np.uint64(2**53 + 1), 1],
+        [np.uint64(2**53 + 1), np.int64(1)],
+        [[np.int64(2**53 + 1)], [np.float16(0.5)]],
+        (np.int64(2**63 - 1), 0.5),
+    ],
+    ids=repr,
+)
+def test_mixed_lists_with_numpy_scalars_keep_every_integer_exact(steps: Any) -> None:
+    # numpy makes each of these one float64 array, rounding the integer (2**53 + 1 is
+    # 2**53 there, a different cycle position); each element is its own step instead.
+    got = compute_lr(CYCLIC, steps)
+    flat = np.array(steps, dtype=object).reshape(-1)
+    want = [compute_lr(CYCLIC, v.item() if isinstance(v, np.generic) else v) for v in flat]
+    assert [bits(v) for v in got.reshape(-1)] == [bits(v) for v in want]
+    assert got.shape == np.array(steps, dtype=object).shape
+    assert Schedule(CYCLIC)(steps).tolist() == got.tolist()
+    assert Schedules([CYCLIC, CYCLIC])(steps).tolist() == [got.tolist()] * 2
+
+
+@pytest.mark.parametrize(
+    ("steps", "error", "match"),
+    [
+        ([np.uint64(2**63 + 5), np.int64(1)], ValueError, r"steps\[0\] = .*2\*\*63 - 1\]"),
+        ([np.uint64(2**63 + 5), 0.5], ValueError, r"steps\[0\] = .*2\*\*63 - 1\]"),
+        ([np.int64(2**60), np.float64("nan")], ValueError, r"steps\[1\] = nan"),
+        ([np.int64(2**60), -0.5], ValueError, r"steps\[1\] = -0\.5"),
+        ([np.int64(2**60), np.bool_(True)], TypeError, r"steps\[1\] = .*True"),
+    ],
+    ids=repr,
+)
+def test_mixed_lists_with_numpy_scalars_refuse_a_bad_element(
+    steps: Any, error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        compute_lr({"constant": 1.0}, steps)
+
+
 def test_attribute_error_inside_a_property_gets_through() -> None:
     class Config:
         piecewise_constant = None

@@ -112,6 +112,27 @@ def test_indexing() -> None:
         by_position["backbone"]
 
 
+@pytest.mark.parametrize("exact", [True, False])
+def test_iteration_is_by_position_even_with_integer_names(exact: bool) -> None:
+    # Without __iter__, Python iterated with self[0], self[1], ..., where a name wins.
+    configs = {1: CONSTANT, 0: RAMP, 7: COSINE}
+    schedules = Schedules(configs, exact=exact)
+    assert list(schedules) == [Schedule(c, exact=exact) for c in configs.values()]
+    assert [s(5000) for s in schedules] == schedules(5000).tolist()
+    assert list(Schedules([])) == []
+
+
+def test_equality_compares_schedules_names_and_mode() -> None:
+    assert Schedules(MIXED) == Schedules(MIXED)
+    assert Schedules(MIXED) == Schedules({k: namespace(v) for k, v in MIXED.items()})
+    assert Schedules(MIXED) != Schedules(list(MIXED.values()))  # names
+    assert Schedules(MIXED) != Schedules(MIXED, exact=False)
+    assert Schedules([RAMP, COSINE]) != Schedules([COSINE, RAMP])
+    assert Schedules([RAMP]) != Schedule(RAMP)
+    with pytest.raises(TypeError, match="unhashable"):
+        hash(Schedules(MIXED))
+
+
 def test_config_forms_and_schedules_as_items() -> None:
     items = [
         LearningRate.model_validate(COSINE),

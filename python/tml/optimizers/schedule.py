@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias, overload
 
 import numpy as np
@@ -138,17 +138,22 @@ def _leaf_types(seq: list[Any] | tuple[Any, ...]) -> set[type]:
     return types
 
 
-def _wide_mixed(step: list[Any] | tuple[Any, ...]) -> bool:
-    """Whether a list mixes floats with ints that float64 cannot hold exactly.
+def _is_integer_type(t: type) -> bool:
+    return issubclass(t, (int, np.integer)) and not issubclass(t, (bool, np.bool_))
 
-    numpy would round such ints into one float64 array (`[2**63 - 1, 0.5]` becomes
-    `[2**63, 0.5]`); each element is evaluated as its own Python number instead.
+
+def _wide_mixed(step: list[Any] | tuple[Any, ...]) -> bool:
+    """Whether a list mixes types with integers that float64 cannot hold exactly.
+
+    numpy would round such integers into one float64 array: mixed with floats
+    (`[2**63 - 1, 0.5]` becomes `[2**63, 0.5]`), numpy's or Python's, or numpy's uint64
+    with signed integers. Each element is evaluated as its own number instead.
     """
     types = _leaf_types(step)
-    if not ({int, float} <= types):
+    if len(types) < 2 or not any(map(_is_integer_type, types)):
         return False
     objects = np.array(step, dtype=object).reshape(-1)
-    return any(type(v) is int and abs(v) > _MAX_EXACT_INT for v in objects)
+    return any(_is_integer_type(type(v)) and abs(int(v)) > _MAX_EXACT_INT for v in objects)
 
 
 def _evaluate_elementwise(
@@ -158,11 +163,19 @@ def _evaluate_elementwise(
     objects = np.array(step, dtype=object)
     shape = objects.shape
     flat = objects.reshape(-1)
-    for value in flat:
-        if type(value) is int and not 0 <= value <= _INT64_MAX:
+    for position, value in enumerate(flat):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(
+            value, (int, float, np.integer, np.floating)
+        ):
             raise _element_error(objects)
-        if type(value) not in (int, float):
+        if _is_integer_type(type(value)) and not 0 <= value <= _INT64_MAX:
             raise _element_error(objects)
+        if isinstance(value, np.generic):  # its dtype checked as an array's would be
+            try:
+                flat[position] = _scalar_step(value).item()
+            except (TypeError, ValueError) as e:
+                msg = f"{_where(shape, position)} = {value!r}: {e}"
+                raise type(e)(msg) from None
     out_dtype = _float_dtype(
         dtype if dtype is not None or out is None else out.dtype.newbyteorder("=")
     )
@@ -669,6 +682,25 @@ class Schedules(_core.ScheduleSet):
             msg = f"schedule index {key} out of range for {len(self)} schedules"
             raise IndexError(msg)
         return Schedule(self._configs()[key], exact=self.exact)
+
+    def __iter__(self) -> Iterator[Schedule]:
+        """Each schedule in order, as `self[g]` for g = 0, 1, ...
+
+        By position even when names are integers (where `self[1]` is the one named 1).
+        """
+        exact = self.exact
+        return (Schedule(config, exact=exact) for config in self._configs())
+
+    def __eq__(self, other: object) -> bool:
+        """The same schedules, names and mode (as `Schedule` compares)."""
+        return (
+            isinstance(other, Schedules)
+            and self.exact == other.exact
+            and self.names == other.names
+            and self.configs == other.configs
+        )
+
+    __hash__ = None  # type: ignore[assignment]
 
     @property
     def exact(self) -> bool:
