@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 import tml
-from tml.optimizers import cli, compute_lr
+from tml.optimizers import Schedules, cli, compute_lr
 from tml.optimizers._cli import evaluation, loading, render
 from tml.optimizers.cli import main
 from tml.optimizers.config import LearningRate
@@ -654,6 +654,48 @@ def test_unknown_shape_lists_accepted_shapes(
     )
     assert_user_error(*run(capsys, write(tmp_path, "- 1\n- 2\n")), "expected a mapping, got list")
     assert_user_error(*run(capsys, write(tmp_path, "")), "the file is empty")
+
+
+def test_the_training_example_reads_its_schedules_beside_optimizer(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # examples/train_multitask.yaml: optimizer:, multi_task_learning_rates:, model: and
+    # training: side by side; the schedules are what training uses.
+    example = MULTITASK.with_name("train_multitask.yaml")
+    npy = tmp_path / "t.npy"
+    code, out, err = run(capsys, example, "--no-plot", "--npy", npy, "--steps", "400")
+    assert code == 0, err
+    assert "training config with multi_task_learning_rates, 4 schedules" in out
+    data = yaml.safe_load(example.read_text(encoding="utf-8"))["multi_task_learning_rates"]
+    configs = [*data["tower_learning_rates"].values(), data["backbone_learning_rate"]]
+    assert list(table(out, "group")) == [*data["tower_learning_rates"], "backbone"]
+    np.testing.assert_array_equal(np.load(npy), Schedules(configs)(np.arange(401)))
+
+
+def test_restarts_whose_cycles_grow_forever_get_a_finite_default_range(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Never flat, not periodic, never under a tenth of its peak: three cycles are shown.
+    grows = "{cosine_restarts: {learning_rate: 1.0, num_steps: 1000, period_multiplier: 2}}"
+    code, out, err = run(capsys, write(tmp_path, f"a: {grows}\n"), "--no-plot")
+    assert code == 0, err
+    assert "steps 0 to 7,700:" in out  # 10% past the third restart, at 7,000
+    # Its peaks halving: shown until a restart's peak is under a tenth of the first (the
+    # 4th restart, at 15,000: 0.0625).
+    decays = grows.replace("period_multiplier: 2", "period_multiplier: 2, peak_decay: 0.5")
+    text = f"a: {decays}\nb: {{constant: 0.1}}\n"
+    code, out, err = run(capsys, write(tmp_path, text), "--no-plot")
+    assert code == 0, err
+    assert "steps 0 to 17,000:" in out
+
+
+def test_a_real_field_at_the_wrong_level_is_not_suggested_as_itself(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = write(tmp_path, "base: {learning_rate: 0.1}\na: {constant: 0.1}\n")
+    code, out, err = run(capsys, path)
+    assert_user_error(code, out, err, "base.learning_rate: unknown key here", "level missing")
+    assert "did you mean 'learning_rate'" not in err
 
 
 def test_recap_layout_needs_exactly_one_lr_section(

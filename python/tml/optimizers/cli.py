@@ -12,7 +12,8 @@ The file may hold one `LearningRate` (any kind), an `OptimizerConfig`, a
 `MultiTaskLearningRates` (`tower_learning_rates` plus `backbone_learning_rate`), an
 optimizer config holding a `multi_task_learning_rates` or `single_task_learning_rate`
 section (the original recap layout), a training config with such an `optimizer:`
-section, or a plain mapping name -> `LearningRate`.
+section or with such a section beside its `optimizer:`, or a plain mapping name ->
+`LearningRate`.
 
 The file is read by `tml.core.config.load_config_from_yaml`: `$VAR` / `${VAR}` in
 scalar values are substituted from the environment after parsing (never in keys,
@@ -23,7 +24,9 @@ integer of more than 1,000 digits is refused before it costs time or memory.
 Every schedule is evaluated at every step of the range by the compiled kernel
 (`Schedules`, one call per block of a few million values, so memory stays bounded on
 ranges of tens of millions of steps). The default range runs 10% past the step from
-which every schedule is constant (three periods of a periodic one). The summary gives
+which every schedule is constant (three periods of a periodic one; one that changes
+forever is shown until it has decayed to a tenth of its peak, or for three of its cycles
+when it never does). The summary gives
 per group the kind, the peak and where it is first reached, the value at the last step
 and where the curve goes flat (or its period), from the compiled schedules' metadata,
 so every kind is described alike.

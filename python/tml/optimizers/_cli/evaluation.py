@@ -87,20 +87,28 @@ def curve_ends(schedules: Schedules) -> tuple[list[int | None], list[int | None]
 def _decayed_by(schedules: Schedules, g: int) -> int:
     """Where schedule g, one that never settles, has decayed to a tenth of its peak.
 
-    The first of the steps `b, 2b, 4b, ...` (b: its last breakpoint) where it is under
-    a tenth of the largest value seen, or b if it never is. For a schedule that changes
-    forever without repeating (an inverse square root, an exponential decay without a
-    floor): far enough to see the decay, in one compiled call of a few dozen steps.
+    The first of its breakpoints, then of the steps `2b, 4b, ...` (b: its last
+    breakpoint), where it is under a tenth of the largest value seen. For a schedule
+    that changes forever without repeating (an inverse square root, an exponential
+    decay, restarts whose peaks decay): far enough to see the decay, in one compiled
+    call of a few dozen steps. One that never gets there (restarts whose cycles grow
+    without decaying) is shown through its third breakpoint (three cycles, as for a
+    periodic one), or its last if it has fewer.
     """
     bps = schedules.breakpoints[g]
     last = max(0, bps[-1]) if bps else 0
-    probes = [max(1, last) << k for k in range(63) if max(1, last) << k <= LAST_STEP]
+    doubled = [max(1, last) << k for k in range(1, 63) if max(1, last) << k <= LAST_STEP]
+    probes = [*(b for b in bps if b > 0), *doubled]
+    if not probes:
+        return last
     seen = np.asarray([0, *bps[:1000], *probes], dtype=np.int64)
     values = np.asarray(schedules[g](seen), dtype=np.float64)
     top = float(values.max())
     tail = values[-len(probes) :]
     below = np.nonzero(tail <= top * _DECAY_SHOWN)[0]
-    return probes[int(below[0])] if below.size else last
+    if below.size:
+        return probes[int(below[0])]
+    return bps[_PERIODS_SHOWN - 1] if len(bps) > _PERIODS_SHOWN else last
 
 
 def horizon(schedules: Schedules) -> int:

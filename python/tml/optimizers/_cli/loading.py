@@ -77,6 +77,8 @@ accepted shapes:
     backbone_learning_rate
   - an optimizer config with multi_task_learning_rates or single_task_learning_rate
     (the recap layout; its {"/".join(_ALGORITHMS)} section is not needed and not read)
+  - a training config with multi_task_learning_rates or single_task_learning_rate
+    beside its optimizer: section (whose other sections are not read)
   - a training config whose optimizer: section is one of the optimizer shapes above
   - a mapping name -> LearningRate
   (--section a.b picks a part of a larger file)"""
@@ -260,6 +262,8 @@ def _error_message(error: Any, substitute_env: bool) -> str:
     value = error.get("input")
     if kind == "extra_forbidden":
         key = _key_text(loc[-1]) if loc else ""
+        if key in _known_field_names():  # a real field, at the wrong level
+            return f"unknown key here ({key!r} belongs one level down or up: is a level missing?)"
         close = difflib.get_close_matches(key, _known_field_names(), n=1)
         return "unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
     if kind == "missing":
@@ -420,6 +424,13 @@ def _groups(reader: _Reader, data: Any, prefix: tuple[str, ...]) -> Groups:
     if _has_any(data, _MULTI_TASK_KEYS):
         mt = reader.validate(MultiTaskLearningRates, data, prefix)
         return _multi_task_groups(mt)
+    if _has_any(data, _RECAP_LR_KEYS) and isinstance(data.get("optimizer"), dict):
+        # A training config: its schedules beside its optimizer: section (the layout of
+        # examples/train_multitask.yaml); the other sections are the training script's.
+        part = {k: data[k] for k in _RECAP_LR_KEYS if k in data}
+        groups = _recap_groups(reader, part, prefix)
+        shape = groups.shape.replace("optimizer config", "training config", 1)
+        return Groups(groups.names, groups.configs, shape)
     if _has_any(data, _RECAP_LR_KEYS):
         return _recap_groups(reader, data, prefix)
     if _has_any(data, _OPTIMIZER_KEYS):
