@@ -195,6 +195,20 @@ def test_long_csv_is_written_at_a_stride(
         assert len(list(csv.reader(f))) == 10_001
 
 
+def test_csv_every_counts_evaluated_steps(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    csv_path = tmp_path / "lr.csv"
+    code, out, err = run(
+        capsys, SINGLE, "--steps", "4000", "--every", "13", "--csv-every", "3", "--csv", csv_path
+    )
+    assert code == 0, err
+    with Path(csv_path).open(newline="", encoding="utf-8") as f:
+        steps = [int(r[0]) for r in list(csv.reader(f))[1:]]
+    assert steps == list(range(0, 4001, 39))
+    assert f"({len(steps):,} rows, every 39 steps)" in out
+
+
 def test_peak_found_across_blocks(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -906,6 +920,12 @@ def test_plot_size_is_capped(capsys: pytest.CaptureFixture[str], option: str) ->
 def test_at_lists_are_capped(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, SINGLE, "--at", ",".join(["1"] * 1001))
     assert_user_error(code, out, err, "argument --at: at most 1,000 steps")
+
+
+@pytest.mark.parametrize("text", ["", "5,,6", "5,6,", " , "])
+def test_at_lists_refuse_an_empty_item(capsys: pytest.CaptureFixture[str], text: str) -> None:
+    code, out, err = run(capsys, SINGLE, "--at", text)
+    assert_user_error(code, out, err, "argument --at: expected steps separated by commas")
 
 
 @pytest.mark.parametrize("steps", [10, 100_000])  # the error when flushed at close, or on a write

@@ -384,6 +384,23 @@ def test_a_cyclic_document_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("loader")
+def test_a_key_written_twice_is_refused(tmp_path: Path) -> None:
+    # PyYAML kept the last: `constant: 0.1` then `constant: 0.2` silently meant 0.2.
+    path = _write(tmp_path, "lr:\n  constant: 0.1\n  constant: 0.2\n")
+    with pytest.raises(ValueError, match=r"key 'constant' appears twice \(first at line 2\)") as e:
+        load_config_from_yaml(Document, path)
+    assert str(e.value).startswith(f"{path}:3:")
+    with pytest.raises(ValueError, match="key 'a' appears twice"):
+        load_config_from_yaml(Document, _write(tmp_path, "{a: 1, b: 2, a: 3}\n"))
+    # Not duplicates: one key as an int and as a string; a merged key overridden.
+    data = load_config_from_yaml(Document, _write(tmp_path, "1: x\n'1': y\n")).data
+    assert data == {1: "x", "1": "y"}
+    text = "base: &b {lr: 0.1, steps: 5}\nrun:\n  <<: *b\n  lr: 0.3\n"
+    data = load_config_from_yaml(Document, _write(tmp_path, text)).data
+    assert data["run"] == {"lr": 0.3, "steps": 5}
+
+
+@pytest.mark.usefixtures("loader")
 def test_deep_nesting_is_refused(tmp_path: Path) -> None:
     # PyYAML's composer recursed once per level: RecursionError, 100,000 levels deep.
     path = _write(tmp_path, "data: " + "[" * 100_000 + "]" * 100_000 + "\n")

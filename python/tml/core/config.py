@@ -24,7 +24,8 @@ arguments, `pydantic.Field(None, json_schema_extra={"one_of": "lr"})`.
   refused at once); more than 1,000,000 YAML nodes counted with every alias expanded
   (a "billion laughs" document, whose few hundred bytes of nested aliases stand for
   billions of nodes); an alias inside its own anchor (a cyclic document); more than
-  100 levels of nesting; an integer literal of more than 1,000 digits.
+  100 levels of nesting; an integer literal of more than 1,000 digits; a key written
+  twice in one mapping (PyYAML keeps the last; a merged key may still be overridden).
 """
 
 from __future__ import annotations
@@ -106,6 +107,9 @@ class _Refused(Exception):
         self.mark = mark
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 class _Limits(yaml.composer.Composer, yaml.constructor.SafeConstructor):
     """PyYAML's composer and safe constructor with the limits.
 
@@ -161,6 +165,26 @@ class _Limits(yaml.composer.Composer, yaml.constructor.SafeConstructor):
             self.explicit_tags.add(id(node))
         self._depth -= 1
         return node
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        """PyYAML's, refusing a key written twice in one mapping.
+
+        PyYAML keeps the last value, so `constant: 0.1` then `constant: 0.2` silently
+        meant 0.2: always a mistake in a config. Keys brought in by a merge (`<<: *base`)
+        may still be overridden, as YAML intends; only the mapping's own keys count.
+        """
+        seen: dict[tuple[str, str], yaml.ScalarNode] = {}
+        pairs = node.value if isinstance(node, yaml.MappingNode) else []  # else PyYAML's error
+        for key, _ in pairs:
+            if not isinstance(key, yaml.ScalarNode) or key.tag == _MERGE_TAG:
+                continue
+            first = seen.setdefault((key.tag, key.value), key)
+            if first is not key:
+                shown = key.value if len(key.value) <= 40 else key.value[:37] + "..."
+                line = first.start_mark.line + 1 if first.start_mark else "?"
+                problem = f"key {shown!r} appears twice (first at line {line})"
+                raise _Refused(problem, key.start_mark)
+        return super().construct_mapping(node, deep)
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         """PyYAML's, with a value its tag cannot read reported as YAML at the node.

@@ -19,7 +19,8 @@ The file is read by `tml.core.config.load_config_from_yaml`: `$VAR` / `${VAR}` i
 scalar values are substituted from the environment after parsing (never in keys,
 never as YAML structure; `--no-env` turns it off), and a file larger than 64 MiB,
 whose aliases expand past 1,000,000 nodes, nested more than 100 levels or holding an
-integer of more than 1,000 digits is refused before it costs time or memory.
+integer of more than 1,000 digits is refused before it costs time or memory, and so is
+a key written twice in one mapping.
 
 Every schedule is evaluated at every step of the range by the compiled kernel
 (`Schedules`, one call per block of a few million values, so memory stays bounded on
@@ -135,7 +136,10 @@ def _step_list(text: str) -> list[int]:
     if len(parts) > _MAX_AT:
         msg = f"at most {_MAX_AT:,} steps"
         raise argparse.ArgumentTypeError(msg)
-    return [_step_value(part.strip()) for part in parts if part.strip()]
+    if not all(part.strip() for part in parts):
+        msg = f"expected steps separated by commas, got {text[:40]!r} (an empty item)"
+        raise argparse.ArgumentTypeError(msg)
+    return [_step_value(part.strip()) for part in parts]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -225,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--csv-every",
         type=_positive,
         metavar="K",
-        help=f"write every K-th step to the CSV (default: 1, or a stride keeping it "
+        help=f"write every K-th evaluated step to the CSV (default: 1, or a stride keeping it "
         f"under {_MAX_CSV_ROWS:,} rows)",
     )
     out.add_argument(
@@ -297,11 +301,12 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
     written = []
     if args.csv is not None:
-        stride = f", every {csv_every} steps" if csv_every > 1 else ""
+        # --csv-every counts the evaluated steps, which are --every steps apart.
+        stride = f", every {csv_every * rng.every:,} steps" if csv_every > 1 else ""
         written.append(f"wrote {args.csv} ({writer.csv_rows:,} rows{stride})")
         if args.csv_every is None and csv_every > 1:
             print(
-                f"{PROG}: note: {args.csv} holds one step in {csv_every} to stay under "
+                f"{PROG}: note: {args.csv} holds one step in {csv_every * rng.every:,} to stay under "
                 f"{_MAX_CSV_ROWS:,} rows; --csv-every 1 writes them all",
                 file=stderr,
             )

@@ -557,7 +557,13 @@ class Schedule(_core.ScheduleSet):
 
     @property
     def period(self) -> int | None:
-        """The cycle length of a periodic schedule (`cyclic`, restarts of equal length)."""
+        """The cycle length of a schedule made of equal-length cycles, or None.
+
+        `cyclic`, and `cosine_restarts` of equal length without `num_cycles`. Each cycle
+        repeats the shape of the first, as it is (`cyclic` triangular, restarts without
+        `peak_decay`) or scaled (`triangular2` halves it, `exp_range` and `peak_decay`
+        shrink it): strictly periodic only in the first case.
+        """
         value = self._periods()[0]
         return None if value is None else int(value)
 

@@ -103,8 +103,9 @@ def _settles(flat_from: int | None, period: int | None) -> str:
 def summary_table(names: Sequence[str], schedules: Schedules, ev: Evaluation) -> list[str]:
     """Per group: kind, peak and where first reached, final value, where it goes flat.
 
-    `flat from` is the step from which the schedule is constant forever; a periodic
-    schedule shows `period N` there, one that changes forever without repeating `never`.
+    `flat from` is the step from which the schedule is constant forever; one made of
+    equal-length cycles (`Schedule.period`, each cycle the same or scaled) shows
+    `period N` there, one that changes forever otherwise `never`.
     """
     flat_from, periods = curve_ends(schedules)
     rows = [
