@@ -384,6 +384,31 @@ def test_a_cyclic_document_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("loader")
+def test_braced_variables_inside_flow_mappings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The original substituted into the text, so `{lr: ${LR}}` parsed; here the braces
+    # would end the flow mapping. Such a text is read with `${LR}` as `$LR`.
+    monkeypatch.setenv("TML_TEST_LR", "0.25")
+    monkeypatch.setenv("TML_TEST_N", "40")
+    text = (
+        "lr: {cosine_decay: {learning_rate: ${TML_TEST_LR}, num_steps: ${TML_TEST_N}}}\n"
+        'tag: ["${TML_TEST_LR}x", ${TML_TEST_N}]\n'
+    )
+    data = load_config_from_yaml(Document, _write(tmp_path, text)).data
+    assert data == {
+        "lr": {"cosine_decay": {"learning_rate": 0.25, "num_steps": 40}},
+        "tag": ["0.25x", 40],
+    }
+    # A text broken otherwise keeps its own error; without substitution nothing changes.
+    with pytest.raises(yaml.YAMLError, match="flow mapping") as e:
+        load_config_from_yaml(Document, _write(tmp_path, "x: {a: ${TML_TEST_LR}, b: [}\n"))
+    assert "column 9" in str(e.value)  # where the text as written breaks, at `${`
+    with pytest.raises(yaml.YAMLError):
+        load_config_from_yaml(Document, _write(tmp_path, text), substitute_env=False)
+
+
+@pytest.mark.usefixtures("loader")
 def test_a_key_written_twice_is_refused(tmp_path: Path) -> None:
     # PyYAML kept the last: `constant: 0.1` then `constant: 0.2` silently meant 0.2.
     path = _write(tmp_path, "lr:\n  constant: 0.1\n  constant: 0.2\n")

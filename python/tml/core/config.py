@@ -17,7 +17,9 @@ arguments, `pydantic.Field(None, json_schema_extra={"one_of": "lr"})`.
   are field and task names, not settings). A substituted plain (unquoted, untagged)
   scalar is typed as YAML types it, so `lr: $LR` with `LR=0.001` reads the float
   0.001 and `steps: $N` with `N=40` the int 40, as before; a quoted `"$LR"` stays a
-  string. `substitute_env=False` turns substitution off.
+  string. A text that parses only with each `${VAR}` written `$VAR` (`{lr: ${LR}}`,
+  whose braces end the flow mapping, parsed in the original) is read that way.
+  `substitute_env=False` turns substitution off.
 - **Limits.** A hostile or broken file gets a `ValueError` naming the file, the
   position and the problem, before it can take much time or memory: a file larger
   than 64 MiB (at most that much plus one byte is ever read, so `/dev/zero` is
@@ -33,6 +35,7 @@ from __future__ import annotations
 import functools
 import getpass
 import os
+import re
 import string
 from collections import defaultdict
 from collections.abc import Mapping
@@ -320,6 +323,36 @@ def _read_yaml_text(path: str | os.PathLike[str]) -> str:
     return b"".join(chunks).decode("utf-8")
 
 
+# `${NAME}` where `$NAME` means the same (no name character follows, no `$` escapes it).
+_BRACED_VARIABLE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)\}(?![A-Za-z0-9_])")
+
+
+def _parse(text: str, substitute_env: bool) -> tuple[_Limits, yaml.Node | None]:
+    """A loader and the document's node graph; `${VAR}` read as `$VAR` where only that parses.
+
+    The original tml substituted into the text before parsing, so `{lr: ${LR}}` worked
+    there; here the braces of `${LR}` end a flow mapping. A text that does not parse as
+    it is, but does with each `${NAME}` written `$NAME` (the same variable), is read
+    that way; any other text keeps its own error. The caller disposes of the loader.
+    """
+    loader = _Loader(text)
+    try:
+        return loader, loader.get_single_node()
+    except yaml.MarkedYAMLError as first:
+        loader.dispose()
+        if not substitute_env or "${" not in text:
+            raise
+        retry = _Loader(_BRACED_VARIABLE.sub(r"$\1", text))
+        try:
+            return retry, retry.get_single_node()
+        except yaml.YAMLError:
+            retry.dispose()
+            raise first from None
+    except BaseException:
+        loader.dispose()
+        raise
+
+
 def _load_yaml(yaml_path: str | os.PathLike[str], *, substitute_env: bool = True) -> Any:
     """The parsed YAML document at `yaml_path` (plain dicts, lists and scalars).
 
@@ -332,9 +365,10 @@ def _load_yaml(yaml_path: str | os.PathLike[str], *, substitute_env: bool = True
         yaml.YAMLError: the file is not valid YAML.
         ValueError: a limit is exceeded (the message names the file, position, problem).
     """
-    loader = _Loader(_read_yaml_text(yaml_path))
+    text = _read_yaml_text(yaml_path)
+    loader: _Limits | None = None
     try:
-        root = loader.get_single_node()
+        loader, root = _parse(text, substitute_env)
         if root is None:
             return None
         if substitute_env:
@@ -345,7 +379,8 @@ def _load_yaml(yaml_path: str | os.PathLike[str], *, substitute_env: bool = True
         msg = f"{os.fspath(yaml_path)}{where}: {e.problem}"
         raise ValueError(msg) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def load_config_from_yaml(
