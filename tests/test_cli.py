@@ -712,6 +712,26 @@ def test_a_real_field_at_the_wrong_level_is_not_suggested_as_itself(
     assert "did you mean 'learning_rate'" not in err
 
 
+def test_a_learning_rate_section_alone(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # The README's snippets are written under `learning_rate:`, an optimizer config's
+    # field: saved alone, that is a schedule, with no algorithm to require.
+    text = """\
+        learning_rate:
+          sequence:
+            - num_steps: 20
+              schedule: {linear: {learning_rate: 0.0, final_learning_rate: 1.0e-3, num_steps: 20}}
+            - schedule: {cosine_decay: {learning_rate: 1.0e-3, num_steps: 80}}
+        """
+    npy = tmp_path / "a.npy"
+    code, out, err = run(capsys, write(tmp_path, text), "--no-plot", "--npy", npy)
+    assert code == 0, err
+    assert "learning_rate section, 1 schedule" in out
+    cfg = yaml.safe_load(textwrap.dedent(text))["learning_rate"]
+    np.testing.assert_array_equal(np.load(npy)[0], compute_lr(cfg, np.arange(len(np.load(npy)[0]))))
+    bad = write(tmp_path, "learning_rate: {cosine_decay: {learning_rate: -1, num_steps: 5}}\n")
+    assert_user_error(*run(capsys, bad), "learning_rate.cosine_decay: learning_rate must be")
+
+
 def test_recap_layout_needs_exactly_one_lr_section(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -73,6 +73,7 @@ def _accepted_shapes() -> str:
 accepted shapes:
 {kinds}
   - an OptimizerConfig: one of {", ".join(_ALGORITHMS)}, and optionally learning_rate
+    (or learning_rate alone)
   - a MultiTaskLearningRates: tower_learning_rates (task -> LearningRate) and optionally
     backbone_learning_rate
   - an optimizer config with multi_task_learning_rates or single_task_learning_rate
@@ -433,6 +434,11 @@ def _groups(reader: _Reader, data: Any, prefix: tuple[str, ...]) -> Groups:
         return Groups(groups.names, groups.configs, shape)
     if _has_any(data, _RECAP_LR_KEYS):
         return _recap_groups(reader, data, prefix)
+    if set(data) == {"learning_rate"}:
+        # An optimizer config's schedule alone (as the README's snippets are written):
+        # no algorithm to require.
+        lr = reader.validate(LearningRate, data["learning_rate"], (*prefix, "learning_rate"))
+        return Groups(("learning_rate",), (lr,), "learning_rate section")
     if _has_any(data, _OPTIMIZER_KEYS):
         opt = reader.validate(OptimizerConfig, data, prefix)
         algorithm = next(name for name in _ALGORITHMS if getattr(opt, name) is not None)
