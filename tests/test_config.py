@@ -705,3 +705,27 @@ def test_learning_rate_kinds_and_yaml_shape() -> None:
     steps = np.arange(12)
     assert_same_bits(compute_lr(lr, steps), compute_lr(dumped, steps))
     assert_same_bits(compute_lr(lr, steps), reference_array(dumped, steps))
+
+
+@pytest.mark.parametrize(
+    ("text", "want"), [("1e5", 100_000), ("100", 100), ("1.5e1", 15), (" 7 ", 7)]
+)
+def test_a_step_count_written_as_yaml_1_1_leaves_it_is_read_on_every_path(
+    tmp_path: Path, text: str, want: int
+) -> None:
+    # PyYAML reads `num_steps: 1e5` as the string "1e5": the compiled reader took it,
+    # the model refused it, so a YAML file failed where the same dict worked.
+    cfg = {"cosine_decay": {"learning_rate": 1.0, "num_steps": text}}
+    assert LearningRate.model_validate(cfg).cosine_decay.num_steps == want  # type: ignore[union-attr]
+    assert compute_lr(cfg, want // 2) == compute_lr(LearningRate.model_validate(cfg), want // 2)
+    path = _write(tmp_path, f"cosine_decay: {{learning_rate: 1.0, num_steps: {text.strip()}}}\n")
+    assert load_config_from_yaml(LearningRate, path).cosine_decay.num_steps == want  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("text", ["10.5", "abc", "\uff11\uff10", "nan"])
+def test_a_step_count_string_that_is_no_integer_is_refused_on_every_path(text: str) -> None:
+    cfg = {"cosine_decay": {"learning_rate": 1.0, "num_steps": text}}
+    with pytest.raises(pydantic.ValidationError, match="num_steps"):
+        LearningRate.model_validate(cfg)
+    with pytest.raises(ValueError, match="num_steps"):
+        compute_lr(cfg, 0)

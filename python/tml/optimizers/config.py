@@ -55,6 +55,19 @@ def _not_bool(value: Any) -> Any:
     return value
 
 
+def _count_text(value: Any) -> Any:
+    # YAML 1.1 leaves `num_steps: 1e5` a string; the compiled reader (raw dict configs)
+    # reads such a string as int() or else float() would, in ASCII, and so does this:
+    # pydantic then takes an integral float (1e5) and refuses a fractional one.
+    if isinstance(value, str) and value.isascii():
+        for parse in (int, float):
+            try:
+                return parse(value)
+            except ValueError:
+                pass
+    return value
+
+
 def _positive_zero(value: float) -> float:
     # A rate of -0.0 is 0.0 on every path: no schedule returns a negative zero.
     return value + 0.0
@@ -64,7 +77,9 @@ Rate = Annotated[
     float, pydantic.BeforeValidator(_not_bool), pydantic.AfterValidator(_positive_zero)
 ]
 Real = Annotated[float, pydantic.BeforeValidator(_not_bool)]
-Steps = Annotated[int, pydantic.BeforeValidator(_not_bool)]
+Steps = Annotated[
+    int, pydantic.BeforeValidator(_count_text), pydantic.BeforeValidator(_not_bool)
+]
 Flag = pydantic.StrictBool
 
 
