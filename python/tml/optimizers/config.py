@@ -69,7 +69,9 @@ def _count_text(value: Any) -> Any:
 
 
 def _positive_zero(value: float) -> float:
-    # A rate of -0.0 is 0.0 on every path: no schedule returns a negative zero.
+    # A rate of -0.0 is 0.0 on every path: no rate makes a schedule return a negative
+    # zero. (A step of -0.0 still does where the reference's formula does: a ramp's
+    # L / R * -0.0.)
     return value + 0.0
 
 
