@@ -401,10 +401,14 @@ class LRShim(LRScheduler):
             step = self.last_epoch + 1
             if self._plain:
                 try:
-                    self._store(step, groups)
+                    last = self._assign(step, groups, "lr", True)  # _store, inline
                 except ValueError:
                     self._check_count(groups)
                     raise
+                if last is None:
+                    self._store(step, groups)
+                else:
+                    self._last = last
             else:
                 self._refresh(groups)
                 self._write_tensor_lrs(step, groups)
