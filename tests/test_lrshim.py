@@ -688,6 +688,20 @@ def test_a_float_lr_made_a_tensor_is_filled_in_place_as_lambdalr_does(
     assert run(lambda opt: LambdaLR(opt, [oracle_fn(c) for c in KINDS])) == want
 
 
+def test_groups_named_after_other_keys_are_refused() -> None:
+    # Paired in order, `head` would silently get body's schedule and keep its name.
+    a, b = torch.nn.Parameter(torch.ones(1)), torch.nn.Parameter(torch.ones(1))
+    optimizer = torch.optim.SGD([{"params": [a], "name": "head"}, {"params": [b], "name": "body"}])
+    with pytest.raises(ValueError, match="group 0 is named 'head', but lr_dict's key at"):
+        LRShim(optimizer, {"body": {"constant": 0.1}, "head": {"constant": 0.5}})
+    shim = LRShim(optimizer, {"head": {"constant": 0.5}, "body": {"constant": 0.1}})
+    assert shim.get_last_lr() == [0.5, 0.1]
+    # A name that is no key (the user's own) is left alone, as torch leaves it.
+    other = torch.optim.SGD([{"params": [a], "name": "tower"}, {"params": [b]}])
+    LRShim(other, {"head": {"constant": 0.5}, "body": {"constant": 0.1}})
+    assert [g["name"] for g in other.param_groups] == ["tower", "body"]
+
+
 @pytest.mark.parametrize("how", ["deepcopy", "pickle"])
 def test_copies_write_their_own_groups(how: str) -> None:
     optimizer = tensor_optimizer([torch.float32] * 4)

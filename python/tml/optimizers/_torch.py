@@ -495,8 +495,18 @@ class LRShim(LRScheduler):
             raise _count_error(self.optimizer, len(groups), self.group_names)
         self._fast_groups = None
         if self._named:
-            for group, name in zip(groups, self.group_names, strict=True):
-                group.setdefault("name", name)
+            keys = set(self.group_names)
+            for g, (group, name) in enumerate(zip(groups, self.group_names, strict=True)):
+                held = group.setdefault("name", name)
+                if held != name and isinstance(held, str) and held in keys:
+                    # Groups are paired with lr_dict in order: one named after another
+                    # key would silently take that other group's schedule.
+                    msg = (
+                        f"parameter group {g} is named {held!r}, but lr_dict's key at "
+                        f"position {g} is {name!r}: LRShim pairs groups with lr_dict in "
+                        "order; order lr_dict as optimizer.param_groups"
+                    )
+                    raise ValueError(msg)
         by_key: dict[tuple[Any, ...], list[int]] = {}
         floats: list[int] = []
         for g, group in enumerate(groups):

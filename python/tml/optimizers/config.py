@@ -79,9 +79,7 @@ Rate = Annotated[
     float, pydantic.BeforeValidator(_not_bool), pydantic.AfterValidator(_positive_zero)
 ]
 Real = Annotated[float, pydantic.BeforeValidator(_not_bool)]
-Steps = Annotated[
-    int, pydantic.BeforeValidator(_count_text), pydantic.BeforeValidator(_not_bool)
-]
+Steps = Annotated[int, pydantic.BeforeValidator(_count_text), pydantic.BeforeValidator(_not_bool)]
 Flag = pydantic.StrictBool
 
 
