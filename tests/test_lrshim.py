@@ -977,6 +977,24 @@ def test_a_state_at_the_last_step_loads_and_the_next_step_is_refused() -> None:
     assert other.last_epoch == 2**63 - 1
 
 
+def test_a_state_remembers_fast_mode() -> None:
+    # Fast and exact values differ in the last bits: resuming one as the other would not
+    # continue the saved run exactly.
+    fast = LRShim(make_optimizer(4), Schedules(CONFIGS, exact=False))
+    state = fast.state_dict()
+    assert state["exact"] is False
+    exact = LRShim(make_optimizer(4), CONFIGS)
+    with pytest.raises(ValueError, match=r"saved by a scheduler in fast \(exact=False\) mode"):
+        exact.load_state_dict(state)
+    with pytest.raises(ValueError, match="saved by a scheduler in exact mode"):
+        fast.load_state_dict(exact.state_dict())
+    LRShim(make_optimizer(4), Schedules(CONFIGS, exact=False)).load_state_dict(state)
+    del state["exact"]  # a state from before the entry: taken as this scheduler's mode
+    exact.load_state_dict(state)
+    with pytest.raises(TypeError, match=r"state_dict\['exact'\] must be True or False"):
+        exact.load_state_dict({"last_epoch": 3, "exact": 1})
+
+
 def test_load_state_dict_accepts_a_minimal_state() -> None:
     optimizer = make_optimizer(4)
     shim = LRShim(optimizer, CONFIGS)

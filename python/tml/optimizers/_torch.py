@@ -213,6 +213,7 @@ _STATE_KEYS = (
     "_is_initial",
     "_last_lr",
     "lr_dict",
+    "exact",
 )
 # Entries torch's own LRScheduler.state_dict() writes (`verbose` up to torch 2.6, so the
 # original tml LRShim's checkpoints hold it) that carry nothing to restore: a transient
@@ -640,9 +641,10 @@ class LRShim(LRScheduler):
         """The scheduler state, as plain data (numbers, strings, lists, dicts).
 
         Holds torch's entries (`last_epoch`, `_step_count`, `base_lrs`, `_last_lr`, ...;
-        tensors as Python numbers) plus `group_names` and `lr_dict` (group name ->
-        YAML-shaped config), so `torch.load(path, weights_only=True)` reads it back and
-        `load_state_dict` can check the schedules it was saved with.
+        tensors as Python numbers) plus `group_names`, `lr_dict` (group name ->
+        YAML-shaped config) and `exact` (False for fast-mode schedules), so
+        `torch.load(path, weights_only=True)` reads it back and `load_state_dict` can
+        check the schedules it was saved with.
         """
         return {
             "group_names": list(self.group_names),
@@ -652,6 +654,7 @@ class LRShim(LRScheduler):
             "_is_initial": bool(getattr(self, "_is_initial", False)),
             "_last_lr": self._plain_last_lr(),
             "lr_dict": dict(zip(self.group_names, self._schedules.configs, strict=True)),
+            "exact": self._schedules.exact,
         }
 
     def _plain_last_lr(self) -> list[Any]:
@@ -684,7 +687,7 @@ class LRShim(LRScheduler):
 
         Raises:
             ValueError: an unknown key, a value out of range, or saved schedules, group
-                names or group counts that differ from this scheduler's.
+                names, group counts or mode (`exact`) that differ from this scheduler's.
             TypeError: an entry of the wrong type.
         """
         given: object = state_dict  # untyped callers pass anything
@@ -722,6 +725,18 @@ class LRShim(LRScheduler):
         saved = state_dict.get("lr_dict")
         if saved is not None:
             self._check_saved_schedules(saved)
+        exact = state_dict.get("exact", self._schedules.exact)
+        if not isinstance(exact, bool):
+            msg = f"state_dict['exact'] must be True or False, got {exact!r}"
+            raise TypeError(msg)
+        if exact != self._schedules.exact:
+            mode = {True: "exact", False: "fast (exact=False)"}
+            msg = (
+                f"state_dict was saved by a scheduler in {mode[exact]} mode, this one is in "
+                f"{mode[self._schedules.exact]} mode: their learning rates differ in the last "
+                f"bits; build it with Schedules(..., exact={exact}) to resume exactly"
+            )
+            raise ValueError(msg)
         base_lrs = state_dict.get("base_lrs")
         if base_lrs is not None:
             base_lrs = _numbers(base_lrs, "state_dict['base_lrs']", count)
