@@ -586,6 +586,16 @@ def test_png_without_matplotlib(
     assert not png.exists()
 
 
+@pytest.mark.parametrize("name", ["lr.jpg", "lr", "lr.png.txt"])
+def test_png_needs_a_png_name(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str
+) -> None:
+    # The image is always PNG: a .jpg name would hold PNG data.
+    code, out, err = run(capsys, MULTITASK, "--png", tmp_path / name)
+    assert_user_error(code, out, err, "--png writes a PNG image: name the file .png")
+    assert not (tmp_path / name).exists()
+
+
 # ------------------------------------------------------------------------ errors
 
 

@@ -49,6 +49,7 @@ import os
 import shutil
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import IO, NoReturn
 
 import numpy as np
@@ -244,6 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     """The whole job once the options are parsed; raises UserError for user mistakes."""
     if args.png is not None:
+        if Path(args.png).suffix.lower() != ".png":
+            msg = f"--png writes a PNG image: name the file .png, got {args.png!r}"
+            raise UserError(msg)
         import_matplotlib()  # fail before doing any work
     groups = load_groups(args.config, args.section, substitute_env=not args.no_env)
     if not groups.names:
