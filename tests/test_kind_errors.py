@@ -25,7 +25,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.kinds import INT64_MAX, edge_steps
+from tests.kinds import INT64_MAX, MAX_RATE, edge_steps
 from tests.oracle import FIELDS, NEW_KINDS, REQUIRED, kind_of, namespace, reference_lr
 from tests.strategies import KIND_STRATEGIES, arbitrary_configs, configs
 from tml.optimizers import LearningRate, Schedule, Schedules, compute_lr
@@ -313,6 +313,56 @@ SPECIFIC: dict[str, Case] = {
         body("one_cycle", pct_start=0.6, three_phase=True),
         ["one_cycle", "pct_start", "three_phase"],
         [("pct_start", 0.6)],
+    ),
+    # F + (L - F) rounds past the largest float though L and F are finite: the peak of
+    # every kind whose values lie between two rates is checked when built.
+    "cosine-decay-peak-overflows": Case(
+        body("cosine_decay", learning_rate=MAX_RATE, final_learning_rate=5.214802558039429e307),
+        ["cosine_decay.learning_rate", "must keep the schedule finite"],
+        [("learning_rate", MAX_RATE), ("final_learning_rate", 5.214802558039429e307)],
+    ),
+    "ramp-to-cosine-peak-overflows": Case(
+        {
+            "linear_ramp_to_cosine": {
+                "learning_rate": MAX_RATE,
+                "final_learning_rate": 5.214802558039429e307,
+                "num_ramp_steps": 2,
+                "final_num_steps": 10,
+            }
+        },
+        ["linear_ramp_to_cosine.learning_rate", "must keep the schedule finite"],
+        [("learning_rate", MAX_RATE)],
+    ),
+    "restarts-peak-overflows": Case(
+        body("cosine_restarts", learning_rate=MAX_RATE, final_learning_rate=6.014382553750412e306),
+        ["cosine_restarts.learning_rate", "must keep the schedule finite"],
+        [("learning_rate", MAX_RATE)],
+    ),
+    "wsd-peak-overflows": Case(
+        body(
+            "warmup_stable_decay", learning_rate=MAX_RATE, final_learning_rate=5.214802558039429e307
+        ),
+        ["warmup_stable_decay.learning_rate", "must keep the schedule finite"],
+        [("learning_rate", MAX_RATE)],
+    ),
+    # float(W + S + D) - t counts past D at a float step where W + S + D is not exact
+    "wsd-linear-float-steps-overflow": Case(
+        body(
+            "warmup_stable_decay",
+            learning_rate=MAX_RATE,
+            final_learning_rate=0.0,
+            num_warmup_steps=2**53 - 2,
+            num_stable_steps=0,
+            num_decay_steps=1009,
+            decay_shape="linear",
+        ),
+        ["warmup_stable_decay.learning_rate", "must keep the schedule finite"],
+        [("learning_rate", MAX_RATE)],
+    ),
+    "cyclic-peak-overflows": Case(
+        body("cyclic", learning_rate=5.214802558039429e307, max_learning_rate=MAX_RATE),
+        ["cyclic.max_learning_rate", "must keep the schedule finite"],
+        [("max_learning_rate", MAX_RATE)],
     ),
     "one-cycle-initial-overflows": Case(  # 1e300 / 1e-10
         body("one_cycle", learning_rate=1e300, div_factor=1e-10),

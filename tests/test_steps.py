@@ -205,6 +205,22 @@ def test_non_contiguous_steps() -> None:
     np.testing.assert_array_equal(base, before)
 
 
+@pytest.mark.parametrize("dtype", [np.int64, np.float64, ">i8", np.int32])
+@pytest.mark.parametrize("exact", [True, False])
+def test_contiguous_but_unaligned_steps(dtype: Any, exact: bool) -> None:
+    # np.frombuffer at an odd offset, or a memory map: C-contiguous, not aligned. They
+    # were refused with a message about `out`, which no one had passed.
+    values = np.array([0, 5, 9, 30, 40, 1000], dtype=dtype)
+    steps = np.frombuffer(b"\0" + values.tobytes(), dtype=values.dtype, offset=1)
+    assert steps.flags.c_contiguous
+    assert not steps.flags.aligned
+    for config in CONFIGS:
+        want = Schedule(config, exact=exact)(values)
+        assert_same_bits(compute_lr(config, steps, exact=exact), want)
+        assert_same_bits(Schedule(config, exact=exact)(steps), want)
+        assert_same_bits(Schedules([config], exact=exact)(steps)[0], want)
+
+
 def test_read_only_steps_are_fine() -> None:
     steps = np.arange(50)
     steps.flags.writeable = False

@@ -172,8 +172,10 @@ void check_out_size(PyArrayObject* out, std::size_t expected) {
 void evaluate_into(const tml::ScheduleSet& set, PyArrayObject* steps, PyArrayObject* out,
                    bool scratch) {
     const auto check = scratch ? tml::Check::while_writing : tml::Check::before_writing;
-    if (!PyArray_ISCARRAY_RO(steps) || !PyArray_ISCARRAY(out))
-        throw py::value_error("steps and out must be C-contiguous, aligned and writeable (out)");
+    if (!PyArray_ISCARRAY_RO(steps))
+        throw py::value_error("steps must be C-contiguous and aligned");
+    if (!PyArray_ISCARRAY(out))
+        throw py::value_error("out must be C-contiguous, aligned and writeable");
     check_out_size(out, set.size() * static_cast<std::size_t>(PyArray_SIZE(steps)));
     const bool int_steps = is_dtype(steps, NPY_INT64);
     if (!int_steps && !is_dtype(steps, NPY_FLOAT64))

@@ -154,6 +154,27 @@ inline constexpr int max_sequence_depth = 32;
 inline constexpr std::size_t cheap = 1, libm_call = 10;
 
 namespace detail {
+// Refuses a config whose formula's largest value is not finite. `peak` is that value,
+// computed as the formula computes it where it is largest (a cosine at cos = 1, a decay
+// at its start): rounding is monotone, so no other step gives more. Near the largest
+// double, F + (L - F) can round past it to inf though L and F are both finite. `field`
+// is the field named; `got` (called on failure only) shows the rates involved.
+template <class Got>
+void require_finite_peak(double peak, const Path& where, const char* field, const Got& got) {
+    if (!std::isfinite(peak))
+        fail(where, field,
+             "must keep the schedule finite (its largest value rounds past the largest float)",
+             got());
+}
+// The same for the kinds whose values lie between learning_rate and final_learning_rate.
+inline void require_finite_peak(double peak, const Path& where, double learning_rate,
+                                double final_learning_rate) {
+    require_finite_peak(peak, where, "learning_rate", [&] {
+        return "learning_rate=" + repr(learning_rate) +
+               ", final_learning_rate=" + repr(final_learning_rate);
+    });
+}
+
 // Index of the first element > s in the increasing list b[0, n): Python's bisect_right.
 template <class T>
 std::size_t upper(const T* b, std::size_t n, T s) {
@@ -477,6 +498,8 @@ struct LinearRampToCosine {
         slope = learning_rate / num_ramp_steps.d;
         half_range = (learning_rate - final_learning_rate) * 0.5;
         span = static_cast<double>(final_num_steps.i - num_ramp_steps.i);
+        detail::require_finite_peak(final_learning_rate + half_range * (1.0 + 1.0), where,
+                                    learning_rate, final_learning_rate);
     }
     template <class Step>
     double operator()(Step s, const Context& c) const {
@@ -807,6 +830,9 @@ struct PolynomialDecay {
                  "final_learning_rate=" + repr(final_learning_rate) +
                      ", learning_rate=" + repr(learning_rate));
         range = learning_rate - final_learning_rate;
+        // x ** power <= 1 for x in [0, 1]: largest at step 0
+        detail::require_finite_peak(range * 1.0 + final_learning_rate, where, learning_rate,
+                                    final_learning_rate);
     }
     template <class Step>
     double operator()(Step s, const Context& c) const {
@@ -886,7 +912,11 @@ struct CosineDecay {
                     "Value from N on (F; above L, the cosine rises).", 0.0),
             integer<K>("num_steps", &K::num_steps, 1, "Length of the cosine (N)."));
     }
-    void finish(const Path&, Tables&) { half_range = (learning_rate - final_learning_rate) * 0.5; }
+    void finish(const Path& where, Tables&) {
+        half_range = (learning_rate - final_learning_rate) * 0.5;
+        detail::require_finite_peak(final_learning_rate + half_range * (1.0 + 1.0), where,
+                                    learning_rate, final_learning_rate);
+    }
     template <class Step>
     double operator()(Step s, const Context& c) const {
         if (!not_after(s, num_steps)) return final_learning_rate;
@@ -1095,6 +1125,10 @@ struct CosineRestarts {
             fail(where, "final_learning_rate", "must be <= learning_rate",
                  "final_learning_rate=" + repr(final_learning_rate) +
                      ", learning_rate=" + repr(learning_rate));
+        // The first cycle's peak is L, the largest (peak_decay <= 1), at cos = 1.
+        detail::require_finite_peak(
+            final_learning_rate + (learning_rate - final_learning_rate) * 0.5 * (1.0 + 1.0), where,
+            learning_rate, final_learning_rate);
     }
 
     struct Cycle {
@@ -1393,6 +1427,15 @@ struct OneCycle {
             from[0] = initial, to[0] = learning_rate;
             from[1] = learning_rate, to[1] = minimum;
         }
+        // Each anneal is monotone between its two values: largest at one end.
+        for (int p = 0; p < phases; ++p)
+            for (const double pct : {0.0, 1.0})
+                detail::require_finite_peak(
+                    anneal_between(from[p], to[p], pct, Context{}), where, "learning_rate", [&] {
+                        return "learning_rate=" + repr(learning_rate) +
+                               ", div_factor=" + repr(div_factor) +
+                               ", final_div_factor=" + repr(final_div_factor);
+                    });
         double previous = 0.0;
         for (int p = 0; p < phases; ++p) {
             if (!(ends[p] - previous >= 1.0))
@@ -1546,6 +1589,12 @@ struct Cyclic {
                  "step_size_up=" + repr(step_size_up.i) +
                      ", step_size_down=" + repr(step_size_down.value.i));
         amplitude = max_learning_rate - learning_rate;
+        // scale and scale_of are at most 1: the first peak is the largest value.
+        detail::require_finite_peak(learning_rate + amplitude * 1.0 * 1.0, where,
+                                    "max_learning_rate", [&] {
+                                        return "max_learning_rate=" + repr(max_learning_rate) +
+                                               ", learning_rate=" + repr(learning_rate);
+                                    });
     }
     double scale_of(std::int64_t c, double t, const Context& ctx) const {
         if (mode.index == 0) return 1.0;
@@ -1735,6 +1784,16 @@ struct WarmupStableDecay {
         half_range = range * 0.5;
         decay_start = num_warmup_steps.i + num_stable_steps.i;
         end = decay_start + num_decay_steps.i;
+        // Each shape is largest where the decay starts: cos = 1, sqrt(0) = 0, and for the
+        // linear shape the most steps left. At an int step that is D; at a float step
+        // float(W + S + D) - t, which exceeds D where W + S + D is not exact in float64
+        // (the reference's own rounding): the first float step of the decay gives most.
+        double first = static_cast<double>(decay_start);
+        if (static_cast<std::int64_t>(first) < decay_start)
+            first = std::nextafter(first, std::numeric_limits<double>::infinity());
+        const double most_left = std::max(num_decay_steps.d, static_cast<double>(end) - first);
+        detail::require_finite_peak(decay(0.0, most_left, Context{}), where, learning_rate,
+                                    final_learning_rate);
     }
     double decay(double p, double left, const Context& c) const {
         switch (decay_shape.index) {

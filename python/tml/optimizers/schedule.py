@@ -254,9 +254,11 @@ def _as_steps(step: Any) -> np.ndarray:
                 "step: integer steps must be in [0, 2**63 - 1]"
             )
             raise ValueError(msg)
-        return np.asarray(arr, dtype=np.int64, order="C")
+        # np.require, not asarray: a contiguous array that is not aligned (np.frombuffer
+        # at an odd offset, a memory map) is copied too.
+        return np.require(arr, dtype=np.int64, requirements=["C", "A"])
     if kind == "f":
-        steps = np.asarray(arr, dtype=np.float64, order="C")
+        steps = np.require(arr, dtype=np.float64, requirements=["C", "A"])
         if arr.dtype.itemsize > 8:  # long double: only values float64 holds exactly
             inexact = steps != arr
             if inexact.any():
