@@ -1,7 +1,8 @@
 """Fast mode (`exact=False`): within its stated bound of the exact values, deterministic.
 
 The bound (README, "Fast mode"): |fast - exact| <= 4 ulp of the schedule's largest rate
-(its largest `learning_rate`, `final_learning_rate`, `max_learning_rate` or table value,
+(its largest `learning_rate`, `final_learning_rate`, `max_learning_rate`, table value or
+one_cycle's starting `learning_rate / div_factor`,
 stages included). The exact values are the package's default mode, itself checked
 bitwise against the plain-Python oracle by tests/test_kinds.py and tests/test_parity.py.
 
@@ -79,6 +80,9 @@ def largest_rate(node: Any) -> float:
     """The largest learning rate anywhere in a YAML-shaped config (0.0 if none)."""
     best = 0.0
     if isinstance(node, dict):
+        cycle = node.get("one_cycle")
+        if isinstance(cycle, dict):  # it starts at learning_rate / div_factor (above L if < 1)
+            best = float(cycle["learning_rate"]) / float(cycle.get("div_factor", 25.0))
         for key, value in node.items():
             if value is None:
                 continue
@@ -252,7 +256,10 @@ def _draw(kind: str, rng: np.random.Generator, scale: int) -> Config:
                 "total_steps": _count(rng, 2 * scale, low=100),
                 "pct_start": float(rng.uniform(0.05, 0.45)),
                 "anneal": "cos" if rng.random() < 0.7 else "linear",
-                "div_factor": float(rng.uniform(1.0, 100.0)),
+                # below 1 too: it starts above learning_rate, its largest value then
+                "div_factor": float(
+                    rng.uniform(1.0, 100.0) if rng.random() < 0.8 else rng.uniform(0.01, 1.0)
+                ),
                 "final_div_factor": float(10.0 ** rng.uniform(0, 5)),
                 "three_phase": three,
             }

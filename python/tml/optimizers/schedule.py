@@ -8,7 +8,8 @@ Fast mode (`exact=False`) trades that bitwise equality for speed: the formulas s
 same, but libm's `cos` and `pow` are replaced by vectorised kernels, and batch loops run
 on the widest SIMD instruction set the CPU has (AVX-512, AVX2 or SSE2, chosen at run
 time). Every value is within 4 ulp of the schedule's largest rate (its largest
-`learning_rate`, `final_learning_rate` or `max_learning_rate`, a table's largest value) of
+`learning_rate`, `final_learning_rate` or `max_learning_rate`, a table's largest value,
+`one_cycle`'s starting `learning_rate / div_factor`) of
 the exact one (measured: at most 2 ulp; README, "Fast mode"); kinds without a `cos` or `pow`
 call (constant, piecewise_constant, the linear kinds, multistep_decay, inverse_sqrt,
 inverse_time_decay, and cyclic's triangular modes) give bitwise the exact values. Fast
