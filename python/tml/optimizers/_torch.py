@@ -407,7 +407,7 @@ class LRShim(LRScheduler):
                     self._check_count(groups)
                     raise
                 if last is None:
-                    self._store(step, groups)
+                    self._retyped(step, groups)
                 else:
                     self._last = last
             else:
@@ -440,9 +440,13 @@ class LRShim(LRScheduler):
         call then stores nothing, and the groups are sorted again and written as tensors.
         """
         last = self._assign(step, groups, "lr", True)
-        if last is not None:
+        if last is None:
+            self._retyped(step, groups)
+        else:
             self._last = last
-            return
+
+    def _retyped(self, step: int, groups: list[dict[str, Any]]) -> None:
+        """A float lr became a tensor: the groups sorted again, the step written as tensors."""
         self._inspect_groups(groups)
         self._write_tensor_lrs(step, groups)
 
