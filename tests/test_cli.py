@@ -713,6 +713,23 @@ def test_restarts_whose_cycles_grow_forever_get_a_finite_default_range(
     assert "steps 0 to 17,000:" in out
 
 
+def test_a_stage_that_rises_again_after_a_decay_is_shown(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Under a tenth of the peak at the second stage's start, then up again: the range
+    # must run on to where it stays under (not stop at the first low breakpoint).
+    text = """\
+        a:
+          sequence:
+            - num_steps: 1000
+              schedule: {cosine_decay: {learning_rate: 1.0, num_steps: 1000}}
+            - schedule: {inverse_sqrt: {learning_rate: 1.0, num_warmup_steps: 500}}
+        """
+    code, out, err = run(capsys, write(tmp_path, text), "--no-plot")
+    assert code == 0, err
+    assert "steps 0 to 110,000:" in out
+
+
 def test_a_real_field_at_the_wrong_level_is_not_suggested_as_itself(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

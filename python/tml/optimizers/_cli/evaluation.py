@@ -88,7 +88,7 @@ def _decayed_by(schedules: Schedules, g: int) -> int:
     """Where schedule g, one that never settles, has decayed to a tenth of its peak.
 
     The first of its breakpoints, then of the steps `2b, 4b, ...` (b: its last
-    breakpoint), where it is under a tenth of the largest value seen. For a schedule
+    breakpoint), from which it stays under a tenth of the largest value seen. For a schedule
     that changes forever without repeating (an inverse square root, an exponential
     decay, restarts whose peaks decay): far enough to see the decay, in one compiled
     call of a few dozen steps. One that never gets there (restarts whose cycles grow
@@ -105,7 +105,9 @@ def _decayed_by(schedules: Schedules, g: int) -> int:
     values = np.asarray(schedules[g](seen), dtype=np.float64)
     top = float(values.max())
     tail = values[-len(probes) :]
-    below = np.nonzero(tail <= top * _DECAY_SHOWN)[0]
+    # Under a tenth from there on (a later stage may rise again): the suffix maxima.
+    stays = np.maximum.accumulate(tail[::-1])[::-1] <= top * _DECAY_SHOWN
+    below = np.nonzero(stays)[0]
     if below.size:
         return probes[int(below[0])]
     return bps[_PERIODS_SHOWN - 1] if len(bps) > _PERIODS_SHOWN else last
