@@ -586,7 +586,7 @@ def test_png_without_matplotlib(
     assert not png.exists()
 
 
-@pytest.mark.parametrize("name", ["lr.jpg", "lr", "lr.png.txt"])
+@pytest.mark.parametrize("name", ["lr.jpg", "lr.PDF", "lr.svg"])
 def test_png_needs_a_png_name(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str
 ) -> None:
@@ -728,6 +728,49 @@ def test_a_stage_that_rises_again_after_a_decay_is_shown(
     code, out, err = run(capsys, write(tmp_path, text), "--no-plot")
     assert code == 0, err
     assert "steps 0 to 110,000:" in out
+
+
+def test_a_stage_rising_between_breakpoints_and_restarts_after_stages_are_shown(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # The rise of the second stage peaks just before its end (a breakpoint): seen there.
+    rising = """\
+        g:
+          sequence:
+            - num_steps: 100
+              schedule: {exponential_decay: {learning_rate: 1.0, decay_rate: 0.01, decay_steps: 10}}
+            - num_steps: 1000
+              schedule: {linear: {learning_rate: 0.0, final_learning_rate: 1.0, num_steps: 2000}}
+            - schedule: {inverse_sqrt: {learning_rate: 0.001, num_warmup_steps: 10}}
+        """
+    code, out, err = run(capsys, write(tmp_path, rising), "--no-plot")
+    assert code == 0, err
+    assert "steps 0 to 1,300:" in out  # 10% past 1,100, rounded
+    # Growing restarts after a warm-up and a stable stage: through the third restart, a
+    # jump back up to the peak (2,100, 4,100), not the third breakpoint (1,100).
+    restarts = """\
+        g:
+          sequence:
+            - num_steps: 100
+              schedule: {linear: {learning_rate: 0.0, final_learning_rate: 1.0, num_steps: 100}}
+            - num_steps: 1000
+              schedule: {constant: 1.0}
+            - schedule: {cosine_restarts: {learning_rate: 1.0, num_steps: 1000, period_multiplier: 2}}
+        """
+    code, out, err = run(capsys, write(tmp_path, restarts), "--no-plot")
+    assert code == 0, err
+    assert "steps 0 to 4,600:" in out
+
+
+def test_a_field_of_another_kind_is_named_as_such(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = write(tmp_path, "cosine_decay: {learning_rate: 0.1, num_steps: 100, decay_rate: 0.5}\n")
+    assert_user_error(
+        *run(capsys, path),
+        "cosine_decay.decay_rate: unknown key ('decay_rate' is a field of exponential_decay",
+        "not cosine_decay)",
+    )
 
 
 def test_a_real_field_at_the_wrong_level_is_not_suggested_as_itself(

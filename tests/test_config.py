@@ -423,6 +423,13 @@ def test_a_key_written_twice_is_refused(tmp_path: Path) -> None:
     text = "base: &b {lr: 0.1, steps: 5}\nrun:\n  <<: *b\n  lr: 0.3\n"
     data = load_config_from_yaml(Document, _write(tmp_path, text)).data
     assert data["run"] == {"lr": 0.3, "steps": 5}
+    # A chain of merges, the merged anchor built after its user: as yaml.safe_load reads it.
+    text = "base: &B {k: 1}\ndefs:\n  x: &X {<<: *B, k: 2}\ny: {<<: *X}\n"
+    data = load_config_from_yaml(Document, _write(tmp_path, text)).data
+    assert data == yaml.safe_load(text)
+    # An alias of a key is that key.
+    with pytest.raises(ValueError, match="key 'a' appears twice"):
+        load_config_from_yaml(Document, _write(tmp_path, "m: {&k a: 1, *k : 2}\n"))
 
 
 @pytest.mark.usefixtures("loader")

@@ -360,7 +360,12 @@ SPECIFIC: dict[str, Case] = {
         [("learning_rate", MAX_RATE)],
     ),
     "cyclic-peak-overflows": Case(
-        body("cyclic", learning_rate=5.214802558039429e307, max_learning_rate=MAX_RATE),
+        body(
+            "cyclic",
+            learning_rate=5.214802558039429e307,
+            max_learning_rate=MAX_RATE,
+            mode="triangular",
+        ),
         ["cyclic.max_learning_rate", "must keep the schedule finite"],
         [("max_learning_rate", MAX_RATE)],
     ),
@@ -578,6 +583,17 @@ def test_learning_rate_model_refuses(case: Case) -> None:
 
 ACCEPTED: list[Config] = [
     body("cyclic", step_size_up=2**52, step_size_down=2**52),  # U + D == 2**53
+    # L + (M - L) would be inf, but exp_range's gamma ** t keeps its largest value finite
+    body(
+        "cyclic",
+        learning_rate=5.214802558039429e307,
+        max_learning_rate=MAX_RATE,
+        step_size_up=1,
+        mode="exp_range",
+        gamma=0.5,
+    ),
+    body("cosine_decay", learning_rate=MAX_RATE, final_learning_rate=0.0),  # F + 2 * (L / 2)
+    body("cosine_restarts", learning_rate=MAX_RATE, final_learning_rate=0.0),
     body("cyclic", step_size_up=2**52, step_size_down=_DROP),
     body("one_cycle", total_steps=10, pct_start=0.2),  # first phase exactly 1.0 wide
     body("one_cycle", total_steps=10, pct_start=0.9),  # last phase 9 - 8.0 == 1.0 wide

@@ -700,6 +700,13 @@ def test_groups_named_after_other_keys_are_refused() -> None:
     other = torch.optim.SGD([{"params": [a], "name": "tower"}, {"params": [b]}])
     LRShim(other, {"head": {"constant": 0.5}, "body": {"constant": 0.1}})
     assert [g["name"] for g in other.param_groups] == ["tower", "body"]
+    # A refused call names nothing: the corrected one is then accepted.
+    third = torch.optim.SGD([{"params": [a]}, {"params": [b], "name": "a"}], lr=0.1)
+    with pytest.raises(ValueError, match="group 1 is named 'a'"):
+        LRShim(third, {"a": {"constant": 0.5}, "b": {"constant": 0.1}})
+    assert "name" not in third.param_groups[0]
+    LRShim(third, {"b": {"constant": 0.5}, "a": {"constant": 0.1}})
+    assert [g["name"] for g in third.param_groups] == ["b", "a"]
 
 
 @pytest.mark.parametrize("how", ["deepcopy", "pickle"])

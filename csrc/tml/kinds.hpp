@@ -1589,12 +1589,19 @@ struct Cyclic {
                  "step_size_up=" + repr(step_size_up.i) +
                      ", step_size_down=" + repr(step_size_down.value.i));
         amplitude = max_learning_rate - learning_rate;
-        // scale and scale_of are at most 1: the first peak is the largest value.
-        detail::require_finite_peak(learning_rate + amplitude * 1.0 * 1.0, where,
-                                    "max_learning_rate", [&] {
-                                        return "max_learning_rate=" + repr(max_learning_rate) +
-                                               ", learning_rate=" + repr(learning_rate);
-                                    });
+        // The first cycle holds the largest value: its peak, at step U with scale 1, for
+        // the triangular modes; for exp_range the most of (t / U) * gamma ** t over the
+        // rise, at t = -1 / ln(gamma) where that is below U.
+        double largest = learning_rate + amplitude * 1.0 * 1.0;
+        if (mode.index == 2 && gamma < 1.0) {
+            const double up = step_size_up.d;
+            const double t = std::min(up, -1.0 / std::log(gamma));
+            largest = learning_rate + amplitude * (t / up) * std::pow(gamma, t);
+        }
+        detail::require_finite_peak(largest, where, "max_learning_rate", [&] {
+            return "max_learning_rate=" + repr(max_learning_rate) +
+                   ", learning_rate=" + repr(learning_rate);
+        });
     }
     double scale_of(std::int64_t c, double t, const Context& ctx) const {
         if (mode.index == 0) return 1.0;

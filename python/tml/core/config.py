@@ -169,25 +169,29 @@ class _Limits(yaml.composer.Composer, yaml.constructor.SafeConstructor):
         self._depth -= 1
         return node
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    def compose_mapping_node(self, anchor: Any) -> yaml.MappingNode:
         """PyYAML's, refusing a key written twice in one mapping.
 
         PyYAML keeps the last value, so `constant: 0.1` then `constant: 0.2` silently
-        meant 0.2: always a mistake in a config. Keys brought in by a merge (`<<: *base`)
-        may still be overridden, as YAML intends; only the mapping's own keys count.
+        meant 0.2: always a mistake in a config. Checked as the mapping is composed, on
+        its own keys as written (an alias of a key counts as that key): a merge
+        (`<<: *base`) is resolved later, when constructing, and its keys may still be
+        overridden, as YAML intends.
         """
+        node: yaml.MappingNode = super().compose_mapping_node(anchor)
         seen: dict[tuple[str, str], yaml.ScalarNode] = {}
-        pairs = node.value if isinstance(node, yaml.MappingNode) else []  # else PyYAML's error
-        for key, _ in pairs:
+        for key, _ in node.value:
             if not isinstance(key, yaml.ScalarNode) or key.tag == _MERGE_TAG:
                 continue
-            first = seen.setdefault((key.tag, key.value), key)
-            if first is not key:
+            first = seen.get((key.tag, key.value))
+            if first is None:
+                seen[(key.tag, key.value)] = key
+            else:  # the same key written again, or an alias of it used twice
                 shown = key.value if len(key.value) <= 40 else key.value[:37] + "..."
                 line = first.start_mark.line + 1 if first.start_mark else "?"
                 problem = f"key {shown!r} appears twice (first at line {line})"
                 raise _Refused(problem, key.start_mark)
-        return super().construct_mapping(node, deep)
+        return node
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         """PyYAML's, with a value its tag cannot read reported as YAML at the node.
@@ -348,6 +352,9 @@ def _parse(text: str, substitute_env: bool) -> tuple[_Limits, yaml.Node | None]:
         except yaml.YAMLError:
             retry.dispose()
             raise first from None
+        except BaseException:
+            retry.dispose()
+            raise
     except BaseException:
         loader.dispose()
         raise

@@ -502,7 +502,7 @@ class LRShim(LRScheduler):
         if self._named:
             keys = set(self.group_names)
             for g, (group, name) in enumerate(zip(groups, self.group_names, strict=True)):
-                held = group.setdefault("name", name)
+                held = group.get("name", name)
                 if held != name and isinstance(held, str) and held in keys:
                     # Groups are paired with lr_dict in order: one named after another
                     # key would silently take that other group's schedule.
@@ -512,6 +512,8 @@ class LRShim(LRScheduler):
                         "order; order lr_dict as optimizer.param_groups"
                     )
                     raise ValueError(msg)
+            for group, name in zip(groups, self.group_names, strict=True):  # all checked
+                group.setdefault("name", name)
         by_key: dict[tuple[Any, ...], list[int]] = {}
         floats: list[int] = []
         for g, group in enumerate(groups):

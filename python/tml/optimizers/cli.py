@@ -76,6 +76,11 @@ from tml.optimizers.schedule import Schedules
 
 __all__ = ["main"]
 
+# Names --png refuses: the file would hold PNG data under another format's name. Any
+# other name is written (lr.png, a name without a suffix, /dev/stdout).
+_OTHER_IMAGE_SUFFIXES = frozenset(
+    (".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".svg", ".pdf", ".eps", ".ps")
+)
 # A CSV beyond this many rows is written at a stride unless --csv-every says otherwise.
 _MAX_CSV_ROWS = 1_000_000
 # Steps --at may list: a table wider than any screen past this.
@@ -245,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     """The whole job once the options are parsed; raises UserError for user mistakes."""
     if args.png is not None:
-        if Path(args.png).suffix.lower() != ".png":
+        if Path(args.png).suffix.lower() in _OTHER_IMAGE_SUFFIXES:
             msg = f"--png writes a PNG image: name the file .png, got {args.png!r}"
             raise UserError(msg)
         import_matplotlib()  # fail before doing any work

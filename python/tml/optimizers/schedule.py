@@ -153,6 +153,9 @@ def _wide_mixed(step: list[Any] | tuple[Any, ...]) -> bool:
     types = _leaf_types(step)
     if len(types) < 2 or not any(map(_is_integer_type, types)):
         return False
+    # Signed integers alone convert exactly (to int64); a float or a uint64 makes floats.
+    if not any(issubclass(t, (float, np.floating, np.unsignedinteger)) for t in types):
+        return False
     objects = np.array(step, dtype=object).reshape(-1)
     return any(_is_integer_type(type(v)) and abs(int(v)) > _MAX_EXACT_INT for v in objects)
 

@@ -87,29 +87,35 @@ def curve_ends(schedules: Schedules) -> tuple[list[int | None], list[int | None]
 def _decayed_by(schedules: Schedules, g: int) -> int:
     """Where schedule g, one that never settles, has decayed to a tenth of its peak.
 
-    The first of its breakpoints, then of the steps `2b, 4b, ...` (b: its last
-    breakpoint), from which it stays under a tenth of the largest value seen. For a schedule
-    that changes forever without repeating (an inverse square root, an exponential
-    decay, restarts whose peaks decay): far enough to see the decay, in one compiled
-    call of a few dozen steps. One that never gets there (restarts whose cycles grow
-    without decaying) is shown through its third breakpoint (three cycles, as for a
-    periodic one), or its last if it has fewer.
+    Probed at each breakpoint and the step before it (between breakpoints the kinds are
+    monotone, so each stretch's largest value is at one of its ends), then at `2b, 4b,
+    ...` (b: its last breakpoint): the first probe from which it stays under a tenth of
+    the largest value seen. For a schedule that changes forever without repeating (an
+    inverse square root, an exponential decay, restarts whose peaks decay): far enough
+    to see the decay, in one compiled call of a few dozen steps. One that never gets
+    there (restarts whose cycles grow without decaying) is shown through its third
+    restart (a breakpoint where it jumps back up to its peak: three cycles, as for a
+    periodic one), or its last breakpoint if it has fewer.
     """
     bps = schedules.breakpoints[g]
     last = max(0, bps[-1]) if bps else 0
     doubled = [max(1, last) << k for k in range(1, 63) if max(1, last) << k <= LAST_STEP]
-    probes = [*(b for b in bps if b > 0), *doubled]
+    around = sorted({p for b in bps if b > 0 for p in (b - 1, b)})
+    probes = [*around, *doubled]
     if not probes:
         return last
-    seen = np.asarray([0, *bps[:1000], *probes], dtype=np.int64)
-    values = np.asarray(schedules[g](seen), dtype=np.float64)
+    values = np.asarray(schedules[g](np.asarray([0, *probes], dtype=np.int64)), dtype=np.float64)
     top = float(values.max())
-    tail = values[-len(probes) :]
+    tail = values[1:]
     # Under a tenth from there on (a later stage may rise again): the suffix maxima.
     stays = np.maximum.accumulate(tail[::-1])[::-1] <= top * _DECAY_SHOWN
     below = np.nonzero(stays)[0]
     if below.size:
         return probes[int(below[0])]
+    at = dict(zip(probes, tail.tolist(), strict=True))
+    restarts = [b for b in bps if b > 0 and at[b] == top and at[b - 1] < top]
+    if len(restarts) >= _PERIODS_SHOWN:
+        return restarts[_PERIODS_SHOWN - 1]
     return bps[_PERIODS_SHOWN - 1] if len(bps) > _PERIODS_SHOWN else last
 
 

@@ -144,6 +144,14 @@ def field_names(roots: Sequence[type[pydantic.BaseModel]]) -> list[str]:
 
 
 @functools.cache
+def _kind_fields(kind: str) -> frozenset[str]:
+    """The fields of one kind's model (none for `constant`, whose value is the config)."""
+    annotation = LearningRate.model_fields[kind].annotation
+    models = list(_models_in(annotation))
+    return frozenset(name for model in models for name in model.model_fields)
+
+
+@functools.cache
 def _known_field_names() -> list[str]:
     roots = (LearningRate, OptimizerConfig, MultiTaskLearningRates)
     return sorted({*field_names(roots), *_RECAP_LR_KEYS})
@@ -263,6 +271,10 @@ def _error_message(error: Any, substitute_env: bool) -> str:
     value = error.get("input")
     if kind == "extra_forbidden":
         key = _key_text(loc[-1]) if loc else ""
+        kind = loc[-2] if len(loc) >= 2 and loc[-2] in LR_KINDS else None
+        owners = [k for k in LR_KINDS if k != kind and key in _kind_fields(k)]
+        if kind is not None and owners:  # another kind's field
+            return f"unknown key ({key!r} is a field of {', '.join(owners[:3])}, not {kind})"
         if key in _known_field_names():  # a real field, at the wrong level
             return f"unknown key here ({key!r} belongs one level down or up: is a level missing?)"
         close = difflib.get_close_matches(key, _known_field_names(), n=1)
