@@ -26,7 +26,7 @@ Every schedule is evaluated at every step of the range by the compiled kernel
 (`Schedules`, one call per block of a few million values, so memory stays bounded on
 ranges of tens of millions of steps). The default range runs 10% past the step from
 which every schedule is constant (three periods of a periodic one; one that changes
-forever is shown until it has decayed to a tenth of its peak, or for three of its cycles
+forever is shown until it stays under a tenth of its peak, or through its third restart
 when it never does). The summary gives
 per group the kind, the peak and where it is first reached, the value at the last step
 and where the curve goes flat (or its period), from the compiled schedules' metadata,
