@@ -696,45 +696,33 @@ def test_the_training_example_reads_its_schedules_beside_optimizer(
     np.testing.assert_array_equal(np.load(npy), Schedules(configs)(np.arange(401)))
 
 
-def test_restarts_whose_cycles_grow_forever_get_a_finite_default_range(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    # Never flat, not periodic, never under a tenth of its peak: three cycles are shown.
-    grows = "{cosine_restarts: {learning_rate: 1.0, num_steps: 1000, period_multiplier: 2}}"
-    code, out, err = run(capsys, write(tmp_path, f"a: {grows}\n"), "--no-plot")
-    assert code == 0, err
-    assert "steps 0 to 7,700:" in out  # 10% past the third restart, at 7,000
-    # Its peaks halving: shown until a restart's peak is under a tenth of the first (the
-    # 4th restart, at 15,000: 0.0625).
-    decays = grows.replace("period_multiplier: 2", "period_multiplier: 2, peak_decay: 0.5")
-    text = f"a: {decays}\nb: {{constant: 0.1}}\n"
-    code, out, err = run(capsys, write(tmp_path, text), "--no-plot")
-    assert code == 0, err
-    assert "steps 0 to 17,000:" in out
+GROWS = "{cosine_restarts: {learning_rate: 1.0, num_steps: 1000, period_multiplier: 2}}"
 
-
-def test_a_stage_that_rises_again_after_a_decay_is_shown(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    # Under a tenth of the peak at the second stage's start, then up again: the range
-    # must run on to where it stays under (not stop at the first low breakpoint).
-    text = """\
+# Schedules that never settle, and the default range tml-lr shows them over.
+NEVER_SETTLE = {
+    # Never flat, not periodic, never under a tenth of its peak: through the third restart
+    # (7,000), plus 10%.
+    "growing restarts": (f"a: {GROWS}\n", "0 to 7,700"),
+    # Its peaks halving: until a restart's peak is under a tenth of the first (the 4th
+    # restart, at 15,000: 0.0625).
+    "decaying restarts": (
+        f"a: {GROWS.replace('2}}', '2, peak_decay: 0.5}}')}\nb: {{constant: 0.1}}\n",
+        "0 to 17,000",
+    ),
+    # Under a tenth at the second stage's start, then up again: on to where it stays under.
+    "a stage that rises again": (
+        """\
         a:
           sequence:
             - num_steps: 1000
               schedule: {cosine_decay: {learning_rate: 1.0, num_steps: 1000}}
             - schedule: {inverse_sqrt: {learning_rate: 1.0, num_warmup_steps: 500}}
-        """
-    code, out, err = run(capsys, write(tmp_path, text), "--no-plot")
-    assert code == 0, err
-    assert "steps 0 to 110,000:" in out
-
-
-def test_a_stage_rising_between_breakpoints_and_restarts_after_stages_are_shown(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    # The rise of the second stage peaks just before its end (a breakpoint): seen there.
-    rising = """\
+        """,
+        "0 to 110,000",
+    ),
+    # The second stage's rise peaks just before its end, a breakpoint: seen there (1,100).
+    "a rise between breakpoints": (
+        """\
         g:
           sequence:
             - num_steps: 100
@@ -742,24 +730,33 @@ def test_a_stage_rising_between_breakpoints_and_restarts_after_stages_are_shown(
             - num_steps: 1000
               schedule: {linear: {learning_rate: 0.0, final_learning_rate: 1.0, num_steps: 2000}}
             - schedule: {inverse_sqrt: {learning_rate: 0.001, num_warmup_steps: 10}}
-        """
-    code, out, err = run(capsys, write(tmp_path, rising), "--no-plot")
-    assert code == 0, err
-    assert "steps 0 to 1,300:" in out  # 10% past 1,100, rounded
+        """,
+        "0 to 1,300",
+    ),
     # Growing restarts after a warm-up and a stable stage: through the third restart, a
-    # jump back up to the peak (2,100, 4,100), not the third breakpoint (1,100).
-    restarts = """\
+    # jump back up to the peak (4,100), not the third breakpoint (1,100).
+    "restarts after other stages": (
+        f"""\
         g:
           sequence:
             - num_steps: 100
-              schedule: {linear: {learning_rate: 0.0, final_learning_rate: 1.0, num_steps: 100}}
+              schedule: {{linear: {{learning_rate: 0.0, final_learning_rate: 1.0, num_steps: 100}}}}
             - num_steps: 1000
-              schedule: {constant: 1.0}
-            - schedule: {cosine_restarts: {learning_rate: 1.0, num_steps: 1000, period_multiplier: 2}}
-        """
-    code, out, err = run(capsys, write(tmp_path, restarts), "--no-plot")
+              schedule: {{constant: 1.0}}
+            - schedule: {GROWS}
+        """,
+        "0 to 4,600",
+    ),
+}
+
+
+@pytest.mark.parametrize(("text", "steps"), NEVER_SETTLE.values(), ids=NEVER_SETTLE.keys())
+def test_the_default_range_of_schedules_that_never_settle(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str, steps: str
+) -> None:
+    code, out, err = run(capsys, write(tmp_path, text), "--no-plot")
     assert code == 0, err
-    assert "steps 0 to 4,600:" in out
+    assert f"steps {steps}:" in out
 
 
 def test_a_field_of_another_kind_is_named_as_such(
