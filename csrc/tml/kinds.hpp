@@ -498,8 +498,9 @@ struct LinearRampToCosine {
         slope = learning_rate / num_ramp_steps.d;
         half_range = (learning_rate - final_learning_rate) * 0.5;
         span = static_cast<double>(final_num_steps.i - num_ramp_steps.i);
-        detail::require_finite_peak(final_learning_rate + half_range * (1.0 + 1.0), where,
-                                    learning_rate, final_learning_rate);
+        // Largest where the cosine starts (cos = 1), or F.
+        detail::require_finite_peak((*this)(num_ramp_steps.i, Context{}), where, learning_rate,
+                                    final_learning_rate);
     }
     template <class Step>
     double operator()(Step s, const Context& c) const {
@@ -831,7 +832,7 @@ struct PolynomialDecay {
                      ", learning_rate=" + repr(learning_rate));
         range = learning_rate - final_learning_rate;
         // x ** power <= 1 for x in [0, 1]: largest at step 0
-        detail::require_finite_peak(range * 1.0 + final_learning_rate, where, learning_rate,
+        detail::require_finite_peak((*this)(std::int64_t{0}, Context{}), where, learning_rate,
                                     final_learning_rate);
     }
     template <class Step>
@@ -914,8 +915,9 @@ struct CosineDecay {
     }
     void finish(const Path& where, Tables&) {
         half_range = (learning_rate - final_learning_rate) * 0.5;
-        detail::require_finite_peak(final_learning_rate + half_range * (1.0 + 1.0), where,
-                                    learning_rate, final_learning_rate);
+        // Largest at step 0 (cos = 1), or F.
+        detail::require_finite_peak((*this)(std::int64_t{0}, Context{}), where, learning_rate,
+                                    final_learning_rate);
     }
     template <class Step>
     double operator()(Step s, const Context& c) const {
@@ -1125,10 +1127,9 @@ struct CosineRestarts {
             fail(where, "final_learning_rate", "must be <= learning_rate",
                  "final_learning_rate=" + repr(final_learning_rate) +
                      ", learning_rate=" + repr(learning_rate));
-        // The first cycle's peak is L, the largest (peak_decay <= 1), at cos = 1.
-        detail::require_finite_peak(
-            final_learning_rate + (learning_rate - final_learning_rate) * 0.5 * (1.0 + 1.0), where,
-            learning_rate, final_learning_rate);
+        // Largest at step 0: the first cycle's peak is L (peak_decay <= 1), at cos = 1.
+        detail::require_finite_peak((*this)(std::int64_t{0}, Context{}), where, learning_rate,
+                                    final_learning_rate);
     }
 
     struct Cycle {
@@ -1592,12 +1593,9 @@ struct Cyclic {
         // The first cycle holds the largest value: its peak, at step U with scale 1, for
         // the triangular modes; for exp_range the most of (t / U) * gamma ** t over the
         // rise, at t = -1 / ln(gamma) where that is below U.
-        double largest = learning_rate + amplitude * 1.0 * 1.0;
-        if (mode.index == 2 && gamma < 1.0) {
-            const double up = step_size_up.d;
-            const double t = std::min(up, -1.0 / std::log(gamma));
-            largest = learning_rate + amplitude * (t / up) * std::pow(gamma, t);
-        }
+        double largest = (*this)(step_size_up.i, Context{});
+        if (mode.index == 2 && gamma < 1.0)
+            largest = (*this)(std::min(step_size_up.d, -1.0 / std::log(gamma)), Context{});
         detail::require_finite_peak(largest, where, "max_learning_rate", [&] {
             return "max_learning_rate=" + repr(max_learning_rate) +
                    ", learning_rate=" + repr(learning_rate);

@@ -9,6 +9,7 @@ place) and the names of the original tml code.
 
 from __future__ import annotations
 
+import itertools
 import math
 import operator
 import warnings
@@ -486,7 +487,8 @@ class LRShim(LRScheduler):
         if not all(map(operator.is_, lrs, self._watched)):
             return False
         # A float group whose lr was made a tensor since is filled in place from now on.
-        return not any(isinstance(groups[g]["lr"], Tensor) for g in self._float_slots)
+        floats = map(_LR, map(groups.__getitem__, self._float_slots))
+        return not any(map(isinstance, floats, itertools.repeat(Tensor)))
 
     def _inspect_groups(self, groups: list[dict[str, Any]]) -> None:
         """Checks the groups against the schedules and sorts their learning rates.
