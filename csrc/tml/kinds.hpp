@@ -219,12 +219,14 @@ inline fast::Mask after_mask(double t, const Count& c) { return fast::less_mask(
 // computing the cosine of a phase not taken would be wasted. The arms are the same
 // lambdas either way, so the value chosen has the same bits.
 struct Blend {
+    using Where = fast::Lanes;  // how the kernels choose (fast_math.hpp)
     template <class A, class B>
     static double choose(fast::Mask m, const A& a, const B& b) {
         return fast::select(m, a(), b());
     }
 };
 struct Branch {
+    using Where = fast::One;
     template <class A, class B>
     static double choose(fast::Mask m, const A& a, const B& b) {
         return m != 0 ? a() : b();
@@ -526,8 +528,8 @@ struct LinearRampToCosine {
     template <class Choose, class Step>
     double fast_of(Step s, double t, double from_ramp) const {
         const auto cosine = [&] {
-            return final_learning_rate +
-                   half_range * (1.0 + fast::cos_0_pi((pi * from_ramp) / span));
+            return final_learning_rate + half_range * (1.0 + fast::cos_0_pi<typename Choose::Where>(
+                                                                 (pi * from_ramp) / span));
         };
         const auto after_ramp = [&] {
             return Choose::choose(
@@ -932,7 +934,8 @@ struct CosineDecay {
             detail::after_mask(s, num_steps), [&] { return final_learning_rate; },
             [&] {
                 return final_learning_rate +
-                       half_range * (1.0 + fast::cos_0_pi(pi * as_double(s) / num_steps.d));
+                       half_range * (1.0 + fast::cos_0_pi<typename Choose::Where>(
+                                               pi * as_double(s) / num_steps.d));
             });
     }
     void breakpoints(const Context&, std::vector<std::int64_t>& out) const {
@@ -1263,17 +1266,19 @@ struct CosineRestarts {
                                  final_learning_rate);
         return (peak - final_learning_rate) * 0.5;
     }
+    template <class Where = fast::Lanes>
     double fast_at(double half, double position, double length) const {
-        return final_learning_rate + half * (1.0 + fast::cos_0_pi(pi * position / length));
+        return final_learning_rate + half * (1.0 + fast::cos_0_pi<Where>(pi * position / length));
     }
+    // One step (a scalar call, or a lone step of fast_fill).
     double fast(std::int64_t s, const Context&) const {
         const Cycle c = cycle_of(s);
-        return fast_at(fast_half(c), static_cast<double>(s - c.start), c.length);
+        return fast_at<fast::One>(fast_half(c), static_cast<double>(s - c.start), c.length);
     }
     double fast(double t, const Context&) const {
         if (!(t < two_63)) return std::numeric_limits<double>::quiet_NaN();  // refused
         const Cycle c = cycle_of(floor_step(t));
-        return fast_at(fast_half(c), position(t, c.start), c.length);
+        return fast_at<fast::One>(fast_half(c), position(t, c.start), c.length);
     }
     struct FastCycle {
         Cycle cycle;
@@ -1476,7 +1481,7 @@ struct OneCycle {
     // its start, end and values are selected (fast::select), then the anneal is computed
     // once, the same operations on the same values as at() for that phase, so the same
     // bits at the cost of one phase (one division, one cos) whatever the phase count.
-    template <int phase_count, bool cosine>
+    template <int phase_count, bool cosine, class Where = fast::Lanes>
     double fast_at(double t) const {
         const fast::Mask past_first = fast::less_mask(ends[0], t);
         double start = fast::select(past_first, ends[0], 0.0);
@@ -1492,7 +1497,7 @@ struct OneCycle {
         }
         const double pct = (t - start) / (end - start);
         if constexpr (cosine)
-            return b + (a - b) / 2.0 * (fast::cos_0_pi(pi * pct) + 1.0);
+            return b + (a - b) / 2.0 * (fast::cos_0_pi<Where>(pi * pct) + 1.0);
         else
             return (b - a) * pct + a;
     }
@@ -1500,13 +1505,13 @@ struct OneCycle {
     double fast_of(std::int64_t s) const {
         return Choose::choose(
             fast::less_mask(total_steps.i - 1, s), [&] { return minimum; },
-            [&] { return fast_at<phase_count, cosine>(as_double(s)); });
+            [&] { return fast_at<phase_count, cosine, typename Choose::Where>(as_double(s)); });
     }
     template <int phase_count, bool cosine, class Choose = detail::Blend>
     double fast_of(double t) const {
         return Choose::choose(
             fast::less_mask(static_cast<double>(total_steps.i - 1), t), [&] { return minimum; },
-            [&] { return fast_at<phase_count, cosine>(t); });
+            [&] { return fast_at<phase_count, cosine, typename Choose::Where>(t); });
     }
     template <class Choose = detail::Blend, class Step>
     double fast(Step s, const Context&) const {
@@ -1825,10 +1830,10 @@ struct WarmupStableDecay {
         decay_start_up = detail::double_at_least(decay_start);
         end_up = detail::double_at_least(end);
     }
-    template <int shape>
+    template <int shape, class Where>
     double fast_decay(double p, double left) const {
         if constexpr (shape == 0)
-            return final_learning_rate + half_range * (1.0 + fast::cos_0_pi(pi * p));
+            return final_learning_rate + half_range * (1.0 + fast::cos_0_pi<Where>(pi * p));
         else if constexpr (shape == 1)
             return final_learning_rate + range * (left / num_decay_steps.d);
         else
@@ -1853,7 +1858,7 @@ struct WarmupStableDecay {
         // chosen (>= 0 there).
         return fast_phases<Choose>(fast::less_mask(s, num_warmup_steps.i), slope * as_double(s),
                                    fast::less_mask(s, decay_start), fast::less_mask(s, end), [&] {
-                                       return fast_decay<shape>(
+                                       return fast_decay<shape, typename Choose::Where>(
                                            as_double(s - decay_start) / num_decay_steps.d,
                                            as_double(end - s));
                                    });
@@ -1863,7 +1868,7 @@ struct WarmupStableDecay {
         return fast_phases<Choose>(
             fast::less_mask(t, num_warmup_steps.d), slope * t, fast::less_mask(t, decay_start_up),
             fast::less_mask(t, end_up), [&] {
-                return fast_decay<shape>(
+                return fast_decay<shape, typename Choose::Where>(
                     (t - num_warmup_steps.d - num_stable_steps.d) / num_decay_steps.d,
                     static_cast<double>(end) - t);
             });
