@@ -483,3 +483,40 @@ def test_the_deepest_sequence_evaluates_on_a_small_thread_stack() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["ok"]
+
+
+def test_targets_emptied_by_their_own_methods_are_refused_not_a_crash() -> None:
+    # assign kept reading the list after a target's __setitem__ (or __getitem__, with
+    # numbers_only) had emptied it: a segfault.
+    result = run_python(
+        """
+        from collections.abc import MutableMapping
+        from tml.optimizers import Schedules
+
+        class Clears(dict):
+            def __setitem__(self, key, value):
+                super().__setitem__(key, value)
+                targets.clear()
+
+        class ClearsOnRead(MutableMapping):
+            def __init__(self): self.d = {"lr": 0.5}
+            def __getitem__(self, key):
+                targets.clear()
+                return self.d[key]
+            def __setitem__(self, key, value): self.d[key] = value
+            def __delitem__(self, key): del self.d[key]
+            def __iter__(self): return iter(self.d)
+            def __len__(self): return len(self.d)
+
+        s = Schedules([{"constant": 0.1}] * 100)
+        for make, numbers_only in ((Clears, False), (ClearsOnRead, True)):
+            targets = [make() for _ in range(100)]
+            try:
+                s._values_at(5, targets, "lr", numbers_only)
+            except ValueError as e:
+                assert "targets changed size" in str(e), e
+                print("refused")
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["refused"] * 2

@@ -566,6 +566,17 @@ bool holds_number(py::handle mapping, PyObject* key, bool dict) {
     return PyFloat_Check(value.ptr()) || PyLong_Check(value.ptr());
 }
 
+// targets[g] of _values_at's targets (the list itself, when they are a list), checked
+// against the list's size again and held: a target's __getitem__ or __setitem__ is Python
+// code, which may have emptied the list.
+py::object target_at(const py::object& seq, std::size_t g) {
+    if (static_cast<Py_ssize_t>(g) >= PySequence_Fast_GET_SIZE(seq.ptr()))
+        throw py::value_error("targets changed size while being read or written (at targets[" +
+                              std::to_string(g) + "])");
+    return py::reinterpret_borrow<py::object>(
+        PySequence_Fast_GET_ITEM(seq.ptr(), static_cast<Py_ssize_t>(g)));
+}
+
 // _values_at(step, targets=None, key="lr", numbers_only=False): every schedule at one
 // scalar step as a list of Python floats; with `targets` (a sequence of mappings, e.g. an
 // optimizer's param_groups), also stores value g as targets[g][key]. One loop in C:
@@ -598,7 +609,7 @@ PyObject* m_values_at(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
                 const int numbers_only = nargs > 3 ? PyObject_IsTrue(args[3]) : 0;
                 if (numbers_only < 0) throw py::error_already_set();
                 for (std::size_t g = 0; g < groups; ++g) {
-                    py::handle target = PySequence_Fast_GET_ITEM(seq.ptr(), g);
+                    const py::object target = target_at(seq, g);
                     const bool dict = PyDict_Check(target.ptr());
                     if (!dict && !py::isinstance(target, *mutable_mapping))
                         throw py::type_error("targets[" + std::to_string(g) +
@@ -620,8 +631,7 @@ PyObject* m_values_at(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
                 PyObject* value = PyFloat_FromDouble(results[g]);
                 if (!value) throw py::error_already_set();
                 PyList_SET_ITEM(values.ptr(), static_cast<Py_ssize_t>(g), value);  // steals
-                if (seq &&
-                    PyObject_SetItem(PySequence_Fast_GET_ITEM(seq.ptr(), g), key, value) != 0)
+                if (seq && PyObject_SetItem(target_at(seq, g).ptr(), key, value) != 0)
                     throw py::error_already_set();
             }
             return values.release().ptr();
