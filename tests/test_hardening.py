@@ -292,6 +292,8 @@ CYCLIC = {
         [np.uint64(2**53 + 1), np.int64(1)],
         [[np.int64(2**53 + 1)], [np.float16(0.5)]],
         (np.int64(2**63 - 1), 0.5),
+        [np.array(2**53 + 1), 0.5],  # 0-d arrays are numbers too
+        [[np.array(2**53 + 1)], [np.array(0.5, dtype=np.float32)]],
     ],
     ids=repr,
 )
@@ -300,7 +302,9 @@ def test_mixed_lists_with_numpy_scalars_keep_every_integer_exact(steps: Any) -> 
     # 2**53 there, a different cycle position); each element is its own step instead.
     got = compute_lr(CYCLIC, steps)
     flat = np.array(steps, dtype=object).reshape(-1)
-    want = [compute_lr(CYCLIC, v.item() if isinstance(v, np.generic) else v) for v in flat]
+    want = [
+        compute_lr(CYCLIC, v.item() if isinstance(v, (np.generic, np.ndarray)) else v) for v in flat
+    ]
     assert [bits(v) for v in got.reshape(-1)] == [bits(v) for v in want]
     assert got.shape == np.array(steps, dtype=object).shape
     assert Schedule(CYCLIC)(steps).tolist() == got.tolist()
@@ -315,6 +319,9 @@ def test_mixed_lists_with_numpy_scalars_keep_every_integer_exact(steps: Any) -> 
         ([np.int64(2**60), np.float64("nan")], ValueError, r"steps\[1\] = nan"),
         ([np.int64(2**60), -0.5], ValueError, r"steps\[1\] = -0\.5"),
         ([np.int64(2**60), np.bool_(True)], TypeError, r"steps\[1\] = .*True"),
+        ([np.array(True), 2], TypeError, r"steps\[0\] = array\(True\).*dtype bool"),
+        ([[1, np.array(-1)]], ValueError, r"steps\[0, 1\] = -1"),
+        ([np.array([1, 2]), 3], TypeError, r"steps\[0\] is an array of shape \(2,\)"),
     ],
     ids=repr,
 )
@@ -323,6 +330,27 @@ def test_mixed_lists_with_numpy_scalars_refuse_a_bad_element(
 ) -> None:
     with pytest.raises(error, match=match):
         compute_lr({"constant": 1.0}, steps)
+
+
+def test_zero_d_tensors_in_a_list_are_numbers_with_their_checks() -> None:
+    torch = pytest.importorskip("torch")
+    n = 2**53 + 1
+    got = compute_lr(CYCLIC, [torch.tensor(n), 0.5])
+    assert [bits(v) for v in got] == [bits(compute_lr(CYCLIC, n)), bits(compute_lr(CYCLIC, 0.5))]
+    with pytest.raises(TypeError, match=r"steps\[0\] = tensor\(True\).*torch.bool"):
+        compute_lr(CYCLIC, [torch.tensor(True), 2])
+    with pytest.raises(TypeError, match=r"steps\[1\] is an array of shape \(1,\)"):
+        compute_lr(CYCLIC, [2, torch.tensor([3])])
+
+
+def test_a_float_step_past_2_63_in_a_list_of_ints_is_a_float_step() -> None:
+    # numpy makes [1, 1e19] a float64 array, which the check for an int past int64 (also
+    # a float there) took for one, naming no element.
+    constant = {"constant": 0.25}
+    for steps in ([1, 1e19], (0, 2.0**63), [[1], [1e300]]):
+        want = compute_lr(constant, np.array(steps, dtype=np.float64))
+        assert compute_lr(constant, steps).tolist() == want.tolist()
+        assert Schedule(constant)(steps).tolist() == want.tolist()
 
 
 def test_attribute_error_inside_a_property_gets_through() -> None:

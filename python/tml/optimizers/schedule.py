@@ -206,6 +206,44 @@ def _evaluate_elementwise(
     return out
 
 
+_NUMBER_TYPES = (int, float, np.generic)
+
+
+def _numbers_list(step: list[Any] | tuple[Any, ...]) -> list[Any] | tuple[Any, ...]:
+    """A list of steps with its 0-d arrays and tensors made numpy scalars.
+
+    numpy would take them as numbers and convert them silently: a 0-d bool as 1, a large
+    integer rounded in a list with floats. As numpy scalars they get a scalar step's
+    checks. An array or tensor of more dimensions in a list is refused: a list of steps
+    holds numbers.
+    """
+    if all(issubclass(t, _NUMBER_TYPES) for t in _leaf_types(step)):
+        return step
+
+    def number(value: Any, index: tuple[int, ...]) -> Any:
+        if isinstance(value, (list, tuple)):
+            return [number(v, (*index, i)) for i, v in enumerate(value)]
+        tensor = _torch_tensor_type()
+        if not isinstance(value, np.ndarray) and not (
+            tensor is not None and isinstance(value, tensor)
+        ):
+            return value  # a number, or something _list_steps names
+        where = f"steps[{', '.join(map(str, index))}]"
+        if value.ndim:
+            msg = (
+                f"{where} is an array of shape {tuple(value.shape)}: a list of steps holds "
+                "numbers (pass the steps as one array instead)"
+            )
+            raise TypeError(msg)
+        try:
+            return _scalar_step(value)
+        except (TypeError, ValueError) as e:
+            msg = f"{where} = {value!r}: {e}"
+            raise type(e)(msg) from None
+
+    return [number(v, (i,)) for i, v in enumerate(step)]
+
+
 def _list_steps(step: list[Any] | tuple[Any, ...]) -> np.ndarray:
     """A list of steps as an array; refuses what numpy would convert silently.
 
@@ -219,8 +257,10 @@ def _list_steps(step: list[Any] | tuple[Any, ...]) -> np.ndarray:
         raise ValueError(msg) from None
     types = _leaf_types(step)
     suspicious = bool(types & {bool, np.bool_}) or arr.dtype.kind in "uO"
+    # An int that left int64 (numpy made it a float), not a float step that large.
     if not suspicious and int in types and arr.dtype.kind == "f" and arr.size:
-        suspicious = bool(np.abs(arr).max() >= 2.0**63)  # an int that left int64
+        objects = np.array(step, dtype=object).reshape(-1) if np.abs(arr).max() >= 2.0**63 else ()
+        suspicious = any(type(v) is int and not 0 <= v <= _INT64_MAX for v in objects)
     if suspicious:
         raise _element_error(np.array(step, dtype=object))
     return arr
@@ -311,8 +351,10 @@ def _evaluate(compiled: _core.ScheduleSet, step: Any, out: Any, dtype: Any) -> A
         _check_out(out, dtype)
     if isinstance(step, (int, float, np.integer, np.floating)):
         return _evaluate_scalar(compiled, _scalar_step(step), out, dtype)
-    if isinstance(step, (list, tuple)) and _wide_mixed(step):
-        return _evaluate_elementwise(compiled, step, out, dtype)
+    if isinstance(step, (list, tuple)):
+        step = _numbers_list(step)
+        if _wide_mixed(step):
+            return _evaluate_elementwise(compiled, step, out, dtype)
     out_dtype = _float_dtype(
         dtype if dtype is not None or out is None else out.dtype.newbyteorder("=")
     )
