@@ -106,6 +106,16 @@ def test_adagrad_gets_its_eps() -> None:
     assert optimizer.param_groups[0]["eps"] == 1e-4
 
 
+def test_adagrad_with_its_defaults_keeps_a_parameter_with_zero_gradients_finite() -> None:
+    # With the original config's eps of 0, that parameter became 0 / (sqrt(0) + 0): NaN.
+    net = torch.nn.Linear(2, 1)
+    optimizer, scheduler = build_optimizer(net, {"adagrad": {"lr": 0.1}})
+    net(torch.tensor([[1.0, 0.0]])).sum().backward()  # weight[0, 1] gets a 0 gradient
+    optimizer.step()
+    scheduler.step()
+    assert torch.isfinite(net.weight).all()
+
+
 def test_one_group_named_all_params_with_every_parameter() -> None:
     net = model()
     optimizer, scheduler = build_optimizer(net, OptimizerConfig(sgd={"lr": 0.1}))

@@ -651,6 +651,61 @@ def test_each_algorithm(tmp_path: Path, text: str, cls: type, fields: dict[str, 
     assert config.learning_rate is None
 
 
+@pytest.mark.parametrize(
+    ("cls", "fields", "loc"),
+    [
+        (SgdConfig, {"lr": True}, ("lr",)),
+        (SgdConfig, {"lr": 0.1, "momentum": True}, ("momentum",)),
+        (AdamConfig, {"lr": 0.1, "eps": True}, ("eps",)),
+        (AdamConfig, {"lr": 0.1, "betas": [0.9, np.True_]}, ("betas", 1)),
+        (AdagradConfig, {"lr": 0.1, "eps": True}, ("eps",)),
+    ],
+    ids=repr,
+)
+def test_an_algorithm_number_is_never_a_bool(
+    cls: type[BaseConfig], fields: dict[str, Any], loc: tuple[Any, ...]
+) -> None:
+    # pydantic's lax mode read `lr: yes` as 1.0: an optimizer trained at lr 1.
+    with pytest.raises(pydantic.ValidationError, match="not a bool") as info:
+        cls.model_validate(fields)
+    assert info.value.errors()[0]["loc"] == loc
+
+
+def test_adagrad_eps_is_torchs_default_and_never_zero() -> None:
+    # The original's 0 made a parameter whose gradients were all zero NaN at step one.
+    assert AdagradConfig(lr=0.1).eps == 1e-10
+    with pytest.raises(pydantic.ValidationError, match="greater than 0"):
+        AdagradConfig(lr=0.1, eps=0)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {
+            "piecewise_constant": {
+                "learning_rate_boundaries": [10],
+                "learning_rate_values": {1.0, 0.5},
+            }
+        },
+        {
+            "piecewise_constant": {
+                "learning_rate_boundaries": {10, 20},
+                "learning_rate_values": [1, 2, 3],
+            }
+        },
+        {"multistep_decay": {"learning_rate": 1.0, "milestones": frozenset({5, 9}), "gamma": 0.5}},
+        {"sequence": set()},
+    ],
+    ids=repr,
+)
+def test_a_set_is_no_list_of_values_on_either_path(config: dict[str, Any]) -> None:
+    # pydantic's lax mode took a set as a list, in hash order: values reordered.
+    with pytest.raises(pydantic.ValidationError, match="must be a list"):
+        LearningRate.model_validate(config)
+    with pytest.raises(TypeError, match="must be a list"):
+        compute_lr(config, 0)
+
+
 def test_optimizer_config_needs_exactly_one_algorithm() -> None:
     with pytest.raises(pydantic.ValidationError, match="adam"):
         OptimizerConfig()

@@ -75,11 +75,23 @@ def _positive_zero(value: float) -> float:
     return value + 0.0
 
 
+def _ordered(value: Any) -> Any:
+    # pydantic's lax mode reads a set as a list, in hash order: the values of a
+    # piecewise_constant would come out reordered (YAML's !!set gives one). The compiled
+    # reader refuses it too.
+    if isinstance(value, (set, frozenset)):
+        msg = f"must be a list (in order), not a {type(value).__name__}, got {value!r}"
+        raise ValueError(msg)
+    return value
+
+
 Rate = Annotated[
     float, pydantic.BeforeValidator(_not_bool), pydantic.AfterValidator(_positive_zero)
 ]
 Real = Annotated[float, pydantic.BeforeValidator(_not_bool)]
 Steps = Annotated[int, pydantic.BeforeValidator(_count_text), pydantic.BeforeValidator(_not_bool)]
+StepList = Annotated[list[Steps], pydantic.BeforeValidator(_ordered)]
+RateList = Annotated[list[Rate], pydantic.BeforeValidator(_ordered)]
 Flag = pydantic.StrictBool
 
 
@@ -136,10 +148,10 @@ class PiecewiseConstant(_Kind):
     """
 
     _kind: ClassVar[str] = "piecewise_constant"
-    learning_rate_boundaries: list[Steps] = pydantic.Field(
+    learning_rate_boundaries: StepList = pydantic.Field(
         description="Steps where the value changes, strictly increasing integers."
     )
-    learning_rate_values: list[Rate] = pydantic.Field(
+    learning_rate_values: RateList = pydantic.Field(
         description="One more value than boundaries, each finite and >= 0."
     )
 
@@ -205,7 +217,7 @@ class MultistepDecay(_Kind):
 
     _kind: ClassVar[str] = "multistep_decay"
     learning_rate: Rate = pydantic.Field(description="Value before the first milestone (L).")
-    milestones: list[Steps] = pydantic.Field(
+    milestones: StepList = pydantic.Field(
         description="Steps where the value is multiplied by gamma: strictly increasing, >= 1."
     )
     gamma: Real = pydantic.Field(description="Factor at each milestone, > 0.")
@@ -367,7 +379,9 @@ class LearningRate(BaseConfig):
     one_cycle: OneCycle | None = _one_of("lr", "torch's one-cycle policy.")
     cyclic: Cyclic | None = _one_of("lr", "torch's cyclic learning rate.")
     warmup_stable_decay: WarmupStableDecay | None = _one_of("lr", "Warm-up, stable, decay.")
-    sequence: list[SequenceStage] | None = _one_of("lr", "Stages of any kinds in turn.")
+    sequence: Annotated[list[SequenceStage], pydantic.BeforeValidator(_ordered)] | None = _one_of(
+        "lr", "Stages of any kinds in turn."
+    )
 
     @pydantic.model_validator(mode="after")
     def _compile(self) -> LearningRate:
@@ -393,26 +407,33 @@ _core._register_models(LearningRate, _KIND_MODELS)
 class OptimizerAlgorithmConfig(BaseConfig):
     """Fields common to every optimizer algorithm."""
 
-    lr: float = pydantic.Field(ge=0.0, allow_inf_nan=False, description="Base learning rate.")
+    lr: Rate = pydantic.Field(ge=0.0, allow_inf_nan=False, description="Base learning rate.")
 
 
 class AdamConfig(OptimizerAlgorithmConfig):
     """`torch.optim.Adam` arguments."""
 
-    betas: tuple[float, float] = (0.9, 0.999)
-    eps: float = pydantic.Field(1e-7, ge=0.0, allow_inf_nan=False)
+    betas: tuple[Real, Real] = (0.9, 0.999)
+    eps: Real = pydantic.Field(1e-7, ge=0.0, allow_inf_nan=False)
 
 
 class SgdConfig(OptimizerAlgorithmConfig):
     """`torch.optim.SGD` arguments."""
 
-    momentum: float = pydantic.Field(0.0, ge=0.0, allow_inf_nan=False)
+    momentum: Real = pydantic.Field(0.0, ge=0.0, allow_inf_nan=False)
 
 
 class AdagradConfig(OptimizerAlgorithmConfig):
-    """`torch.optim.Adagrad` arguments."""
+    """`torch.optim.Adagrad` arguments.
 
-    eps: float = pydantic.Field(0.0, ge=0.0, allow_inf_nan=False)
+    `eps` is torch's default, 1e-10, where the original config had 0 (its
+    `build_optimizer` built SGD whatever was set, so that 0 never ran); it must be
+    positive: Adagrad divides by `sqrt(sum of squared gradients) + eps`, and with 0 a
+    parameter whose gradients so far were all zero (an unused embedding row, a zero
+    input feature) becomes NaN at the first step.
+    """
+
+    eps: Real = pydantic.Field(1e-10, gt=0.0, allow_inf_nan=False)
 
 
 class OptimizerConfig(BaseConfig):
