@@ -149,6 +149,46 @@ def test_parameter_matched_by_two_tasks_is_refused() -> None:
         build_multi_task_optimizer(model, SGD, rates(backbone=None, ctr=CLICK, inner=LIKE))
 
 
+@pytest.mark.parametrize(
+    ("tie", "match"),
+    [
+        # a tower's weight tied to another tower's: trained at the first tower's rate
+        (
+            lambda m: setattr(m.towers["like"][0], "weight", m.towers["ctr"][0].weight),
+            r"'towers\.like\.0\.weight' is the same tensor as 'towers\.ctr\.0\.weight'.*"
+            r"task 'ctr' and in task 'like'",
+        ),
+        # a tower's weight tied to the backbone's: trained at the backbone's rate
+        (
+            lambda m: setattr(m.towers["ctr"][0], "weight", m.backbone.weight),
+            r"'towers\.ctr\.0\.weight' is the same tensor as 'backbone\.weight'.*"
+            r"the backbone and in task 'ctr'",
+        ),
+        # a whole tower shared: it was "tasks match no parameter: 'like'"
+        (
+            lambda m: m.towers.__setitem__("like", m.towers["ctr"]),
+            r"'towers\.like\.0\.weight' is the same tensor as 'towers\.ctr\.0\.weight'",
+        ),
+    ],
+    ids=["tower-tower", "tower-backbone", "whole-tower"],
+)
+def test_a_tied_parameter_split_between_groups_is_refused(tie: Any, match: str) -> None:
+    model = Towers(["ctr", "like"])
+    model.backbone = torch.nn.Linear(6, 6)  # the towers' input size, so a tie fits
+    tie(model)
+    with pytest.raises(ValueError, match=match):
+        build_multi_task_optimizer(model, SGD, rates(ctr=CLICK, like=LIKE))
+
+
+def test_a_parameter_tied_within_one_group_is_in_it_once() -> None:
+    model = Towers(["ctr"])
+    model.towers["ctr"][1].weight = torch.nn.Parameter(torch.zeros(1, 3))
+    model.towers["ctr"].add_module("again", model.towers["ctr"][1])  # same weights, 2 names
+    optimizer, _ = build_multi_task_optimizer(model, SGD, rates(ctr=CLICK))
+    ctr = optimizer.param_groups[0]["params"]
+    assert len(ctr) == len({id(p) for p in ctr}) == 4
+
+
 def test_task_matching_no_parameter_is_refused() -> None:
     model = Towers(["ctr"])
     with pytest.raises(ValueError, match=r"'is\.liked' \(looked for '\.is__liked\.'\)"):

@@ -931,10 +931,11 @@ def build_multi_task_optimizer(
         `(optimizer, scheduler)`, with `scheduler.group_names` the group names.
 
     Raises:
-        ValueError: a parameter is matched by two tasks, a task matches no parameter,
-            backbone parameters exist without `backbone_learning_rate`, a task is named
-            `backbone` while a backbone group exists, no algorithm is set,
-            or `optimizer_config.learning_rate` is set. Each message names the parameters
+        ValueError: a parameter is matched by two tasks, a tied parameter (one tensor
+            under several names) is in two groups by its names, a task matches no
+            parameter, backbone parameters exist without `backbone_learning_rate`, a task
+            is named `backbone` while a backbone group exists, no algorithm is set, or
+            `optimizer_config.learning_rate` is set. Each message names the parameters
             or tasks.
         TypeError: `model` is not a module (has no `named_parameters()`).
 
@@ -973,14 +974,33 @@ def build_multi_task_optimizer(
     members: dict[str, list[torch.nn.Parameter]] = {task: [] for task in towers}
     backbone: list[torch.nn.Parameter] = []
     backbone_names: list[str] = []
-    for name, parameter in model.named_parameters():
+    # Every name of every parameter: a tied one (shared weights) has a name in each
+    # place, and named_parameters() alone keeps the first, which would put it in that
+    # group whatever its other names say.
+    placed: dict[int, tuple[str | None, str]] = {}  # id -> (task or None: backbone, name)
+    for name, parameter in model.named_parameters(remove_duplicate=False):
         tasks = [task for task, pattern in patterns.items() if pattern in name]
         if len(tasks) > 1:
             shown = ", ".join(f"{t!r} ({patterns[t]!r})" for t in tasks)
             msg = f"parameter {name!r} is matched by several tasks: {shown}"
             raise ValueError(msg)
-        if tasks:
-            members[tasks[0]].append(parameter)
+        group = tasks[0] if tasks else None
+        if id(parameter) in placed:
+            first_group, first_name = placed[id(parameter)]
+            if first_group != group:
+                where = [
+                    f"task {g!r}" if g is not None else "the backbone" for g in (first_group, group)
+                ]
+                msg = (
+                    f"parameter {name!r} is the same tensor as {first_name!r} (tied weights), "
+                    f"which puts it in {where[0]} and in {where[1]}; one parameter follows one "
+                    "schedule: tie parameters within one task, or within the backbone"
+                )
+                raise ValueError(msg)
+            continue
+        placed[id(parameter)] = (group, name)
+        if group is not None:
+            members[group].append(parameter)
         else:
             backbone.append(parameter)
             backbone_names.append(name)
