@@ -791,3 +791,14 @@ def test_a_step_count_string_that_is_no_integer_is_refused_on_every_path(text: s
         LearningRate.model_validate(cfg)
     with pytest.raises(ValueError, match="num_steps"):
         compute_lr(cfg, 0)
+
+
+def test_pretty_print_is_yaml_that_loads_back(tmp_path: Path) -> None:
+    # The original printed yaml.dump(self.dict()), for logs.
+    config = OptimizerConfig(
+        adam={"lr": 0.001, "betas": (0.8, 0.9)},
+        learning_rate={"linear_ramp_to_constant": {"learning_rate": 0.1, "num_ramp_steps": 5}},
+    )
+    text = config.pretty_print()
+    assert yaml.safe_load(text)["adam"] == {"lr": 0.001, "betas": [0.8, 0.9], "eps": 1e-7}
+    assert load_config_from_yaml(OptimizerConfig, _write(tmp_path, text)) == config

@@ -86,8 +86,11 @@ class BaseConfig(pydantic.BaseModel):
         return self
 
     def pretty_print(self) -> str:
-        """The config as indented JSON, as the original printed it."""
-        return self.model_dump_json(indent=2)
+        """The config as YAML, for logs, as the original printed it (`yaml.dump`).
+
+        Plain YAML (tuples as lists), which `load_config_from_yaml` reads back.
+        """
+        return yaml.safe_dump(self.model_dump(mode="json"))
 
 
 # Limits of load_config_from_yaml (see the module docstring). A real config is a few
