@@ -802,3 +802,20 @@ def test_pretty_print_is_yaml_that_loads_back(tmp_path: Path) -> None:
     text = config.pretty_print()
     assert yaml.safe_load(text)["adam"] == {"lr": 0.001, "betas": [0.8, 0.9], "eps": 1e-7}
     assert load_config_from_yaml(OptimizerConfig, _write(tmp_path, text)) == config
+
+
+def test_a_one_of_error_names_the_fields_without_dumping_them() -> None:
+    # It embedded the full repr of every config set: 54,000 characters here.
+    with pytest.raises(pydantic.ValidationError) as info:
+        LearningRate(
+            constant=0.1,
+            piecewise_constant={
+                "learning_rate_boundaries": list(range(1, 5001)),
+                "learning_rate_values": [0.1] * 5001,
+            },
+        )
+    msg = info.value.errors()[0]["msg"]
+    assert "exactly one of" in msg
+    assert "constant=0.1" in msg
+    assert "piecewise_constant=" in msg
+    assert len(msg) < 1000

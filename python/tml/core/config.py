@@ -66,6 +66,12 @@ def _field_groups(model: type[pydantic.BaseModel]) -> dict[tuple[str, str], list
     return dict(groups)
 
 
+def _short(value: Any, limit: int = 120) -> str:
+    """repr(value), cut to `limit` characters: a message names a value, it does not dump it."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class BaseConfig(pydantic.BaseModel):
     """Base of every config: unknown fields are errors, `one_of` groups are enforced."""
 
@@ -76,11 +82,11 @@ class BaseConfig(pydantic.BaseModel):
         for (kind, group), names in _field_groups(type(self)).items():
             chosen = [name for name in names if getattr(self, name) is not None]
             if kind == "one_of" and len(chosen) != 1:
-                got = ", ".join(f"{n}={getattr(self, n)!r}" for n in chosen) or "none set"
+                got = ", ".join(f"{n}={_short(getattr(self, n))}" for n in chosen) or "none set"
                 msg = f"exactly one of {', '.join(names)} is required ({group!r}); got {got}"
                 raise ValueError(msg)
             if kind == "at_most_one_of" and len(chosen) > 1:
-                got = ", ".join(f"{n}={getattr(self, n)!r}" for n in chosen)
+                got = ", ".join(f"{n}={_short(getattr(self, n))}" for n in chosen)
                 msg = f"at most one of {', '.join(names)} can be set ({group!r}); got {got}"
                 raise ValueError(msg)
         return self
