@@ -453,12 +453,14 @@ def test_huge_integer_literal_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r":1:11: an integer literal of 10,000,000 digits"):
         load_config_from_yaml(LearningRate, path)
     # Hexadecimal converts at any length, into an int too large to print.
-    with pytest.raises(ValueError, match="an integer literal of 20,002 digits"):
+    with pytest.raises(ValueError, match="an integer literal of 20,000 digits"):
         load_config_from_yaml(Document, _write(tmp_path, "data: 0x" + "f" * 20_000 + "\n"))
-    big = "9" * 1000
-    assert load_config_from_yaml(Document, _write(tmp_path, f"data: {big}\n")).data == {
-        "data": int(big)
-    }
+    # 1,000 digits are read, a sign, a 0x and underscores not counted among them.
+    for text in ("9" * 1000, "-" + "9" * 1000, "+" + "9" * 1000, "0x" + "f" * 1000, "1_0" * 500):
+        got = load_config_from_yaml(Document, _write(tmp_path, f"data: {text}\n")).data
+        assert got == {"data": int(text, 0)}
+    with pytest.raises(ValueError, match="an integer literal of 1,001 digits"):
+        load_config_from_yaml(Document, _write(tmp_path, "data: -" + "9" * 1001 + "\n"))
 
 
 @pytest.mark.usefixtures("loader")

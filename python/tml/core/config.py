@@ -230,8 +230,10 @@ class _Limits(yaml.composer.Composer, yaml.constructor.SafeConstructor):
 
 def _construct_int(loader: Any, node: yaml.ScalarNode) -> int:
     """PyYAML's int, refusing literals whose conversion would take seconds (or fail)."""
-    text = str(node.value)
-    digits = len(text) - text.count("_")  # give or take a sign and a 0x
+    text = str(node.value).replace("_", "").lstrip("+-")
+    if text[:2].lower() in ("0x", "0b", "0o"):  # YAML 1.1's prefixes; 0o is PyYAML's too
+        text = text[2:]
+    digits = len(text)
     if digits > _MAX_INT_DIGITS:
         problem = f"an integer literal of {digits:,} digits; at most {_MAX_INT_DIGITS:,} are read"
         raise _Refused(problem, node.start_mark)
