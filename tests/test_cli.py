@@ -944,7 +944,7 @@ PROBLEMS = {
     "deep_flow": "nesting",
     "deep_block": "more than 100 levels of nesting",
     "huge_int": "an integer literal of 10,000,000 digits",
-    "huge_hex_key": "an integer literal of 100,002 digits",
+    "huge_hex_key": "an integer literal of 100,000 digits",
 }
 
 

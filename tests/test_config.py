@@ -551,9 +551,25 @@ def test_bad_value_loc_is_the_yaml_path(tmp_path: Path) -> None:
         """,
     )
     (err,) = error.errors()
-    assert err["loc"][:2] == ("learning_rate", "linear_ramp_to_cosine")
+    # A rule the core checks ends at its field too, as the docstring says.
+    assert err["loc"] == ("learning_rate", "linear_ramp_to_cosine", "final_num_steps")
     assert "final_num_steps" in err["msg"]
     assert "100" in err["msg"]
+    for text, loc in (
+        ("constant: -1", ("constant",)),
+        (
+            "sequence: [{schedule: {constant: 1}, num_steps: 5}, "
+            "{schedule: {cosine_decay: {learning_rate: 1, num_steps: 0}}}]",
+            ("sequence", 1, "schedule", "cosine_decay", "num_steps"),
+        ),
+        (
+            "sequence: [{schedule: {constant: 1}, num_steps: 5}, "
+            "{schedule: {constant: 1}, num_steps: 5}]",
+            ("sequence", 1, "num_steps"),
+        ),
+    ):
+        (err,) = _validation_error(tmp_path, LearningRate, text).errors()
+        assert err["loc"] == loc, text
     error = _validation_error(
         tmp_path,
         LearningRate,

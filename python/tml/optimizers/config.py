@@ -11,10 +11,12 @@ constructs is a config that evaluates.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import pydantic
+import pydantic_core
 
 from tml import _core
 from tml.core.config import BaseConfig
@@ -99,6 +101,42 @@ def _one_of(group: str, description: str) -> Any:
     return pydantic.Field(None, description=description, json_schema_extra={"one_of": group})
 
 
+# The path a core error starts with: `constant`, `cosine_decay.num_steps`,
+# `sequence[1].schedule.cyclic.mode`.
+_ERROR_PATH = re.compile(r"([A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[\d+\])*) ")
+
+
+def error_path(message: str) -> tuple[tuple[str | int, ...], int] | None:
+    """The path a core error message starts with, as a pydantic loc, and where it ends."""
+    match = _ERROR_PATH.match(message)
+    if match is None:
+        return None
+    parts = re.findall(r"[A-Za-z_]\w*|\[\d+\]", match.group(1))
+    return tuple(int(p[1:-1]) if p.startswith("[") else p for p in parts), match.end(1)
+
+
+def _compile_checked(model: BaseConfig, config: Any, drop: int) -> None:
+    """Compiles `config` (`model`, or it wrapped); an error is a ValidationError at its field.
+
+    The core's message starts with the field's path from `config`; raised from a model
+    validator as a ValidationError, pydantic puts that path (less its first `drop`
+    parts, the kind's name where `config` wraps the model in it) after the model's own
+    location, so `loc` ends at the field (load_config_from_yaml's YAML path).
+    """
+    try:
+        _core.ScheduleSet([config])
+    except ValueError as e:
+        path = error_path(str(e))
+        if path is None:
+            raise
+        loc = path[0][drop:]
+        error = {"type": "value_error", "loc": loc, "input": model, "ctx": {"error": e}}
+        raise pydantic_core.ValidationError.from_exception_data(
+            type(model).__name__,
+            [error],  # type: ignore[list-item]
+        ) from None
+
+
 class _Kind(BaseConfig):
     """A schedule kind's fields; validated by compiling the kind."""
 
@@ -112,7 +150,7 @@ class _Kind(BaseConfig):
 
     @pydantic.model_validator(mode="after")
     def _compile(self) -> _Kind:
-        _core.ScheduleSet([{self._kind: self}])
+        _compile_checked(self, {self._kind: self}, drop=1)
         return self
 
 
@@ -385,7 +423,7 @@ class LearningRate(BaseConfig):
 
     @pydantic.model_validator(mode="after")
     def _compile(self) -> LearningRate:
-        _core.ScheduleSet([self])
+        _compile_checked(self, self, drop=0)
         return self
 
 

@@ -34,6 +34,7 @@ from tml.optimizers.config import (
     LearningRate,
     MultiTaskLearningRates,
     OptimizerConfig,
+    error_path,
     get_optimizer_algorithm_config,
 )
 
@@ -284,10 +285,12 @@ def _error_message(error: Any, substitute_env: bool) -> str:
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return f"expected a mapping, got {yaml_repr(value)}"
     msg = msg.removeprefix("Value error, ")
-    # The kernel's messages name the kind again ("linear_ramp_to_cosine.final_num_steps
-    # must be ..."); the path already ends with the kind, so say it once.
-    if loc and msg.startswith(f"{loc[-1]}."):
-        msg = msg[len(str(loc[-1])) + 1 :]
+    # The kernel's messages start with the field's path ("linear_ramp_to_cosine.
+    # final_num_steps must be ..."), which the end of loc repeats: the message keeps the
+    # field's name only (_location prints loc without it).
+    path = error_path(msg)
+    if kind == "value_error" and path is not None and _ends_with(loc, path[0]):
+        msg = f"{path[0][-1]}{msg[path[1] :]}"
     if kind != "value_error" and not isinstance(value, (dict, list, tuple)):
         msg += f" (got {yaml_repr(value)})"
         unset = _UNSET_VARIABLE.fullmatch(value) if isinstance(value, str) else None
@@ -300,12 +303,25 @@ def _error_message(error: Any, substitute_env: bool) -> str:
     return msg
 
 
+def _ends_with(loc: Sequence[Any], path: Sequence[Any]) -> bool:
+    return len(path) <= len(loc) and tuple(loc[len(loc) - len(path) :]) == tuple(path)
+
+
+def _location(error: Any) -> tuple[Any, ...]:
+    """Where an error is shown: its loc, less the field a kernel message names itself."""
+    loc = tuple(error.get("loc", ()))
+    path = error_path(str(error.get("msg", "")).removeprefix("Value error, "))
+    if error.get("type") == "value_error" and path is not None and _ends_with(loc, path[0]):
+        return loc[:-1]
+    return loc
+
+
 def _error_lines(
     e: pydantic.ValidationError, prefix: tuple[Any, ...], source: str, substitute_env: bool
 ) -> list[str]:
     errors = e.errors()
     lines = [
-        f"{source}: {yaml_path((*prefix, *err['loc']))}: {_error_message(err, substitute_env)}"
+        f"{source}: {yaml_path((*prefix, *_location(err)))}: {_error_message(err, substitute_env)}"
         for err in errors[:_MAX_ERRORS_SHOWN]
     ]
     if len(errors) > _MAX_ERRORS_SHOWN:
