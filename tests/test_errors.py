@@ -610,3 +610,18 @@ def test_values_in_messages_are_shortest_and_python_spelled() -> None:
         compute_lr({"constant": float("nan")}, 1)
     with pytest.raises(ValueError, match=r"got constant=inf$"):
         compute_lr({"constant": float("inf")}, 1)
+
+
+@pytest.mark.parametrize(
+    "make", [Schedule, lambda c: Schedules([c])], ids=["Schedule", "Schedules"]
+)
+def test_wrong_call_arguments_name_the_call_not_a_private_method(make: Any) -> None:
+    # The compiled type hands such calls to _call, which the messages named.
+    compiled = make({"constant": 0.1})
+    name = type(compiled).__name__
+    with pytest.raises(TypeError, match=rf"^{name}\.__call__\(\) takes 2 positional arguments"):
+        compiled(5, None)
+    with pytest.raises(TypeError, match=rf"^{name}\.__call__\(\) missing 1 required"):
+        compiled()
+    with pytest.raises(TypeError, match=rf"^{name}\.__call__\(\) got an unexpected keyword"):
+        compiled(5, foo=1)

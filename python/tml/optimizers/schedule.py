@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeAlias, overload
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -319,6 +319,31 @@ def _as_steps(step: Any) -> np.ndarray:
     raise TypeError(msg)
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _as_call(owner: str) -> Callable[[_F], _F]:
+    """Names a `_call` `__call__` in argument errors and tracebacks.
+
+    The compiled type's `__call__` hands every call it does not take itself to `_call`;
+    a wrong argument should read `Schedule.__call__() takes 2 positional arguments`,
+    naming what the user called.
+    """
+
+    def rename(function: _F) -> _F:
+        function.__name__ = "__call__"
+        function.__qualname__ = f"{owner}.__call__"
+        code = function.__code__
+        if sys.version_info >= (3, 11):
+            code = code.replace(co_name="__call__", co_qualname=f"{owner}.__call__")
+        else:
+            code = code.replace(co_name="__call__")
+        function.__code__ = code
+        return function
+
+    return rename
+
+
 def _scalar_step(step: Any) -> Any:
     """One step for the scalar paths.
 
@@ -570,6 +595,7 @@ class Schedule(_core.ScheduleSet):
         def __call__(self, step: Any, *, out: Any = None, dtype: Any = None) -> Any:
             """The learning rates at `step` (typing only: the compiled type implements it)."""
 
+    @_as_call("Schedule")
     def _call(self, step: Any, *, out: Any = None, dtype: Any = None) -> Any:
         return _evaluate(self, step, out, dtype)
 
@@ -698,6 +724,7 @@ class Schedules(_core.ScheduleSet):
         def __call__(self, step: Any, *, out: Any = None, dtype: Any = None) -> Any:
             """The learning rates at `step` (typing only: the compiled type implements it)."""
 
+    @_as_call("Schedules")
     def _call(self, step: Any, *, out: Any = None, dtype: Any = None) -> Any:
         return _evaluate(self, step, out, dtype)
 
