@@ -351,6 +351,23 @@ def test_named_mapping_and_section(capsys: pytest.CaptureFixture[str], tmp_path:
     assert_user_error(code, out, err, "--section experiment.nope", "'nope'", "schedules")
 
 
+@pytest.mark.parametrize("name", ["learning_rate", "adam", "sgd"])
+def test_named_schedules_may_be_named_like_optimizer_fields(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str
+) -> None:
+    # Read as an OptimizerConfig for the key learning_rate: "warmup: unknown key".
+    path = write(
+        tmp_path,
+        f"""
+        {name}: {{constant: 0.1}}
+        warmup: {{linear_ramp_to_constant: {{learning_rate: 0.1, num_ramp_steps: 10}}}}
+        """,
+    )
+    code, out, err = run(capsys, path, "--no-plot", "--steps", "20")
+    assert code == 0, err
+    assert list(table(out, "group")) == [name, "warmup"]
+
+
 # ------------------------------------------------------------------ any schedule kind
 
 

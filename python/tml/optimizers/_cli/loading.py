@@ -467,7 +467,9 @@ def _groups(reader: _Reader, data: Any, prefix: tuple[str, ...]) -> Groups:
         # no algorithm to require.
         lr = reader.validate(LearningRate, data["learning_rate"], (*prefix, "learning_rate"))
         return Groups(("learning_rate",), (lr,), "learning_rate section")
-    if _has_any(data, _OPTIMIZER_KEYS):
+    if _has_any(data, _OPTIMIZER_KEYS) and not (
+        _named_schedules(data) and not set(data) <= set(_OPTIMIZER_KEYS)
+    ):  # (schedules named learning_rate, adam, ... beside others are named groups)
         opt = reader.validate(OptimizerConfig, data, prefix)
         algorithm = next(name for name in _ALGORITHMS if getattr(opt, name) is not None)
         if opt.learning_rate is not None:
