@@ -280,6 +280,11 @@ def test_keys_are_not_substituted(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     path = _write(tmp_path, "$TML_TEST_TASK: {constant: 0.1}\nx: $TML_TEST_TASK\n")
     data = load_config_from_yaml(Document, path).data
     assert data == {"$TML_TEST_TASK": {"constant": 0.1}, "x": "is_clicked"}
+    # Nor a key whose node is also a value (an anchored key, aliased): its uses as a
+    # value are substituted, the key is not.
+    path = _write(tmp_path, "? &k $TML_TEST_TASK\n: 1\nb: *k\nc: [*k]\n")
+    data = load_config_from_yaml(Document, path).data
+    assert data == {"$TML_TEST_TASK": 1, "b": "is_clicked", "c": ["is_clicked"]}
 
 
 def test_substitution_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -286,6 +286,44 @@ def _environment() -> dict[str, str]:
     return {**os.environ, "USER": user}
 
 
+def _unshare_keys(root: yaml.Node, loader: _Limits) -> None:
+    """Gives a copy of its own to each value that is a key's node (`? &k $T` then `*k`).
+
+    Substitution rewrites value nodes in place; a key aliased as a value would have its
+    key rewritten too.
+    """
+    keys: set[int] = set()
+    containers: list[yaml.Node] = []
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            containers.append(node)
+            keys.update(id(k) for k, _ in node.value)
+            stack.extend(v for _, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            containers.append(node)
+            stack.extend(node.value)
+
+    def own(v: yaml.Node) -> yaml.Node:
+        if id(v) not in keys or not isinstance(v, yaml.ScalarNode):
+            return v
+        copy = yaml.ScalarNode(v.tag, v.value, v.start_mark, v.end_mark, v.style)
+        if id(v) in loader.explicit_tags:
+            loader.explicit_tags.add(id(copy))
+        return copy
+
+    for container in containers:
+        if isinstance(container, yaml.MappingNode):
+            container.value = [(k, own(v)) for k, v in container.value]
+        else:
+            container.value = [own(v) for v in container.value]
+
+
 def _substitute_env(root: yaml.Node, loader: _Limits, env: Mapping[str, str]) -> None:
     """Substitutes `$VAR` / `${VAR}` in every scalar value of the node graph, in place.
 
@@ -294,6 +332,7 @@ def _substitute_env(root: yaml.Node, loader: _Limits, env: Mapping[str, str]) ->
     stays a scalar whatever the text (no structure comes from a variable). Each node is
     visited once, however many aliases refer to it.
     """
+    _unshare_keys(root, loader)
     seen: set[int] = set()
     stack = [root]
     while stack:
