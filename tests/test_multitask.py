@@ -189,6 +189,19 @@ def test_a_parameter_tied_within_one_group_is_in_it_once() -> None:
     assert len(ctr) == len({id(p) for p in ctr}) == 4
 
 
+def test_a_model_with_only_named_parameters_is_grouped() -> None:
+    # Not a torch.nn.Module, as _check_model allows: no remove_duplicate keyword.
+    tower, core = torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.zeros(3))
+
+    class Named:
+        def named_parameters(self) -> list[tuple[str, torch.nn.Parameter]]:
+            return [("towers.ctr.w", tower), ("backbone.w", core)]
+
+    optimizer, scheduler = build_multi_task_optimizer(Named(), SGD, rates(ctr=CLICK))
+    assert scheduler.group_names == ["ctr", "backbone"]
+    assert [g["params"] for g in optimizer.param_groups] == [[tower], [core]]
+
+
 def test_task_matching_no_parameter_is_refused() -> None:
     model = Towers(["ctr"])
     with pytest.raises(ValueError, match=r"'is\.liked' \(looked for '\.is__liked\.'\)"):

@@ -94,7 +94,8 @@ class BaseConfig(pydantic.BaseModel):
     def pretty_print(self) -> str:
         """The config as YAML, for logs, as the original printed it (`yaml.dump`).
 
-        Plain YAML (tuples as lists), which `load_config_from_yaml` reads back.
+        Plain YAML (tuples as lists), which `load_config_from_yaml` reads back (with
+        `substitute_env=False` where a string holds a `$`).
         """
         return yaml.safe_dump(self.model_dump(mode="json"))
 

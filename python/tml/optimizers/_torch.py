@@ -978,7 +978,12 @@ def build_multi_task_optimizer(
     # place, and named_parameters() alone keeps the first, which would put it in that
     # group whatever its other names say.
     placed: dict[int, tuple[str | None, str]] = {}  # id -> (task or None: backbone, name)
-    for name, parameter in model.named_parameters(remove_duplicate=False):
+    named = (
+        model.named_parameters(remove_duplicate=False)
+        if isinstance(model, torch.nn.Module)
+        else model.named_parameters()  # an object with the method, as _check_model allows
+    )
+    for name, parameter in named:
         tasks = [task for task, pattern in patterns.items() if pattern in name]
         if len(tasks) > 1:
             shown = ", ".join(f"{t!r} ({patterns[t]!r})" for t in tasks)
