@@ -842,3 +842,22 @@ def test_a_one_of_error_names_the_fields_without_dumping_them() -> None:
     assert "constant=0.1" in msg
     assert "piecewise_constant=" in msg
     assert len(msg) < 1000
+
+
+def test_numpy_bools_and_bytes_are_read_as_the_dict_path_reads_them() -> None:
+    # The models refused np.True_ for a flag, which the dict path takes, and took b"10"
+    # for a step count, which it refuses.
+    config = {
+        "exponential_decay": {
+            "learning_rate": 0.1,
+            "decay_rate": 0.5,
+            "decay_steps": 10,
+            "staircase": np.True_,
+        }
+    }
+    assert compute_lr(LearningRate.model_validate(config), 15) == compute_lr(config, 15) == 0.05
+    config = {"cosine_decay": {"learning_rate": 0.1, "num_steps": b"10"}}
+    with pytest.raises(pydantic.ValidationError, match="must be an integer, not bytes"):
+        LearningRate.model_validate(config)
+    with pytest.raises(TypeError):
+        compute_lr(config, 0)

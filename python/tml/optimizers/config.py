@@ -67,6 +67,9 @@ def _count_text(value: Any) -> Any:
                 return parse(value)
             except ValueError:
                 pass
+    if isinstance(value, (bytes, bytearray)):  # pydantic would read b"10"; the reader not
+        msg = f"must be an integer, not {type(value).__name__}, got {value!r}"
+        raise ValueError(msg)
     return value
 
 
@@ -94,7 +97,15 @@ Real = Annotated[float, pydantic.BeforeValidator(_not_bool)]
 Steps = Annotated[int, pydantic.BeforeValidator(_count_text), pydantic.BeforeValidator(_not_bool)]
 StepList = Annotated[list[Steps], pydantic.BeforeValidator(_ordered)]
 RateList = Annotated[list[Rate], pydantic.BeforeValidator(_ordered)]
-Flag = pydantic.StrictBool
+
+
+def _numpy_bool(value: Any) -> Any:
+    # The compiled reader takes numpy's bool as a bool (a flag read from an array, say);
+    # StrictBool alone refuses it.
+    return bool(value) if isinstance(value, np.bool_) else value
+
+
+Flag = Annotated[pydantic.StrictBool, pydantic.BeforeValidator(_numpy_bool)]
 
 
 def _one_of(group: str, description: str) -> Any:
