@@ -513,13 +513,24 @@ def test_the_deepest_sequence_evaluates_on_a_small_thread_stack() -> None:
     assert result.stdout.split() == ["ok"]
 
 
-def test_targets_emptied_by_their_own_methods_are_refused_not_a_crash() -> None:
+def test_targets_emptied_by_their_own_methods_are_refused_not_a_crash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # assign kept reading the list after a target's __setitem__ (or __getitem__, with
-    # numbers_only) had emptied it: a segfault.
+    # numbers_only, or a dict key's __eq__ during the lookup of "lr") had emptied it: a
+    # segfault, or with the list's reference gone, a use after free (which the debug
+    # allocator makes a crash every time).
+    monkeypatch.setenv("PYTHONMALLOC", "debug")
     result = run_python(
         """
         from collections.abc import MutableMapping
         from tml.optimizers import Schedules
+
+        class CollidesWithLr:
+            def __hash__(self): return hash("lr")
+            def __eq__(self, other):
+                targets.clear()
+                return False
 
         class Clears(dict):
             def __setitem__(self, key, value):
@@ -537,7 +548,13 @@ def test_targets_emptied_by_their_own_methods_are_refused_not_a_crash() -> None:
             def __len__(self): return len(self.d)
 
         s = Schedules([{"constant": 0.1}] * 100)
-        for make, numbers_only in ((Clears, False), (ClearsOnRead, True)):
+        cases = (
+            (Clears, False),
+            (ClearsOnRead, True),
+            (lambda: {CollidesWithLr(): 1, "lr": 0.5}, True),
+            (lambda: {CollidesWithLr(): 1, "lr": 0.5}, False),
+        )
+        for make, numbers_only in cases:
             targets = [make() for _ in range(100)]
             try:
                 s._values_at(5, targets, "lr", numbers_only)
@@ -547,4 +564,4 @@ def test_targets_emptied_by_their_own_methods_are_refused_not_a_crash() -> None:
         """
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["refused"] * 2
+    assert result.stdout.split() == ["refused"] * 4

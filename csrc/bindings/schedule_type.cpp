@@ -567,14 +567,15 @@ bool holds_number(py::handle mapping, PyObject* key, bool dict) {
 }
 
 // targets[g] of _values_at's targets (the list itself, when they are a list), checked
-// against the list's size again: a target's __getitem__ or __setitem__ is Python code,
-// which may have emptied the list. Borrowed: a caller that uses it after running Python
-// code holds it (a dict's own lookups run none for a parameter group's str keys).
-py::handle target_at(const py::object& seq, std::size_t g) {
+// against the list's size again and held: Python code a target runs (its __getitem__ or
+// __setitem__, or a dict key's __eq__ during a lookup) may have emptied the list, which
+// may have held the target's last reference.
+py::object target_at(const py::object& seq, std::size_t g) {
     if (static_cast<Py_ssize_t>(g) >= PySequence_Fast_GET_SIZE(seq.ptr()))
         throw py::value_error("targets changed size while being read or written (at targets[" +
                               std::to_string(g) + "])");
-    return PySequence_Fast_GET_ITEM(seq.ptr(), static_cast<Py_ssize_t>(g));
+    return py::reinterpret_borrow<py::object>(
+        PySequence_Fast_GET_ITEM(seq.ptr(), static_cast<Py_ssize_t>(g)));
 }
 
 // _values_at(step, targets=None, key="lr", numbers_only=False): every schedule at one
@@ -609,18 +610,13 @@ PyObject* m_values_at(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
                 const int numbers_only = nargs > 3 ? PyObject_IsTrue(args[3]) : 0;
                 if (numbers_only < 0) throw py::error_already_set();
                 for (std::size_t g = 0; g < groups; ++g) {
-                    const py::handle target = target_at(seq, g);
-                    if (PyDict_Check(target.ptr())) {
-                        if (numbers_only && !holds_number(target, key, true)) Py_RETURN_NONE;
-                        continue;
-                    }
-                    // isinstance and __getitem__ may run Python code: held meanwhile.
-                    const py::object held = py::reinterpret_borrow<py::object>(target);
-                    if (!py::isinstance(held, *mutable_mapping))
+                    const py::object target = target_at(seq, g);
+                    const bool dict = PyDict_Check(target.ptr());
+                    if (!dict && !py::isinstance(target, *mutable_mapping))
                         throw py::type_error("targets[" + std::to_string(g) +
                                              "] must be a mapping (a parameter group dict), got " +
-                                             show(held));
-                    if (numbers_only && !holds_number(held, key, false)) Py_RETURN_NONE;
+                                             show(target));
+                    if (numbers_only && !holds_number(target, key, dict)) Py_RETURN_NONE;
                 }
             }
             // Every group at the step in one by-kind pass, checked before anything is stored.
