@@ -38,7 +38,7 @@ import os
 import re
 import string
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -287,14 +287,11 @@ def _environment() -> dict[str, str]:
     return {**os.environ, "USER": user}
 
 
-def _unshare_keys(root: yaml.Node, loader: _Limits) -> None:
-    """Gives a copy of its own to each value that is a key's node (`? &k $T` then `*k`).
+def _value_nodes(root: yaml.Node) -> Iterator[yaml.Node]:
+    """Every node reachable from `root` through values (not keys), once each.
 
-    Substitution rewrites value nodes in place; a key aliased as a value would have its
-    key rewritten too.
+    Each is yielded before its children are read.
     """
-    keys: set[int] = set()
-    containers: list[yaml.Node] = []
     seen: set[int] = set()
     stack = [root]
     while stack:
@@ -302,13 +299,27 @@ def _unshare_keys(root: yaml.Node, loader: _Limits) -> None:
         if id(node) in seen:
             continue
         seen.add(id(node))
+        yield node
         if isinstance(node, yaml.MappingNode):
-            containers.append(node)
-            keys.update(id(k) for k, _ in node.value)
-            stack.extend(v for _, v in node.value)
+            stack.extend(value for _, value in node.value)
         elif isinstance(node, yaml.SequenceNode):
-            containers.append(node)
             stack.extend(node.value)
+
+
+def _unshare_keys(root: yaml.Node, loader: _Limits) -> None:
+    """Gives a copy of its own to each value that is a key's node (`? &k $T` then `*k`).
+
+    Substitution rewrites value nodes in place; a key aliased as a value would have its
+    key rewritten too.
+    """
+    containers = [
+        node
+        for node in _value_nodes(root)
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode))
+    ]
+    keys = {
+        id(k) for node in containers if isinstance(node, yaml.MappingNode) for k, _ in node.value
+    }
 
     def own(v: yaml.Node) -> yaml.Node:
         if id(v) not in keys or not isinstance(v, yaml.ScalarNode):
@@ -334,26 +345,15 @@ def _substitute_env(root: yaml.Node, loader: _Limits, env: Mapping[str, str]) ->
     visited once, however many aliases refer to it.
     """
     _unshare_keys(root, loader)
-    seen: set[int] = set()
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
+    for node in _value_nodes(root):
+        if not isinstance(node, yaml.ScalarNode) or "$" not in node.value:
             continue
-        seen.add(id(node))
-        if isinstance(node, yaml.ScalarNode):
-            if "$" not in node.value:
-                continue
-            text = string.Template(node.value).safe_substitute(env)
-            if text == node.value:
-                continue
-            node.value = text
-            if not node.style and id(node) not in loader.explicit_tags:  # plain: None or ""
-                node.tag = loader.resolve(yaml.ScalarNode, text, (True, False))
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
-        elif isinstance(node, yaml.MappingNode):
-            stack.extend(value for _, value in node.value)
+        text = string.Template(node.value).safe_substitute(env)
+        if text == node.value:
+            continue
+        node.value = text
+        if not node.style and id(node) not in loader.explicit_tags:  # plain: None or ""
+            node.tag = loader.resolve(yaml.ScalarNode, text, (True, False))
 
 
 def _read_yaml_text(path: str | os.PathLike[str]) -> str:
