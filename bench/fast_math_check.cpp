@@ -23,8 +23,9 @@
 //    (whole ulps between the two doubles). Each domain has the bound documented in
 //    fast_math.hpp; a larger error fails.
 // 3. Determinism: every argument of part 2 evaluated at each instruction-set level this
-//    CPU has (baseline SSE2, AVX2, AVX-512), and for cos_0_pi in its one-value form
-//    (cos_0_pi<One>, a branch where the loops blend), must give bitwise the same doubles.
+//    CPU has (baseline SSE2, AVX2, AVX-512), and for cos_0_pi, exp2, pow_unit and
+//    pow_from_log2 in their one-value forms (<One>, branches where the loops blend), must
+//    give bitwise the same doubles.
 // 4. Speed: ns per element of a 1e7-element loop (5e5 with --quick) computing the
 //    argument from the index as a schedule does and storing the result: the libm loop,
 //    the fast kernel at each level, and the "fill floor", a loop storing a constant (the
@@ -316,10 +317,27 @@ Result measure(Domain& d, const std::vector<Isa>& isas) {
             r.deterministic = false;
         }
     }
-    if (d.kernel == Kernel::cos) {  // and its one-value form, as scalar calls make it
-        for (std::size_t i = 0; i < d.args.size(); ++i)
-            if (bits(fast::cos_0_pi<fast::One>(d.args.a[i])) != bits(out[i]))
-                r.deterministic = false;
+    // And the one-value forms, as scalar calls make them.
+    for (std::size_t i = 0; i < d.args.size(); ++i) {
+        const double a = d.args.a[i], b = d.args.b[i], c = d.args.c[i];
+        double one = out[i];
+        switch (d.kernel) {
+            case Kernel::cos:
+                one = fast::cos_0_pi<fast::One>(a);
+                break;
+            case Kernel::exp2:
+                one = fast::exp2<fast::One>(a);
+                break;
+            case Kernel::pow_unit:
+                one = fast::pow_unit<fast::One>(a, b);
+                break;
+            case Kernel::pow_log2:
+                one = fast::pow_from_log2<fast::One>(fast::DoubleDouble{b, c}, a);
+                break;
+            default:
+                break;
+        }
+        if (bits(one) != bits(out[i])) r.deterministic = false;
     }
     for (std::size_t i = 0; i < d.args.size(); ++i) {
         r.checksum = (r.checksum ^ bits(out[i])) * 0x100000001b3u;

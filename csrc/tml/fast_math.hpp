@@ -340,13 +340,22 @@ TML_FAST_INLINE double cos_0_pi(double x) {
 // 2**(hi + lo), |lo| <= 2**-40 or so. hi beyond [-1100, 1100] is clamped there, so the
 // result is 0 below and inf above; NaN gives NaN. Subnormal results are the exactly
 // scaled polynomial rounded once.
+template <class Where = Lanes>
 TML_FAST_INLINE double exp2(double hi, double lo) {
     TML_FAST_NO_CONTRACT
     using namespace detail;
+    constexpr bool one = std::is_same_v<Where, One>;
+    if constexpr (one) {
+        if (hi != hi) return hi;  // NaN: the blend below gives hi too
+    }
     const std::uint64_t h = bits(hi);
     const std::uint64_t beyond = less(bits(1100.0), h & abs_mask);  // inf and NaN too
     const std::uint64_t is_nan = less(inf_bits, h & abs_mask);
-    const double hc = blend(mask(beyond), from_bits((h & sign_mask) | bits(1100.0)), hi);
+    double hc;
+    if constexpr (one)
+        hc = std::fabs(hi) <= 1100.0 ? hi : std::copysign(1100.0, hi);
+    else
+        hc = blend(mask(beyond), from_bits((h & sign_mask) | bits(1100.0)), hi);
     const double k = round_to_int(hc);
     const double r = (hc - k) + lo;  // hc - k is exact
     // Horner's scheme for the leading terms (each rounding at its own magnitude keeps
@@ -365,10 +374,14 @@ TML_FAST_INLINE double exp2(double hi, double lo) {
     const auto scale = [](double kk) {
         return from_bits((bits(kk + round_magic) - round_magic_bits + 1023u) << 52);
     };
+    if constexpr (one) return (p * scale(k1)) * scale(k2);
     return blend(mask(is_nan), hi, (p * scale(k1)) * scale(k2));
 }
 
-TML_FAST_INLINE double exp2(double x) { return exp2(x, 0.0); }
+template <class Where = Lanes>
+TML_FAST_INLINE double exp2(double x) {
+    return exp2<Where>(x, 0.0);
+}
 
 // log2(x) as hi + lo, |lo| below an ulp of hi, with a relative error below 2**-54.5
 // (measured): for pow, whose result is off by log(2) * |y * error| relative. x > 0 (subnormals
@@ -439,13 +452,16 @@ TML_FAST_INLINE double log2(double x) {
 //
 // y finite; y == 0 gives 1 whatever b (C's pow(b, 0)); log2(b) = -inf (b == 0) gives 0
 // for y > 0 and inf for y < 0; NaN in, NaN out.
+template <class Where = Lanes>
 TML_FAST_INLINE double pow_from_log2(DoubleDouble log2_b, double y) {
     TML_FAST_NO_CONTRACT
     using namespace detail;
+    constexpr bool one = std::is_same_v<Where, One>;
     // Past 2**900 (y) or 4096 (|log2(b)|) the result is 0, 1 or inf anyway: clamping them
     // for the error term keeps the split finite, and the error term is dropped where
-    // |y * log2(b)| is beyond the exponent range (or infinite, or NaN).
+    // |y * log2(b)| is beyond the exponent range (or infinite, or NaN). NaN is clamped too.
     const auto clamp = [](double v, double limit) {
+        if constexpr (one) return std::fabs(v) <= limit ? v : std::copysign(limit, v);
         const std::uint64_t b = bits(v);
         return blend(mask(less(bits(limit), b & abs_mask)),
                      from_bits((b & sign_mask) | bits(limit)), v);
@@ -453,14 +469,17 @@ TML_FAST_INLINE double pow_from_log2(DoubleDouble log2_b, double y) {
     const double z_hi = y * log2_b.hi;
     const double yc = clamp(y, 0x1p900);
     const double z_err = two_prod(yc, clamp(log2_b.hi, 4096.0)).lo + yc * log2_b.lo;
-    const double keep = to_double(less(bits(z_hi) & abs_mask, bits(2048.0)));
     // y == 0 (either sign): exponent 0, as y * log2(b) is NaN there for b = 0 and inf.
+    if constexpr (one)
+        return exp2<One>(y == 0.0 ? 0.0 : z_hi, std::fabs(z_hi) < 2048.0 ? z_err : z_err * 0.0);
+    const double keep = to_double(less(bits(z_hi) & abs_mask, bits(2048.0)));
     const std::uint64_t y_zero = less(bits(y) & abs_mask, 1);
     return exp2(blend(mask(y_zero), 0.0, z_hi), z_err * keep);
 }
 
+template <class Where = Lanes>
 TML_FAST_INLINE double pow_from_log2(double log2_b, double y) {
-    return pow_from_log2(DoubleDouble{log2_b, 0.0}, y);
+    return pow_from_log2<Where>(DoubleDouble{log2_b, 0.0}, y);
 }
 
 // log2(b) as hi + lo, for pow_from_log2 with a base that is the same for every step:
@@ -493,6 +512,7 @@ TML_FAST_INLINE double pow_pos(double b, double y) { return pow_from_log2(log2_d
 // relative error grows like pow_pos's but faster, about 1.4 ulp per unit of
 // |log2(result)|. b = 0 gives 0 (1 for y = 0); b subnormal, > 1, negative or
 // NaN, or y < 0, gives garbage.
+template <class Where = Lanes>
 TML_FAST_INLINE double pow_unit(double b, double y) {
     TML_FAST_NO_CONTRACT
     using namespace detail;
@@ -510,6 +530,11 @@ TML_FAST_INLINE double pow_unit(double b, double y) {
     const double ln_m = f - (h - s * (h + z * l));
     const double log2_b = k + ln_m * 0x1.71547652b82fep0;  // 1 / log(2)
     // b = 0: 0 for y > 0 (exp2 of -inf is 0); y = 0: exponent 0, result 1.
+    if constexpr (std::is_same_v<Where, One>) {
+        // less(ib, 1), as below: +0.0, and (outside the domain) a negative b.
+        const double lb = less(ib, 1) ? -std::numeric_limits<double>::infinity() : log2_b;
+        return exp2<One>(y == 0.0 ? 0.0 : y * lb, 0.0);
+    }
     const std::uint64_t b_zero = less(ib, 1);
     const std::uint64_t y_zero = less(bits(y) & abs_mask, 1);
     const double lb = blend(mask(b_zero), -std::numeric_limits<double>::infinity(), log2_b);

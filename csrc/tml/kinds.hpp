@@ -697,13 +697,14 @@ struct ExponentialDecay {
         fast_floor = set && decay_rate < 1.0 ? final_learning_rate.value : 0.0;
         fast_cap = set && decay_rate > 1.0 ? final_learning_rate.value : HUGE_VAL;
     }
+    template <class Where = fast::Lanes>
     double fast_of(double k) const {
-        const double v = learning_rate * fast::pow_from_log2(log2_rate, k);
+        const double v = learning_rate * fast::pow_from_log2<Where>(log2_rate, k);
         return detail::min_py(detail::max_py(v, fast_floor), fast_cap);
     }
     template <class Step>
-    double fast(Step s, const Context&) const {
-        return fast_of(detail::fast_periods(s, decay_steps, staircase));
+    double fast(Step s, const Context&) const {  // one step
+        return fast_of<fast::One>(detail::fast_periods(s, decay_steps, staircase));
     }
     template <class Out>
     void fast_fill(const std::int64_t* steps, std::size_t n, Out* out, const Context& c) const {
@@ -870,7 +871,7 @@ struct PolynomialDecay {
         const auto decay = [&] {
             const double x = 1.0 - as_double(s) / num_steps.d;
             if constexpr (unit_power) return range * x + final_learning_rate;
-            return range * fast::pow_unit(x, power) + final_learning_rate;
+            return range * fast::pow_unit<typename Choose::Where>(x, power) + final_learning_rate;
         };
         return Choose::choose(detail::before_mask(s, num_steps), decay,
                               [&] { return final_learning_rate; });
@@ -1261,8 +1262,8 @@ struct CosineRestarts {
         const double peak =
             peak_decay == 1.0
                 ? learning_rate
-                : detail::max_py(learning_rate * fast::pow_from_log2(log2_peak_decay,
-                                                                     static_cast<double>(c.index)),
+                : detail::max_py(learning_rate * fast::pow_from_log2<fast::One>(
+                                                     log2_peak_decay, static_cast<double>(c.index)),
                                  final_learning_rate);
         return (peak - final_learning_rate) * 0.5;
     }
@@ -1636,9 +1637,9 @@ struct Cyclic {
     // with the phase chosen by select.
     void prepare_fast() { log2_gamma = fast::log2_precise(gamma); }
     double fast_factor(std::int64_t c) const {
-        return mode.index == 1 ? 1.0 / fast::exp2(static_cast<double>(c)) : 1.0;
+        return mode.index == 1 ? 1.0 / fast::exp2<fast::One>(static_cast<double>(c)) : 1.0;
     }
-    template <int mode_index>
+    template <int mode_index, class Where = fast::Lanes>
     double fast_at(std::int64_t s, std::int64_t start, double f) const {
         // Each side's numerator and denominator are chosen, then divided once: the same
         // quotient as dividing on each side, at half the divisions.
@@ -1646,28 +1647,28 @@ struct Cyclic {
         const fast::Mask up = fast::less_mask(p, step_size_up.i);
         const double scale = fast::select(up, as_double(p), as_double(cycle - p)) /
                              fast::select(up, step_size_up.d, step_size_down.value.d);
-        if constexpr (mode_index == 2) f = fast::pow_from_log2(log2_gamma, as_double(s));
+        if constexpr (mode_index == 2) f = fast::pow_from_log2<Where>(log2_gamma, as_double(s));
         return learning_rate + amplitude * scale * f;
     }
-    template <int mode_index>
+    template <int mode_index, class Where = fast::Lanes>
     double fast_at(double t, double start, double f) const {  // t < 2**53
         const double p = t - start;
         const fast::Mask up = fast::less_mask(p, step_size_up.d);
         const double scale = fast::select(up, p, static_cast<double>(cycle) - p) /
                              fast::select(up, step_size_up.d, step_size_down.value.d);
-        if constexpr (mode_index == 2) f = fast::pow_from_log2(log2_gamma, t);
+        if constexpr (mode_index == 2) f = fast::pow_from_log2<Where>(log2_gamma, t);
         return learning_rate + amplitude * scale * f;
     }
     double fast(std::int64_t s, const Context&) const {
         const std::int64_t c = s / cycle;
         const double f = fast_factor(c);
-        switch (mode.index) {
+        switch (mode.index) {  // one step
             case 0:
-                return fast_at<0>(s, c * cycle, f);
+                return fast_at<0, fast::One>(s, c * cycle, f);
             case 1:
-                return fast_at<1>(s, c * cycle, f);
+                return fast_at<1, fast::One>(s, c * cycle, f);
             default:
-                return fast_at<2>(s, c * cycle, f);
+                return fast_at<2, fast::One>(s, c * cycle, f);
         }
     }
     double fast(double t, const Context&) const {
@@ -1677,18 +1678,19 @@ struct Cyclic {
             const double start = static_cast<double>(c * cycle), f = fast_factor(c);
             switch (mode.index) {
                 case 0:
-                    return fast_at<0>(t, start, f);
+                    return fast_at<0, fast::One>(t, start, f);
                 case 1:
-                    return fast_at<1>(t, start, f);
+                    return fast_at<1, fast::One>(t, start, f);
                 default:
-                    return fast_at<2>(t, start, f);
+                    return fast_at<2, fast::One>(t, start, f);
             }
         }
         const double p = position(t, c * cycle);
         const double scale = p < step_size_up.d
                                  ? p / step_size_up.d
                                  : (static_cast<double>(cycle) - p) / step_size_down.value.d;
-        const double f = mode.index == 2 ? fast::pow_from_log2(log2_gamma, t) : fast_factor(c);
+        const double f =
+            mode.index == 2 ? fast::pow_from_log2<fast::One>(log2_gamma, t) : fast_factor(c);
         return learning_rate + amplitude * scale * f;
     }
     struct FastCycle {
