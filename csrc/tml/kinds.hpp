@@ -1800,9 +1800,7 @@ struct WarmupStableDecay {
         // linear shape the most steps left. At an int step that is D; at a float step
         // float(W + S + D) - t, which exceeds D where W + S + D is not exact in float64
         // (the reference's own rounding): the first float step of the decay gives most.
-        double first = static_cast<double>(decay_start);
-        if (static_cast<std::int64_t>(first) < decay_start)
-            first = std::nextafter(first, std::numeric_limits<double>::infinity());
+        const double first = detail::double_at_least(decay_start);
         const double most_left = std::max(num_decay_steps.d, static_cast<double>(end) - first);
         detail::require_finite_peak(decay(0.0, most_left, Context{}), where, learning_rate,
                                     final_learning_rate);
