@@ -41,17 +41,20 @@ struct Count {
 // A step as the double the reference multiplies by: an int step is rounded once to
 // nearest, as Python's int-to-float conversion (and static_cast) does. Written as two
 // exact halves and one rounding add, which vectorises on any x86-64 (the int64-to-double
-// instruction needs AVX-512); for a branchy formula that does not vectorise anyway the
-// single conversion instruction is as good. For non-negative integers.
+// instruction needs AVX-512DQ); for a branchy formula that does not vectorise anyway the
+// single conversion instruction is as good. For non-negative integers: the high 32 bits
+// go into 2**84's significand and the low 32 into 2**52's, so (2**84 + hi * 2**32) -
+// (2**84 + 2**52) is exact and adding 2**52 + lo rounds s once.
 inline double as_double(std::int64_t s) {
     const auto u = static_cast<std::uint64_t>(s);
-    const auto exact = [](std::uint64_t below_2_52) {  // 2**52 + x has x in its mantissa
+    const auto from_bits = [](std::uint64_t b) {
         double d;
-        const std::uint64_t bits = below_2_52 | 0x4330000000000000u;
-        std::memcpy(&d, &bits, sizeof d);
-        return d - 0x1p52;
+        std::memcpy(&d, &b, sizeof d);
+        return d;
     };
-    return exact(u >> 32) * 0x1p32 + exact(u & 0xffffffffu);
+    const double hi = from_bits((u >> 32) | 0x4530000000000000u);
+    const double lo = from_bits((u & 0xffffffffu) | 0x4330000000000000u);
+    return (hi - 0x1.00000001p84) + lo;
 }
 inline double as_double(double s) { return s; }
 
