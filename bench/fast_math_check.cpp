@@ -6,12 +6,12 @@
 //   /tmp/fmc --quick    # < 3 s; what a test script calls; exit status 1 if a check fails
 //
 // The flags are the package's Release build: baseline x86-64, no -march, no -ffast-math,
-// no FMA contraction; the wider instruction sets come from the dispatcher, as they will
-// in the package. -O3 because GCC 12 at -O2 vectorises none of these loops (its "very
-// cheap" cost model refuses a loop that needs an epilogue); Clang vectorises at -O2 too.
-// clang++ builds it the same way and gives the same results (compare the checksums). Add
-// -fopt-info-vec-optimized to see each level's loops "vectorized using 16/32/64 byte
-// vectors".
+// no FMA contraction (the kernels' fma() calls are their only fused multiply-adds); the
+// wider instruction sets, with FMA, come from the dispatcher, as they do in the package. -O3
+// because GCC 12 at -O2 vectorises none of these loops (its "very cheap" cost model refuses a loop
+// that needs an epilogue); Clang vectorises at -O2 too. clang++ builds it the same way and gives
+// the same results (compare the checksums). Add -fopt-info-vec-optimized to see each level's loops
+// "vectorized using 16/32/64 byte vectors".
 //
 // What it checks, printing one table per part, and exiting 1 if anything fails:
 // 1. Special values: exact results derived by hand (exp2 of integers, log2 of powers
@@ -23,9 +23,10 @@
 //    (whole ulps between the two doubles). Each domain has the bound documented in
 //    fast_math.hpp; a larger error fails.
 // 3. Determinism: every argument of part 2 evaluated at each instruction-set level this
-//    CPU has (baseline SSE2, AVX2, AVX-512), and for cos_0_pi, exp2, pow_unit and
-//    pow_from_log2 in their one-value forms (<One>, branches where the loops blend), must
-//    give bitwise the same doubles.
+//    CPU has (baseline SSE2, where fma() is the C library's, AVX2, AVX-512), and one
+//    value at a time as compiled for the baseline (exp2, pow_unit and pow_from_log2 in
+//    their one-value forms, <One>, branches where the loops blend), must give bitwise the
+//    same doubles.
 // 4. Speed: ns per element of a 1e7-element loop (5e5 with --quick) computing the
 //    argument from the index as a schedule does and storing the result: the libm loop,
 //    the fast kernel at each level, and the "fill floor", a loop storing a constant (the
@@ -317,13 +318,15 @@ Result measure(Domain& d, const std::vector<Isa>& isas) {
             r.deterministic = false;
         }
     }
-    // And the one-value forms, as scalar calls make them.
+    // And the one-value forms, as scalar calls make them, compiled here for the baseline:
+    // fma() is the C library's there, which must round as the instruction does. (cos_0_pi
+    // has one form, the same code as the loops'.)
     for (std::size_t i = 0; i < d.args.size(); ++i) {
         const double a = d.args.a[i], b = d.args.b[i], c = d.args.c[i];
         double one = out[i];
         switch (d.kernel) {
             case Kernel::cos:
-                one = fast::cos_0_pi<fast::One>(a);
+                one = fast::cos_0_pi(a);
                 break;
             case Kernel::exp2:
                 one = fast::exp2<fast::One>(a);

@@ -10,7 +10,8 @@ bitwise against the plain-Python oracle by tests/test_kinds.py and tests/test_pa
   plus float steps, plus Hypothesis configs (extreme rates and lengths) at their edges;
 - the kinds without a libm cos or pow call give bitwise the exact values;
 - a step gives the same bits alone (both scalar paths) as in an array, at every
-  instruction-set level and thread count;
+  instruction-set level with FMA and thread count; without FMA (the SSE2 baseline) fast
+  mode gives the exact values;
 - the cos kernel against math.cos over a dense sweep of [0, pi];
 - the mode is kept by pickling, repr, ==, `Schedules[g]` and compute_lr; a non-bool
   `exact` is refused; `tml-lr --fast` runs.
@@ -465,24 +466,41 @@ def mixed_configs(count: int, seed: int) -> list[Config]:
 
 
 def test_results_are_the_same_at_every_level_and_thread_count() -> None:
+    # The same bits at every level with FMA (AVX2, AVX-512) and thread count. At the
+    # baseline (SSE2, no FMA) fast mode runs the exact formulas: the exact bits.
     configs = mixed_configs(64, seed=3)
     steps = np.sort(np.random.default_rng(4).integers(0, 12_000_000, 40_000))
     floats = steps + 0.25
     fast = Schedules(configs, exact=False)
-    wanted = {"ints": bits(fast(steps)), "floats": bits(fast(floats)), "one": bits(fast(777))}
+    exact = Schedules(configs)
+
+    def results(s: Schedules) -> dict[str, bytes]:
+        return {"ints": bits(s(steps)), "floats": bits(s(floats)), "one": bits(s(777))}
+
+    wanted = results(fast)
+    without_fma = results(exact)
+    if _core._isa() != "baseline":
+        assert wanted["ints"] != without_fma["ints"]  # the kernels ran
     threads = get_num_threads()
     levels = ["baseline", "avx2", "avx512"]
     try:
         for level in levels:
             with isa_cap(level):
+                expected = without_fma if _core._isa() == "baseline" else wanted
                 for n in (1, 2, 3):
                     set_num_threads(n)
-                    assert bits(fast(steps)) == wanted["ints"], (level, n)
-                    assert bits(fast(floats)) == wanted["floats"], (level, n)
-                    assert bits(fast(777)) == wanted["one"], (level, n)
+                    assert results(fast) == expected, (level, n)
+                    # One schedule alone, and one step: the same paths as a set's.
+                    assert bits(Schedule(configs[5], exact=False)(steps)) == bits(
+                        expected_row(expected["ints"], 5, len(steps))
+                    ), (level, n)
     finally:
         set_num_threads(threads)
     assert _core._isa() in levels
+
+
+def expected_row(packed: bytes, g: int, n: int) -> np.ndarray:
+    return np.frombuffer(packed, dtype=np.float64).reshape(-1, n)[g]
 
 
 def test_the_isa_cap_is_checked() -> None:

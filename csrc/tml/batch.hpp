@@ -346,7 +346,7 @@ void evaluate_by_kind(const ScheduleSet& set, std::size_t begin, std::size_t end
                                                     return m.g < g;
                                                 });
         if constexpr (has_fast<K, Step>::value) {
-            if (set.fast() && n == 1) {
+            if (set.runs_fast() && n == 1) {
                 const auto stop = std::lower_bound(
                     it, members.end(), end,
                     [](const ScheduleSet::Member& m, std::size_t g) { return m.g < g; });
@@ -355,13 +355,13 @@ void evaluate_by_kind(const ScheduleSet& set, std::size_t begin, std::size_t end
                                     base + (stop - members.begin()), steps[0], out, c);
             }
         }
-        if (!set.fast() && n == 1) {
+        if (!set.runs_fast() && n == 1) {
             // One step: the formula inline, member after member (fill's n == 1 case
             // without a call per member).
             const Step s = steps[0];
             for (; it != members.end() && it->g < end; ++it)
                 out[it->g] = static_cast<Out>(items[it->index](s, one_step));
-        } else if (set.fast()) {
+        } else if (set.runs_fast()) {
             for (; it != members.end() && it->g < end; ++it)
                 fill_fast(items[it->index], steps, n, out + std::size_t{it->g} * n, c);
         } else {
@@ -422,7 +422,7 @@ Outcome evaluate_from(const ScheduleSet& set, const Source& source, std::size_t 
     const Context context = set.context();
     // Only a float step can be refused (>= 2**63: no exact cycle); an int step never is.
     const bool refusals = std::is_floating_point_v<Step> && set.may_reject();
-    const bool fast = set.fast();
+    const bool fast = set.runs_fast();
     std::atomic<std::size_t> first_bad{n}, first_refused{n};
     bool completed;
     if (n <= few_steps && groups > 1) {

@@ -5,15 +5,17 @@
 //     });
 //
 // The wheel is built for baseline x86-64 (SSE2; never -march=native), where a vectorised
-// kernel does 2 doubles per instruction. `run` instantiates the lambda's body three
-// times, in function templates carrying __attribute__((target("avx512f"))),
-// target("avx2") and no target, each also `flatten`: the lambda and every inline function
-// it calls (the fast_math kernels) are inlined into that function and compiled, and
-// vectorised, for its instruction set: 8, 4 or 2 doubles at a time. The CPU is asked once
-// which one to use (__builtin_cpu_supports, which also checks that the OS saves the wider
-// registers). Results are bitwise the same at every level (fast_math.hpp says why), so
-// the choice changes only the speed; run_at runs a chosen level, and set_level_cap lowers
-// the level every `run` uses, for tests.
+// loop does 2 doubles per instruction. `run` instantiates the lambda's body three
+// times, in function templates carrying __attribute__((target("avx512f,fma"))),
+// target("avx2,fma") and no target, each also `flatten`: the lambda and every inline
+// function it calls (the fast_math kernels) are inlined into that function and compiled,
+// and vectorised, for its instruction set: 8, 4 or 2 doubles at a time. The CPU is asked
+// once which one to use (__builtin_cpu_supports, which also checks that the OS saves the
+// wider registers); the two upper levels need FMA too (every AVX2 CPU but a few has it).
+// Results are bitwise the same at every level (fast_math.hpp says why), so the choice
+// changes only the speed; run_at runs a chosen level, and set_level_cap lowers the level
+// every `run` uses, for tests. has_fma says whether the level in use computes fast_math's
+// fma() in one instruction: fast mode runs its kernels only there.
 //
 // Why not __attribute__((target_clones("avx512f", "avx2", "default"))) on the loop
 // function: it works with GCC 12 under -flto and -fvisibility=hidden, but Clang (14)
@@ -34,9 +36,9 @@
 //   arguments outside its domain gives garbage that the choice discards;
 // - integer steps to double with the exact two-half trick of schedule.hpp's as_double
 //   (SSE2 and AVX2 cannot convert int64 to double);
-// - the body compiled with the core's -ffp-contract=off: the AVX-512 level has FMA, and
+// - the body compiled with the core's -ffp-contract=off: the upper levels have FMA, and
 //   GCC (which fuses by default, -std=c++17 or not) or Clang fusing the loop's own
-//   a * b + c would make that level's results differ from the others'.
+//   a * b + c would make their results differ from the baseline's.
 #pragma once
 
 #include <atomic>
@@ -66,6 +68,7 @@ inline const char* isa_name(Isa isa) {
 inline Isa best() {
     static const Isa isa = [] {
         __builtin_cpu_init();
+        if (!__builtin_cpu_supports("fma")) return Isa::baseline;
         if (__builtin_cpu_supports("avx512f")) return Isa::avx512;
         if (__builtin_cpu_supports("avx2")) return Isa::avx2;
         return Isa::baseline;
@@ -75,11 +78,11 @@ inline Isa best() {
 
 namespace detail {
 template <class F>
-__attribute__((target("avx512f"), flatten)) void run_avx512(const F& f) {
+__attribute__((target("avx512f,fma"), flatten)) void run_avx512(const F& f) {
     f();
 }
 template <class F>
-__attribute__((target("avx2"), flatten)) void run_avx2(const F& f) {
+__attribute__((target("avx2,fma"), flatten)) void run_avx2(const F& f) {
     f();
 }
 template <class F>
@@ -137,6 +140,19 @@ inline Isa level() {
 template <class F>
 void run(const F& f) {
     run_at(level(), f);
+}
+
+// Whether `run` compiles fast_math's fma() to one instruction: an upper level on x86;
+// elsewhere, where the build's target has a fast FMA (__FP_FAST_FMA: aarch64, for one).
+// Without it fma() is a call to the C library's, correctly rounded but slow.
+inline bool has_fma() {
+#if TML_DISPATCH_X86
+    return level() != Isa::baseline;
+#elif defined(__FP_FAST_FMA)
+    return true;
+#else
+    return false;
+#endif
 }
 
 }  // namespace tml::dispatch

@@ -2,23 +2,30 @@
 //
 // The exact path calls the platform libm one value at a time, and that call bounds it.
 // These kernels replace only those calls. Each is a short, inline, branch-free function
-// of doubles: polynomials in plain multiplies and adds, integer bit manipulation through
+// of doubles: polynomials in fused multiply-adds, integer bit manipulation through
 // memcpy, and choices made by bitwise blends or exact multiplies (see "No comparisons"
-// below); no libm call, no table, no int64/double conversion instruction (SSE2 and AVX2
-// have none). A counted loop calling them vectorises with GCC 12 at -O3 (the package's
+// below); no libm call, no table, no int64/double conversion instruction (AVX2 has
+// none). A counted loop calling them vectorises with GCC 12 at -O3 (the package's
 // Release build; at -O2 GCC 12's "very cheap" cost model refuses any loop that needs an
-// epilogue) and with Clang at -O2, for SSE2 (2 doubles an instruction), AVX2 (4) and
+// epilogue) and with Clang at -O2, for AVX2 with FMA (4 doubles an instruction) and
 // AVX-512 (8); dispatch.hpp picks the level at run time.
 //
-// Determinism: every result is a fixed sequence of IEEE double operations, so it is
+// Determinism: every result is a fixed sequence of IEEE double operations, +, -, *, /
+// and the fused multiply-adds written as fma() here, each correctly rounded, so it is
 // bitwise the same whatever the instruction set the loop was compiled for, and on every
-// x86-64, provided nothing is fused into an FMA (the AVX-512 level has FMA instructions):
-// std::fma is never used; Clang, which fuses within an expression by default, is told not
-// to inside every function here; GCC fuses by default (-ffp-contract=fast, even with
-// -std=c++17) and has no pragma for it, so what includes this must be compiled with
-// -ffp-contract=off, as the core is (CMakeLists.txt). Without it the AVX-512 results
-// differ and the check fails. GCC and Clang give the same bits. bench/fast_math_check.cpp
-// checks all of this.
+// machine. Only the fma() written here may fuse: Clang, which fuses within an expression
+// by default, is told not to inside every function here; GCC fuses by default
+// (-ffp-contract=fast, even with -std=c++17) and has no pragma for it, so what includes
+// this must be compiled with -ffp-contract=off, as the core is (CMakeLists.txt). Without
+// it the results would depend on the level, and the check fails. GCC and Clang give the
+// same bits. bench/fast_math_check.cpp checks all of this.
+//
+// The FMA is what makes these kernels fast: a polynomial step is one instruction, and the
+// exact product of two doubles two (Dekker's, without FMA, takes 17). The AVX2 and
+// AVX-512 levels compile fma() to one instruction. The SSE2 baseline has none: there it
+// is the C library's fma, the same correctly rounded result but a call each, which
+// neither vectorises nor beats libm's cos, so fast mode does not run these kernels at
+// that level (ScheduleSet::runs_fast: the exact formulas run instead).
 //
 // sqrt needs no kernel: std::sqrt of a double is IEEE's correctly rounded square root,
 // one instruction (sqrtsd, vsqrtpd) that vectorises and is bitwise equal to Python's
@@ -30,14 +37,14 @@
 // result, and the bound is what the check enforces:
 //
 //   kernel         domain                                             max error  bound
-//   cos_0_pi       x in [0, pi]                                       0.92 ulp   2
-//   exp2           x in [-1022, 1024), normal results                 1.16 ulp   2
-//                  x in [-1080, -1022), subnormal results             0.81 ulp   1
-//   log2           x > 0, subnormals too                              0.76 ulp   2
-//   pow_pos        (1 - t/N)**p, p in (0, 8], results in [2**-8, 1]   1.41 ulp   2
-//                  b in [0, 1], y in (0, 1e4], absolute, ulps of 1.0  0.60       1
-//   pow_unit       b in [0, 1], y in [0, 1e4], absolute, ulps of 1.0  0.74       2
-//   pow_from_log2  r**k, gamma**t, d**i with log2_precise(b), normal  1.26 ulp   2
+//   cos_0_pi       x in [0, pi]                                       1.09 ulp   2
+//   exp2           x in [-1022, 1024), normal results                 0.89 ulp   2
+//                  x in [-1080, -1022), subnormal results             0.91 ulp   1
+//   log2           x > 0, subnormals too                              0.73 ulp   2
+//   pow_pos        (1 - t/N)**p, p in (0, 8], results in [2**-8, 1]   1.03 ulp   2
+//                  b in [0, 1], y in (0, 1e4], absolute, ulps of 1.0  0.49       1
+//   pow_unit       b in [0, 1], y in [0, 1e4], absolute, ulps of 1.0  0.62       2
+//   pow_from_log2  r**k, gamma**t, d**i with log2_precise(b), normal  0.99 ulp   2
 //
 // Against glibc's double functions (the exact path's) every result there is within 1 ulp.
 //
@@ -138,36 +145,15 @@ TML_FAST_INLINE double round_to_int(double x) {
     return (x + round_magic) - round_magic;
 }
 
-// Veltkamp's split: a = hi + lo exactly, each with at most 26 significant bits, so the
-// product of two halves is exact. For |a| < 2**995 (the multiply by 2**27 + 1 must not
-// overflow).
-TML_FAST_INLINE void split(double a, double& hi, double& lo) {
-    TML_FAST_NO_CONTRACT
-    const double c = 0x1.0000002p27 * a;  // 2**27 + 1
-    hi = c - (c - a);
-    lo = a - hi;
-}
+// a * b + c rounded once. Every use is written out: nothing else may fuse (see above).
+TML_FAST_INLINE double fma(double a, double b, double c) { return std::fma(a, b, c); }
 
-// Dekker's product: a * b = p + e exactly (no overflow, no underflow in e), without an
-// FMA so that it is the same on every CPU.
+// a * b = p + e exactly (no overflow, no underflow in e): the FMA computes a * b - p
+// exactly and rounds it, and that error is a double.
 TML_FAST_INLINE DoubleDouble two_prod(double a, double b) {
     TML_FAST_NO_CONTRACT
-    double ah, al, bh, bl;
-    split(a, ah, al);
-    split(b, bh, bl);
     const double p = a * b;
-    const double e = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
-    return {p, e};
-}
-
-// a * a = p + e exactly: two_prod with one split.
-TML_FAST_INLINE DoubleDouble two_square(double a) {
-    TML_FAST_NO_CONTRACT
-    double ah, al;
-    split(a, ah, al);
-    const double p = a * a;
-    const double e = ((ah * ah - p) + 2.0 * (ah * al)) + al * al;
-    return {p, e};
+    return {p, fma(a, b, -p)};
 }
 
 // pi/2 = pio2_hi + pio2_lo and pi = pi_hi + pi_lo, each + O(2**-107); pi_hi is Python's
@@ -177,22 +163,19 @@ inline constexpr double pio2_lo = 0x1.1a62633145c07p-54;
 inline constexpr double pi_hi = 0x1.921fb54442d18p1;
 inline constexpr double pi_lo = 0x1.1a62633145c07p-53;
 
-// sin(u) = u + u**3 * S(u**2) and cos(u) = 1 - u**2/2 + u**4 * C(u**2) on |u| <= pi/4:
-// Chebyshev fits (mpmath chebyfit, degree 5 in u**2, on [0, (pi/4 + 1e-6)**2]) of
-// (sin(u) - u) / u**3 and (cos(u) - 1 + u**2/2) / u**4, rounded to double; fit errors
-// 2.0e-17 and 1.3e-18, so below 0.15 ulp of the result.
+// sin(z) = z + z**3 * S(z**2) on |z| <= pi/2: a Chebyshev fit (mpmath chebyfit, degree 7
+// in z**2, on [0, (pi/2 + 1e-6)**2]) of (sin(z) - z) / z**3, rounded to double; fit error
+// 3.4e-19 on S, below 0.02 ulp of the result. S's leading coefficient, -1/6, is no double:
+// its rounding error sin_c0_lo is added back (times z**3 it would be 0.3 ulp).
 inline constexpr double sin_c0 = -0x1.5555555555555p-3;
-inline constexpr double sin_c1 = 0x1.1111111110bb2p-7;
-inline constexpr double sin_c2 = -0x1.a01a019e83a9dp-13;
-inline constexpr double sin_c3 = 0x1.71de379688b0ep-19;
-inline constexpr double sin_c4 = -0x1.ae600b014833dp-26;
-inline constexpr double sin_c5 = 0x1.5e0b1974de176p-33;
-inline constexpr double cos_c0 = 0x1.5555555555555p-5;
-inline constexpr double cos_c1 = -0x1.6c16c16c16967p-10;
-inline constexpr double cos_c2 = 0x1.a01a019f4eaf8p-16;
-inline constexpr double cos_c3 = -0x1.27e4fa17d95a2p-22;
-inline constexpr double cos_c4 = 0x1.1eeb68e8843f9p-29;
-inline constexpr double cos_c5 = -0x1.907da2e3b0622p-37;
+inline constexpr double sin_c0_lo = -0x1.5555555555555p-57;
+inline constexpr double sin_c1 = 0x1.1111111111107p-7;
+inline constexpr double sin_c2 = -0x1.a01a01a018aadp-13;
+inline constexpr double sin_c3 = 0x1.71de3a545670fp-19;
+inline constexpr double sin_c4 = -0x1.ae6455a1d6befp-26;
+inline constexpr double sin_c5 = 0x1.6124015b470e4p-33;
+inline constexpr double sin_c6 = -0x1.ae5138b98566ep-41;
+inline constexpr double sin_c7 = 0x1.89a4857c6d256p-49;
 
 // 2**r = 1 + r * E(r) on |r| <= 1/2: a Chebyshev fit (degree 10) of (2**r - 1) / r;
 // fit error 1.3e-17 on E, so below 2**-57 relative on 2**r.
@@ -217,6 +200,13 @@ inline constexpr double log_c3 = 0x1.c71c62e57c0cfp-3;
 inline constexpr double log_c4 = 0x1.7462b4ac51915p-3;
 inline constexpr double log_c5 = 0x1.39fe603f8739ep-3;
 inline constexpr double log_c6 = 0x1.2b584c80de001p-3;
+
+TML_FAST_INLINE double log_poly(double z) {
+    TML_FAST_NO_CONTRACT
+    const double z2 = z * z;
+    return fma(z2 * z2, fma(z2, log_c6, fma(z, log_c5, log_c4)),
+               fma(z2, fma(z, log_c3, log_c2), fma(z, log_c1, log_c0)));
+}
 
 // 1 / log(2) = invln2_hi + invln2_lo + O(2**-86), invln2_hi with 32 significant bits so
 // that its product with a 21-bit number is exact.
@@ -276,65 +266,41 @@ TML_FAST_INLINE double floor_nonneg(double x) {
 struct Lanes {};
 struct One {};
 
-// cos(x) for x in [0, pi], the cosine schedules' `pi * p` with p in [0, 1], and beyond
-// either end up to pi/4 (outside that: a finite or NaN garbage value, no trap).
+// cos(x) for x in [0, pi], the cosine schedules' `pi * p` with p in [0, 1], and a little
+// beyond (1e-6: a rounded argument); further out, a finite or NaN garbage value, no trap.
 //
-// x is reduced by q * pi/2, q = round(x / (pi/2)) in {0, 1, 2}, to u + u_lo with
-// |u| <= pi/4: u = q * pio2_hi - x is exact (Sterbenz; q * pio2_hi is exact) and u_lo is
-// q times the low part of pi/2. Then cos(x) is cos(u + u_lo), sin(u + u_lo) or
-// -cos(u + u_lo). Near x = pi/2, where cos(x) -> 0, u is tiny and exact, and u_lo is
-// added to it before anything else: the result keeps full relative precision. One
-// polynomial in pi/2 - x over [-pi/2, pi/2] would be cheaper, but near cos = +-1 it adds
-// a tail of -0.57 to 1.57 and loses 2 ulp.
-//
-// The sine and the cosine have one shape, head + (mid + (scale * P(w) - tail)), P of
-// degree 5 in w = u**2:
-//   sin(u + u_lo) = u + (u_lo * v + ((u * w) * S(w) - 0)), v = 1 - u**2/2 ~ cos(u);
-//   cos(u + u_lo) = v + (((1 - v) - w/2) + (w**2 * C(w) - u * u_lo)), u ~ sin(u), where
-//   v plus its rounding error (1 - v) - w/2 (both exact) is 1 - u**2/2 rounded once.
-// So each lane picks its coefficients and terms (q odd: the sine) and evaluates one
-// polynomial; q = 2 flips the sign bit. For q in {0, 1, 2} (the domain above) these are
-// the same operations on the same values as evaluating both and choosing (x - 0 is x),
-// so the same bits as that form, at about half the work. One picks with a branch instead
-// (about twice as fast as the blends, a value at a time).
-template <class Where = Lanes>
+// cos(x) = sin(z), z = pi/2 - x in [-pi/2, pi/2], one polynomial with no quadrant to
+// choose. z is taken as zh + zl: zh = pio2_hi - x is exact from x = pi/4 on (Sterbenz),
+// zl holds its rounding error below that (Fast2Sum, pio2_hi >= x) and pi/2's low part.
+// Near x = pi/2, where cos(x) -> 0, z is small and exact: the result keeps full relative
+// precision. Near x = 0 and pi the result is +-1 - x**2/2 and the polynomial's tail
+// zh**3 * S is up to 0.57 against 1.57: its rounding errors would cost 2 ulp, so it is
+// taken to about 2**-104 (w = zh**2 and zh**3 each as an exact hi + lo, the product
+// t + t_lo with S exact, the sum zh + t by Fast2Sum) and rounded once with the small
+// terms. What is left: S's own rounding, zl's times cos(zh) ~ 1 - w/2 + w**2/24, and the
+// last add; 1.11 ulp at most (fast_math_check).
 TML_FAST_INLINE double cos_0_pi(double x) {
     TML_FAST_NO_CONTRACT
     using namespace detail;
-    const double q_magic = x * 0x1.45f306dc9c883p-1 + round_magic;  // x * 2/pi, rounded
-    const double q = q_magic - round_magic;
-    const std::uint64_t qi = bits(q_magic) - round_magic_bits;  // q as an integer
-    const double u = q * pio2_hi - x;
-    const double u_lo = q * pio2_lo;
-    const double w = u * u;
-    const double hw = 0.5 * w;
-    const double v = 1.0 - hw;
-    const double w2 = w * w;
-    const double w4 = w2 * w2;
-    if constexpr (std::is_same_v<Where, One>) {
-        double r;
-        if (qi & 1u) {
-            const double p =
-                ((sin_c0 + sin_c1 * w) + w2 * (sin_c2 + sin_c3 * w)) + w4 * (sin_c4 + sin_c5 * w);
-            r = u + (u_lo * v + ((u * w) * p - 0.0));
-        } else {
-            const double p =
-                ((cos_c0 + cos_c1 * w) + w2 * (cos_c2 + cos_c3 * w)) + w4 * (cos_c4 + cos_c5 * w);
-            r = v + (((1.0 - v) - hw) + (w2 * p - u * u_lo));
-        }
-        return (qi & 2u) ? -r : r;
-    }
-    const std::uint64_t sine = mask(qi & 1u);
-    const auto pick = [sine](double s, double c) { return blend(sine, s, c); };
-    const double p = ((pick(sin_c0, cos_c0) + pick(sin_c1, cos_c1) * w) +
-                      w2 * (pick(sin_c2, cos_c2) + pick(sin_c3, cos_c3) * w)) +
-                     w4 * (pick(sin_c4, cos_c4) + pick(sin_c5, cos_c5) * w);
-    const double head = pick(u, v);
-    const double mid = pick(u_lo * v, (1.0 - v) - hw);
-    const double scale = pick(u * w, w2);
-    const double tail = from_bits(bits(u * u_lo) & ~sine);
-    const double r = head + (mid + (scale * p - tail));
-    return from_bits(bits(r) ^ ((qi >> 1) << 63));  // q = 2: -cos
+    const double zh = pio2_hi - x;
+    const double zl = ((pio2_hi - zh) - x) + pio2_lo;
+    const double w = zh * zh;
+    const double w_lo = fma(zh, zh, -w);
+    const double z3 = zh * w;
+    const double z3_lo = fma(zh, w, -z3) + zh * w_lo;
+    double p = fma(w, sin_c7, sin_c6);
+    p = fma(w, p, sin_c5);
+    p = fma(w, p, sin_c4);
+    p = fma(w, p, sin_c3);
+    p = fma(w, p, sin_c2);
+    p = fma(w, p, sin_c1);
+    p = fma(w, p, sin_c0);
+    const double cos_zh = fma(w, fma(w, 0x1.5555555555555p-5, -0.5), 1.0);
+    const double t = z3 * p;
+    const double t_lo = fma(z3, p, -t);
+    const double h = zh + t;  // |t| < |zh|
+    const double h_lo = (zh - h) + t;
+    return h + (h_lo + (t_lo + fma(zl, cos_zh, fma(z3_lo, p, z3 * sin_c0_lo))));
 }
 
 // 2**(hi + lo), |lo| <= 2**-40 or so. hi beyond [-1100, 1100] is clamped there, so the
@@ -363,10 +329,10 @@ TML_FAST_INLINE double exp2(double hi, double lo) {
     // a shorter dependency chain, which is what bounds a loop of these (the out-of-order
     // window holds too few iterations to hide a 60-cycle chain).
     const double r2 = r * r;
-    const double tail = ((exp2_c3 + exp2_c4 * r) + r2 * (exp2_c5 + exp2_c6 * r)) +
-                        (r2 * r2) * ((exp2_c7 + exp2_c8 * r) + r2 * (exp2_c9 + exp2_c10 * r));
-    const double e = exp2_c0 + r * (exp2_c1 + r * (exp2_c2 + r * tail));
-    const double p = 1.0 + r * e;
+    const double tail = fma(r2 * r2, fma(r2, fma(r, exp2_c10, exp2_c9), fma(r, exp2_c8, exp2_c7)),
+                            fma(r2, fma(r, exp2_c6, exp2_c5), fma(r, exp2_c4, exp2_c3)));
+    const double e = fma(r, fma(r, fma(r, tail, exp2_c2), exp2_c1), exp2_c0);
+    const double p = fma(r, e, 1.0);
     // 2**k as 2**k1 * 2**k2 with both halves normal, so that p * 2**k1 is exact and the
     // second multiply rounds once: correct subnormals, 0 and inf without a branch.
     const double k1 = round_to_int(k * 0.5);
@@ -410,17 +376,16 @@ TML_FAST_INLINE DoubleDouble log2_dd(double x) {
     const double f = m - 1.0;
     const double s = f / (2.0 + f);
     const double z = s * s;
-    const double z2 = z * z;
-    const double l = ((log_c0 + log_c1 * z) + z2 * (log_c2 + log_c3 * z)) +
-                     (z2 * z2) * ((log_c4 + log_c5 * z) + z2 * log_c6);
-    const DoubleDouble ff = two_square(f);
+    const double l = log_poly(z);
+    const DoubleDouble ff = two_prod(f, f);
     const double h = 0.5 * ff.hi;
     const double a = from_bits(bits(f - h) & 0xffffffff00000000u);
-    const double b = (((f - a) - h) - 0.5 * ff.lo) + s * (h + z * l);  // f - a is exact (Sterbenz)
+    const double b =
+        fma(s, fma(z, l, h), ((f - a) - h) - 0.5 * ff.lo);  // f - a is exact (Sterbenz)
     // log2(x) = k + (a + b) / log(2), summed with two Fast2Sums (|k| >= 1 > |log2(m)|
     // unless k = 0; |b| < |a|), the second leaving lo below an ulp of hi.
     const double p_hi = a * invln2_hi;
-    const double p_lo = (a + b) * invln2_lo + b * invln2_hi;
+    const double p_lo = fma(b, invln2_hi, (a + b) * invln2_lo);
     const double t_hi = k + p_hi;
     const double t_lo = (p_hi - (t_hi - k)) + p_lo;
     const double hi = t_hi + t_lo;
@@ -468,7 +433,7 @@ TML_FAST_INLINE double pow_from_log2(DoubleDouble log2_b, double y) {
     };
     const double z_hi = y * log2_b.hi;
     const double yc = clamp(y, 0x1p900);
-    const double z_err = two_prod(yc, clamp(log2_b.hi, 4096.0)).lo + yc * log2_b.lo;
+    const double z_err = fma(yc, log2_b.lo, two_prod(yc, clamp(log2_b.hi, 4096.0)).lo);
     // y == 0 (either sign): exponent 0, as y * log2(b) is NaN there for b = 0 and inf.
     if constexpr (one)
         return exp2<One>(y == 0.0 ? 0.0 : z_hi, std::fabs(z_hi) < 2048.0 ? z_err : z_err * 0.0);
@@ -499,19 +464,18 @@ inline DoubleDouble log2_precise(double b) {
 
 // b**y for b >= 0 and finite y, e.g. (1 - t/N) ** p (b in [0, 1]). Special values as
 // pow_from_log2. log2_dd's relative error reaches the result multiplied by
-// |log2(result)|: the relative error grows by about 0.1 ulp per unit of |log2(result)|
-// (1.41 ulp for results down to 2**-8), while the absolute error of a result <= 1 stays
-// below 0.6 ulp of 1.0, which is what a rate multiplying it sees. A constant base should
-// go through log2_precise and pow_from_log2 instead, flat at 1.26 ulp.
+// |log2(result)|: the relative error grows with |log2(result)| (1.03 ulp for results down
+// to 2**-8), while the absolute error of a result <= 1 stays below 0.5 ulp of 1.0, which
+// is what a rate multiplying it sees. A constant base should go through log2_precise and
+// pow_from_log2 instead, flat at 0.99 ulp.
 TML_FAST_INLINE double pow_pos(double b, double y) { return pow_from_log2(log2_dd(b), y); }
 
 // b**y for b in [0, 1] and y >= 0: polynomial decay's (1 - t/N) ** p, where the result is
 // multiplied by a rate and only its absolute error counts. About twice as fast as pow_pos:
 // log2(b) in plain double (no special values but 0, no double-double) and one rounded
-// product. Absolute error 0.74 ulp of 1.0 at most (measured; the check's bound: 2); its
-// relative error grows like pow_pos's but faster, about 1.4 ulp per unit of
-// |log2(result)|. b = 0 gives 0 (1 for y = 0); b subnormal, > 1, negative or
-// NaN, or y < 0, gives garbage.
+// product. Absolute error 0.62 ulp of 1.0 at most (measured; the check's bound: 2); its
+// relative error grows with |log2(result)| like pow_pos's, but faster. b = 0 gives 0 (1 for y = 0);
+// b subnormal, > 1, negative or NaN, or y < 0, gives garbage.
 template <class Where = Lanes>
 TML_FAST_INLINE double pow_unit(double b, double y) {
     TML_FAST_NO_CONTRACT
@@ -523,12 +487,10 @@ TML_FAST_INLINE double pow_unit(double b, double y) {
     const double f = m - 1.0;
     const double s = f / (2.0 + f);
     const double z = s * s;
-    const double z2 = z * z;
-    const double l = ((log_c0 + log_c1 * z) + z2 * (log_c2 + log_c3 * z)) +
-                     (z2 * z2) * ((log_c4 + log_c5 * z) + z2 * log_c6);
+    const double l = log_poly(z);
     const double h = 0.5 * (f * f);
-    const double ln_m = f - (h - s * (h + z * l));
-    const double log2_b = k + ln_m * 0x1.71547652b82fep0;  // 1 / log(2)
+    const double ln_m = f - (h - s * fma(z, l, h));
+    const double log2_b = fma(ln_m, 0x1.71547652b82fep0, k);  // 1 / log(2)
     // b = 0: 0 for y > 0 (exp2 of -inf is 0); y = 0: exponent 0, result 1.
     if constexpr (std::is_same_v<Where, One>) {
         // less(ib, 1), as below: +0.0, and (outside the domain) a negative b.

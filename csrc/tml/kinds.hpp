@@ -528,8 +528,8 @@ struct LinearRampToCosine {
     template <class Choose, class Step>
     double fast_of(Step s, double t, double from_ramp) const {
         const auto cosine = [&] {
-            return final_learning_rate + half_range * (1.0 + fast::cos_0_pi<typename Choose::Where>(
-                                                                 (pi * from_ramp) / span));
+            return final_learning_rate +
+                   half_range * (1.0 + fast::cos_0_pi((pi * from_ramp) / span));
         };
         const auto after_ramp = [&] {
             return Choose::choose(
@@ -935,8 +935,7 @@ struct CosineDecay {
             detail::after_mask(s, num_steps), [&] { return final_learning_rate; },
             [&] {
                 return final_learning_rate +
-                       half_range * (1.0 + fast::cos_0_pi<typename Choose::Where>(
-                                               pi * as_double(s) / num_steps.d));
+                       half_range * (1.0 + fast::cos_0_pi(pi * as_double(s) / num_steps.d));
             });
     }
     void breakpoints(const Context&, std::vector<std::int64_t>& out) const {
@@ -1267,19 +1266,18 @@ struct CosineRestarts {
                                  final_learning_rate);
         return (peak - final_learning_rate) * 0.5;
     }
-    template <class Where = fast::Lanes>
     double fast_at(double half, double position, double length) const {
-        return final_learning_rate + half * (1.0 + fast::cos_0_pi<Where>(pi * position / length));
+        return final_learning_rate + half * (1.0 + fast::cos_0_pi(pi * position / length));
     }
     // One step (a scalar call, or a lone step of fast_fill).
     double fast(std::int64_t s, const Context&) const {
         const Cycle c = cycle_of(s);
-        return fast_at<fast::One>(fast_half(c), static_cast<double>(s - c.start), c.length);
+        return fast_at(fast_half(c), static_cast<double>(s - c.start), c.length);
     }
     double fast(double t, const Context&) const {
         if (!(t < two_63)) return std::numeric_limits<double>::quiet_NaN();  // refused
         const Cycle c = cycle_of(floor_step(t));
-        return fast_at<fast::One>(fast_half(c), position(t, c.start), c.length);
+        return fast_at(fast_half(c), position(t, c.start), c.length);
     }
     struct FastCycle {
         Cycle cycle;
@@ -1482,7 +1480,7 @@ struct OneCycle {
     // its start, end and values are selected (fast::select), then the anneal is computed
     // once, the same operations on the same values as at() for that phase, so the same
     // bits at the cost of one phase (one division, one cos) whatever the phase count.
-    template <int phase_count, bool cosine, class Where = fast::Lanes>
+    template <int phase_count, bool cosine>
     double fast_at(double t) const {
         const fast::Mask past_first = fast::less_mask(ends[0], t);
         double start = fast::select(past_first, ends[0], 0.0);
@@ -1498,7 +1496,7 @@ struct OneCycle {
         }
         const double pct = (t - start) / (end - start);
         if constexpr (cosine)
-            return b + (a - b) / 2.0 * (fast::cos_0_pi<Where>(pi * pct) + 1.0);
+            return b + (a - b) / 2.0 * (fast::cos_0_pi(pi * pct) + 1.0);
         else
             return (b - a) * pct + a;
     }
@@ -1506,13 +1504,13 @@ struct OneCycle {
     double fast_of(std::int64_t s) const {
         return Choose::choose(
             fast::less_mask(total_steps.i - 1, s), [&] { return minimum; },
-            [&] { return fast_at<phase_count, cosine, typename Choose::Where>(as_double(s)); });
+            [&] { return fast_at<phase_count, cosine>(as_double(s)); });
     }
     template <int phase_count, bool cosine, class Choose = detail::Blend>
     double fast_of(double t) const {
         return Choose::choose(
             fast::less_mask(static_cast<double>(total_steps.i - 1), t), [&] { return minimum; },
-            [&] { return fast_at<phase_count, cosine, typename Choose::Where>(t); });
+            [&] { return fast_at<phase_count, cosine>(t); });
     }
     template <class Choose = detail::Blend, class Step>
     double fast(Step s, const Context&) const {
@@ -1830,10 +1828,10 @@ struct WarmupStableDecay {
         decay_start_up = detail::double_at_least(decay_start);
         end_up = detail::double_at_least(end);
     }
-    template <int shape, class Where>
+    template <int shape>
     double fast_decay(double p, double left) const {
         if constexpr (shape == 0)
-            return final_learning_rate + half_range * (1.0 + fast::cos_0_pi<Where>(pi * p));
+            return final_learning_rate + half_range * (1.0 + fast::cos_0_pi(pi * p));
         else if constexpr (shape == 1)
             return final_learning_rate + range * (left / num_decay_steps.d);
         else
@@ -1858,7 +1856,7 @@ struct WarmupStableDecay {
         // chosen (>= 0 there).
         return fast_phases<Choose>(fast::less_mask(s, num_warmup_steps.i), slope * as_double(s),
                                    fast::less_mask(s, decay_start), fast::less_mask(s, end), [&] {
-                                       return fast_decay<shape, typename Choose::Where>(
+                                       return fast_decay<shape>(
                                            as_double(s - decay_start) / num_decay_steps.d,
                                            as_double(end - s));
                                    });
@@ -1868,7 +1866,7 @@ struct WarmupStableDecay {
         return fast_phases<Choose>(
             fast::less_mask(t, num_warmup_steps.d), slope * t, fast::less_mask(t, decay_start_up),
             fast::less_mask(t, end_up), [&] {
-                return fast_decay<shape, typename Choose::Where>(
+                return fast_decay<shape>(
                     (t - num_warmup_steps.d - num_stable_steps.d) / num_decay_steps.d,
                     static_cast<double>(end) - t);
             });

@@ -246,8 +246,10 @@ template <class Kernel, class Step, class Out>
 void fill_fast(const Kernel& kernel, const Step* steps, std::size_t n, Out* out, const Context& c) {
     if constexpr (has_fast<Kernel, Step>::value) {
         if (n < min_fast_loop) {
-            for (std::size_t k = 0; k < n; ++k)
-                out[k] = static_cast<Out>(fast_value(kernel, steps[k], c));
+            dispatch::run([&] {
+                for (std::size_t k = 0; k < n; ++k)
+                    out[k] = static_cast<Out>(fast_value(kernel, steps[k], c));
+            });
             return;
         }
     }
@@ -483,14 +485,24 @@ class ScheduleSet {
     // Whether some float step may be refused by a schedule (the result is then NaN); no
     // kind refuses an int step.
     bool may_reject() const { return may_reject_; }
-    // Whether the schedules are evaluated in fast mode (exact=False).
+    // Whether the schedules are in fast mode (exact=False).
     bool fast() const { return fast_; }
+    // Whether they are evaluated with the fast formulas now: fast mode, at an
+    // instruction-set level with FMA. Without it fast_math's kernels would call the C
+    // library's fma and cost more than libm (fast_math.hpp), so the exact formulas run:
+    // exact values, within any bound, and as fast as that machine's exact path.
+    bool runs_fast() const { return fast_ && dispatch::has_fma(); }
 
     template <class Step>
     double at(std::size_t g, Step s) const {
         const Context c = context();
-        if (fast_)
-            return visit(pool_, refs_[g], [&](const auto& k) { return fast_value(k, s, c); });
+        if (runs_fast()) {
+            double r = 0.0;
+            visit(pool_, refs_[g], [&](const auto& k) {
+                dispatch::run([&] { r = fast_value(k, s, c); });  // fma() inline
+            });
+            return r;
+        }
         return visit(pool_, refs_[g], [&](const auto& k) { return k(s, c); });
     }
     const char* kind_name(std::size_t g) const {
