@@ -355,9 +355,10 @@ void evaluate_by_kind(const ScheduleSet& set, std::size_t begin, std::size_t end
                                     base + (stop - members.begin()), steps[0], out, c);
             }
         }
-        if (!set.runs_fast() && n == 1) {
-            // One step: the formula inline, member after member (fill's n == 1 case
-            // without a call per member).
+        if (n == 1) {
+            // One step, exact (or fast mode for a kind with no fast formula, whose exact
+            // one it runs anyway): the formula inline, member after member (fill's n == 1
+            // case without a call per member).
             const Step s = steps[0];
             for (; it != members.end() && it->g < end; ++it)
                 out[it->g] = static_cast<Out>(items[it->index](s, one_step));

@@ -222,9 +222,12 @@ void prepare_fast(Kernel& kernel) {
     if constexpr (has_prepare_fast<Kernel>::value) kernel.prepare_fast();
 }
 
-// One step's value: the branching form of the fast formula where the kind has one.
+// One step's value: the exact formula where the fast one is the same (its branches cost
+// less than computing every phase), else the branching form of the fast formula where the
+// kind has one.
 template <class Kernel, class Step>
 double fast_value(const Kernel& kernel, Step s, const Context& c) {
+    if (fast_is_exact(kernel)) return kernel(s, c);
     if constexpr (has_fast_branch<Kernel, Step>::value) {
         return kernel.template fast<detail::Branch>(s, c);
     } else if constexpr (has_fast<Kernel, Step>::value) {
