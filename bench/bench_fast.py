@@ -69,9 +69,13 @@ RATE_KEYS = ("learning_rate", "final_learning_rate", "max_learning_rate", "const
 
 
 def largest_rate(node: Any) -> float:
-    """The largest learning rate anywhere in a YAML-shaped config."""
+    """The largest learning rate anywhere in a YAML-shaped config (fast mode's scale)."""
     if isinstance(node, dict):
         best = 0.0
+        cycle = node.get("one_cycle")
+        if isinstance(cycle, dict):  # from L / div_factor to that / final_div_factor
+            start = float(cycle["learning_rate"]) / float(cycle.get("div_factor", 25.0))
+            best = max(start, start / float(cycle.get("final_div_factor", 1e4)))
         for key, value in node.items():
             if key in RATE_KEYS and isinstance(value, (int, float)):
                 best = max(best, float(value))

@@ -659,7 +659,7 @@ double config_value(tml::ScheduleSet& scratch, ListBuffers& buffers, py::handle 
             const tml::Context c = scratch.context();
             if (fast) {
                 tml::prepare_fast(k);
-                return s.is_int ? tml::fast_value(k, s.i, c) : tml::fast_value(k, s.d, c);
+                return s.is_int ? tml::fast_mode_value(k, s.i, c) : tml::fast_mode_value(k, s.d, c);
             }
             return s.is_int ? k(s.i, c) : k(s.d, c);
         }

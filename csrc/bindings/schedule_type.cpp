@@ -50,7 +50,7 @@ double first_value(const tml::ScheduleSet& set, const ScalarStep& s) {
     const K& kind = set.pool().of<K>()[set[0].index];
     const tml::Context c = set.context();
     if constexpr (fast)
-        return s.is_int ? tml::fast_value(kind, s.i, c) : tml::fast_value(kind, s.d, c);
+        return s.is_int ? tml::fast_mode_value(kind, s.i, c) : tml::fast_mode_value(kind, s.d, c);
     else
         return s.is_int ? kind(s.i, c) : kind(s.d, c);
 }
@@ -748,7 +748,8 @@ void fast_calls(py::handle cls) {
 namespace {
 
 // Test hooks of fast mode: the cos kernel itself, and the instruction-set level of the
-// batch loops (the results must be the same at every level).
+// batch loops (the results must be the same at every level with FMA, and the exact values
+// at the baseline).
 py::object fast_cos(const py::object& x) {
     const py::object arr = py::reinterpret_steal<py::object>(
         PyArray_FROMANY(x.ptr(), NPY_DOUBLE, 0, 0, NPY_ARRAY_CARRAY_RO));
@@ -800,8 +801,9 @@ void bind_schedule_type(py::module_& m) {
             return before;
         },
         py::arg("level"),
-        "Caps the level of fast mode's batch loops ('baseline', 'avx2', 'avx512': for tests, "
-        "results are the same at every level); returns the level used before.");
+        "Caps the level of fast mode's batch loops ('baseline', 'avx2', 'avx512': for tests; "
+        "the same results at every level with FMA, the exact values at the baseline); "
+        "returns the level used before.");
     m.def("_fast_calls", &fast_calls, py::arg("cls"),
           "Lets a subclass that keeps ScheduleSet's __call__ be called through vectorcall.");
     m.def("kind_fields", &kind_fields,

@@ -12,10 +12,13 @@
 // and vectorised, for its instruction set: 8, 4 or 2 doubles at a time. The CPU is asked
 // once which one to use (__builtin_cpu_supports, which also checks that the OS saves the
 // wider registers); the two upper levels need FMA too (every AVX2 CPU but a few has it).
-// Results are bitwise the same at every level (fast_math.hpp says why), so the choice
-// changes only the speed; run_at runs a chosen level, and set_level_cap lowers the level
-// every `run` uses, for tests. has_fma says whether the level in use computes fast_math's
-// fma() in one instruction: fast mode runs its kernels only there.
+// A loop's results are bitwise the same at every level (fast_math.hpp says why), so the
+// choice changes only its speed; run_at runs a chosen level, and set_level_cap lowers the
+// level every `run` uses, for tests. has_fma says whether the level in use computes
+// fast_math's fma() in one instruction: fast mode runs its kernels only there, and the
+// exact formulas at the baseline (ScheduleSet::runs_fast), so that level does change
+// fast mode's values. `call` is `run` for one value: a kernel called outside a loop
+// (one step, a cycle's constants) goes through it, or its fma() would be a library call.
 //
 // Why not __attribute__((target_clones("avx512f", "avx2", "default"))) on the loop
 // function: it works with GCC 12 under -flto and -fvisibility=hidden, but Clang (14)
@@ -34,7 +37,7 @@
 //   tml::fast::less_mask / select, not `if` or a ternary with a computed arm (GCC turns
 //   those into branches it will not vectorise; see fast_math.hpp); a phase computed on
 //   arguments outside its domain gives garbage that the choice discards;
-// - integer steps to double with the exact two-half trick of schedule.hpp's as_double
+// - integer steps to double with the exact two-half trick of numeric.hpp's as_double
 //   (SSE2 and AVX2 cannot convert int64 to double);
 // - the body compiled with the core's -ffp-contract=off: the upper levels have FMA, and
 //   GCC (which fuses by default, -std=c++17 or not) or Clang fusing the loop's own
@@ -42,6 +45,8 @@
 #pragma once
 
 #include <atomic>
+#include <optional>
+#include <type_traits>
 
 namespace tml::dispatch {
 
@@ -121,9 +126,10 @@ void run_at(Isa, const F& f) {
 }
 #endif
 
-// The highest level `run` uses: best() unless a test lowers it (set_level_cap). Results
-// are the same at every level, so this changes only the speed; it exists so that tests of
-// a whole package call can compare the levels. Process-wide, read on every call.
+// The highest level `run` uses: best() unless a test lowers it (set_level_cap). A loop's
+// results are the same at every level, so this changes only its speed (and, at the
+// baseline, whether fast mode runs its kernels: has_fma); it exists so that tests of a
+// whole package call can compare the levels. Process-wide, read on every call.
 inline std::atomic<int>& level_cap() {
     static std::atomic<int> cap{static_cast<int>(Isa::avx512)};
     return cap;
@@ -142,13 +148,22 @@ void run(const F& f) {
     run_at(level(), f);
 }
 
+// f() compiled as `run` compiles a loop, and its value.
+template <class F>
+auto call(const F& f) {
+    std::optional<std::invoke_result_t<const F&>> r;
+    run([&] { r.emplace(f()); });
+    return *r;
+}
+
 // Whether `run` compiles fast_math's fma() to one instruction: an upper level on x86;
-// elsewhere, where the build's target has a fast FMA (__FP_FAST_FMA: aarch64, for one).
-// Without it fma() is a call to the C library's, correctly rounded but slow.
+// elsewhere, where the build's target has FMA (GCC says so with __FP_FAST_FMA, Clang on
+// Arm with __ARM_FEATURE_FMA: aarch64 and Apple silicon). Without it (MSVC, which defines
+// neither, included) fma() is a call to the C library's, correctly rounded but slow.
 inline bool has_fma() {
 #if TML_DISPATCH_X86
     return level() != Isa::baseline;
-#elif defined(__FP_FAST_FMA)
+#elif defined(__FP_FAST_FMA) || defined(__ARM_FEATURE_FMA)
     return true;
 #else
     return false;

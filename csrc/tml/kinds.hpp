@@ -244,21 +244,6 @@ void fast_loop(const Step* steps, std::size_t n, Out* out, const F& f) {
     });
 }
 
-// Runs shorter than this are evaluated one step at a time (the same function, so the same
-// bits): a vectorised loop's call costs more than a few scalar steps.
-inline constexpr std::size_t min_vector_run = 8;
-
-// out[k] = f(steps[k]) for a run of steps that share a segment's constants: fast_loop, or a
-// plain loop for a short run.
-template <class Step, class Out, class F>
-void fast_run(const Step* steps, std::size_t n, Out* out, const F& f) {
-    if (n < min_vector_run) {
-        for (std::size_t k = 0; k < n; ++k) out[k] = static_cast<Out>(f(steps[k]));
-    } else {
-        fast_loop(steps, n, out, f);
-    }
-}
-
 // Fast mode's batch form of a periodic kind: steps usually increase, so they come in runs
 // inside one cycle, and a run is one loop with the cycle's constants (its start, length,
 // amplitude) instead of an integer division per step, which does not vectorise.
@@ -272,7 +257,7 @@ void fill_runs(const Step* steps, std::size_t n, Out* out, const CycleAt& cycle_
     constexpr std::size_t block = 256;
     std::size_t i = 0;
     while (i < n) {
-        const auto cycle = cycle_at(steps[i]);
+        const auto cycle = dispatch::call([&] { return cycle_at(steps[i]); });  // fma() inline
         std::size_t m = 1;
         while (n - (i + m) >= block) {
             const Step* b = steps + i + m;
@@ -306,7 +291,7 @@ void fill_periods(const std::int64_t* steps, std::size_t n, Out* out, std::int64
         if (static_cast<std::uint64_t>(s) - static_cast<std::uint64_t>(start) >=
             static_cast<std::uint64_t>(d)) {
             start = s - s % d;
-            v = static_cast<Out>(value(s));
+            v = static_cast<Out>(dispatch::call([&] { return value(s); }));  // fma() inline
         }
         out[k] = v;
     }
@@ -1298,7 +1283,7 @@ struct CosineRestarts {
             [&](const FastCycle& f, const std::int64_t* run, std::size_t m, Out* to) {
                 const std::int64_t start = f.cycle.start;
                 const double half = f.half, length = f.cycle.length;
-                detail::fast_run(run, m, to, [k, start, half, length](std::int64_t s) {
+                detail::fast_loop(run, m, to, [k, start, half, length](std::int64_t s) {
                     return k.fast_at(half, as_double(s - start), length);
                 });
             });
@@ -1321,12 +1306,12 @@ struct CosineRestarts {
             },
             [&](const FastCycle& f, const double* run, std::size_t m, Out* to) {
                 if (f.cycle.steps == 0) {
-                    to[0] = static_cast<Out>(fast(run[0], c));
+                    to[0] = static_cast<Out>(dispatch::call([&] { return fast(run[0], c); }));
                     return;
                 }
                 const double start = static_cast<double>(f.cycle.start);
                 const double half = f.half, length = f.cycle.length;
-                detail::fast_run(run, m, to, [k, start, half, length](double t) {
+                detail::fast_loop(run, m, to, [k, start, half, length](double t) {
                     return k.fast_at(half, t - start, length);
                 });
             });
@@ -1628,14 +1613,16 @@ struct Cyclic {
         return learning_rate + amplitude * scale * scale_of(c, t, ctx);
     }
 
-    // Fast mode: triangular2's 2.0 ** c is fast::exp2 of an integer, exact (so triangular
-    // and triangular2 give bitwise the exact values); exp_range's gamma ** t is
+    // Fast mode: triangular2's 2.0 ** c is exact, and computed so (ldexp; inf, so a factor
+    // of 0, from c = 1024 on, as pow gives): triangular and triangular2 give bitwise the
+    // exact values, without a kernel, as the exact batch loops run them; exp_range's gamma ** t is
     // pow_from_log2 with log2(gamma) computed once, precisely. Within a cycle (start c *
     // (U + D)) the factor of triangular2 is a constant, `f`; the rest is the exact formula
     // with the phase chosen by select.
     void prepare_fast() { log2_gamma = fast::log2_precise(gamma); }
     double fast_factor(std::int64_t c) const {
-        return mode.index == 1 ? 1.0 / fast::exp2<fast::One>(static_cast<double>(c)) : 1.0;
+        if (mode.index != 1) return 1.0;
+        return c < 1024 ? 1.0 / std::ldexp(1.0, static_cast<int>(c)) : 0.0;
     }
     template <int mode_index, class Where = fast::Lanes>
     double fast_at(std::int64_t s, std::int64_t start, double f) const {
@@ -1710,18 +1697,19 @@ struct Cyclic {
             return static_cast<std::uint64_t>(floor_step(s) - f.start) <
                    static_cast<std::uint64_t>(cycle);
         };
-        detail::fill_runs(steps, n, out, cycle_at, within,
-                          [&](const FastCycle& f, const Step* run, std::size_t m, Out* to) {
-                              if (f.start < 0) {
-                                  to[0] = static_cast<Out>(fast(run[0], c));
-                                  return;
-                              }
-                              const Step start = static_cast<Step>(f.start);
-                              const double factor = f.f;
-                              detail::fast_run(run, m, to, [k, start, factor](Step s) {
-                                  return k.fast_at<mode_index>(s, start, factor);
-                              });
-                          });
+        detail::fill_runs(
+            steps, n, out, cycle_at, within,
+            [&](const FastCycle& f, const Step* run, std::size_t m, Out* to) {
+                if (f.start < 0) {
+                    to[0] = static_cast<Out>(dispatch::call([&] { return fast(run[0], c); }));
+                    return;
+                }
+                const Step start = static_cast<Step>(f.start);
+                const double factor = f.f;
+                detail::fast_loop(run, m, to, [k, start, factor](Step s) {
+                    return k.fast_at<mode_index>(s, start, factor);
+                });
+            });
     }
     template <class Step, class Out>
     void fast_fill(const Step* steps, std::size_t n, Out* out, const Context& c) const {

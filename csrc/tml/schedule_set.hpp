@@ -237,6 +237,16 @@ double fast_value(const Kernel& kernel, Step s, const Context& c) {
     }
 }
 
+// One step's value in fast mode, as every path that evaluates one step at a time outside
+// a loop computes it: fast_value compiled for the dispatched level, so that fast_math's
+// fma() is an instruction, or the exact formula where that level has no FMA
+// (ScheduleSet::runs_fast).
+template <class Kernel, class Step>
+double fast_mode_value(const Kernel& kernel, Step s, const Context& c) {
+    if (!dispatch::has_fma()) return kernel(s, c);
+    return dispatch::call([&] { return fast_value(kernel, s, c); });
+}
+
 // Fewer steps than this (one step for many schedules, the by-kind pass) are evaluated one
 // at a time: starting a vectorised loop costs more than that. The same bits either way.
 inline constexpr std::size_t min_fast_loop = 4;
@@ -341,8 +351,10 @@ double Sequence::fast(Step s, const Context& c) const {
     const std::int64_t* b = c.ints + starts.offset;
     const std::size_t k = detail::stages_started(b, starts.count, s);
     const Step local = k == 0 ? s : detail::local_step(s, b[k - 1]);
+    // Through fast_mode_value: a stage may be a sequence, so GCC does not inline this into
+    // a dispatched function (recursion), and the stage's kernels need one.
     return visit(*c.pool, c.refs[stages.offset + k],
-                 [&](const auto& stage) { return tml::fast_value(stage, local, c); });
+                 [&](const auto& stage) { return tml::fast_mode_value(stage, local, c); });
 }
 
 template <class Step, class Out>
@@ -499,13 +511,8 @@ class ScheduleSet {
     template <class Step>
     double at(std::size_t g, Step s) const {
         const Context c = context();
-        if (runs_fast()) {
-            double r = 0.0;
-            visit(pool_, refs_[g], [&](const auto& k) {
-                dispatch::run([&] { r = fast_value(k, s, c); });  // fma() inline
-            });
-            return r;
-        }
+        if (fast_)
+            return visit(pool_, refs_[g], [&](const auto& k) { return fast_mode_value(k, s, c); });
         return visit(pool_, refs_[g], [&](const auto& k) { return k(s, c); });
     }
     const char* kind_name(std::size_t g) const {
