@@ -306,10 +306,10 @@ std::size_t first_invalid_step(const Step* steps, std::size_t n, const Options& 
 inline constexpr std::size_t few_steps = 16;
 inline constexpr std::size_t kind_block = 16384;
 
-// Fast mode, one step: the members of one kind in a loop compiled by dispatch::run, a
-// schedule per iteration, so that a kind whose fast formula is branch-free over its fields
-// is evaluated for several schedules at once (their fields gathered). The same formula
-// as a single call, so the same bits.
+// Fast mode, one step: the members of one kind in a loop compiled by dispatch::run (so
+// that the kernels' fma() is an instruction), a schedule per iteration. GCC does not
+// vectorise it (gathering the fields of an array of structs does not pay), so each is
+// evaluated alone: the same formula as a single call, so the same bits.
 template <class K, class Step, class Out>
 void fast_members(const K* items, const ScheduleSet::Member* it, const ScheduleSet::Member* end,
                   Step s, Out* out, const Context& c) {

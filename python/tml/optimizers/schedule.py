@@ -7,17 +7,18 @@ the GIL released and large inputs split across the usable cores.
 Fast mode (`exact=False`) trades that bitwise equality for speed: the formulas stay the
 same, but libm's `cos` and `pow` are replaced by vectorised kernels built on fused
 multiply-adds, and batch loops run on the widest SIMD instruction set the CPU has
-(AVX-512 or AVX2 with FMA, chosen at run time; on an x86-64 CPU without FMA fast mode
-gives the exact values). Every value is within 4 ulp of the schedule's largest rate (its largest
-`learning_rate`, `final_learning_rate` or `max_learning_rate`, a table's largest value,
-`one_cycle`'s starting `learning_rate / div_factor` and its final value, that divided
-by `final_div_factor`) of
-the exact one (measured: at most 2 ulp; README, "Fast mode"); kinds without a `cos` or `pow`
-call (constant, piecewise_constant, the linear kinds, multistep_decay, inverse_sqrt,
-inverse_time_decay, and cyclic's triangular modes) give bitwise the exact values. Fast
-results are deterministic: the same on every run and thread count, at every instruction set
-with FMA and on every machine that has it, and a step gives the same value alone as in an
-array.
+(AVX-512 or AVX2 with FMA, chosen at run time; on an x86-64 CPU without AVX2 and FMA fast
+mode gives the exact values). Every value is within 4 ulp of the schedule's largest rate
+(its largest `learning_rate`, `final_learning_rate`, `max_learning_rate` or `constant`, a
+table's largest value, `one_cycle`'s starting `learning_rate / div_factor` and its final
+value, that divided by `final_div_factor`) of the exact one (measured: at most 2 ulp;
+README, "Fast mode"). Kinds and modes without a `cos` or `pow` call give bitwise the
+exact values: constant, piecewise_constant, linear_ramp_to_constant, linear,
+multistep_decay, inverse_sqrt, inverse_time_decay, polynomial_decay with power 1,
+one_cycle's linear anneal, warmup_stable_decay's linear and sqrt shapes, and cyclic's
+triangular modes. Fast results are deterministic: the same on every run and thread count,
+at every instruction set with FMA and on every machine that has it, and a step gives the
+same value alone as in an array.
 """
 
 from __future__ import annotations
