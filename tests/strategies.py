@@ -392,11 +392,16 @@ def cyclic_configs(draw: st.DrawFn) -> dict[str, Any]:
 def wsd_configs(draw: st.DrawFn) -> dict[str, Any]:
     peak, final = _ordered(draw)
     body: dict[str, Any] = {
-        "learning_rate": peak,
         "num_warmup_steps": draw(maybe_float(draw(counts_or_zero))),
         "num_stable_steps": draw(maybe_float(draw(counts_or_zero))),
         "num_decay_steps": draw(maybe_float(draw(counts))),
     }
+    # Past 2**53 steps float(W + S + D) - t can leave up to ~2048 more steps than D (the
+    # spacing of doubles there), so the linear shape at a float step can reach 2049 L:
+    # near the largest float that config is refused (it could give inf).
+    if sum(int(v) for v in body.values()) > 2**53 and peak > sys.float_info.max / 4096:
+        peak, final = peak / 4096, final / 4096
+    body = {"learning_rate": peak, **body}
     _optional(
         draw,
         "warmup_stable_decay",
