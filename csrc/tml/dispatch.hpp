@@ -48,6 +48,15 @@
 #include <optional>
 #include <type_traits>
 
+// A function that must stay a call: `run`'s flatten inlines everything else it reaches.
+#if defined(__GNUC__) || defined(__clang__)
+#define TML_NOINLINE __attribute__((noinline))
+#elif defined(_MSC_VER)
+#define TML_NOINLINE __declspec(noinline)
+#else
+#define TML_NOINLINE
+#endif
+
 namespace tml::dispatch {
 
 enum class Isa { baseline = 0, avx2 = 1, avx512 = 2 };

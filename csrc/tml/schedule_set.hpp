@@ -346,15 +346,24 @@ void Sequence::fill(const Step* steps, std::size_t n, Out* out, const Context& c
                             });
 }
 
+namespace detail {
+// A sequence's stage at one step in fast mode: a call, never inlined. Inlined into a
+// dispatched (flatten) function, it would bring every kind's formula at every level, and
+// through a nested sequence every kind again: one translation unit took minutes and
+// gigabytes to compile. Here each stage's formula goes through fast_mode_value, compiled
+// once per kind and level.
+template <class Step>
+TML_NOINLINE double stage_fast_value(const Pool& pool, Ref r, Step local, const Context& c) {
+    return visit(pool, r, [&](const auto& stage) { return tml::fast_mode_value(stage, local, c); });
+}
+}  // namespace detail
+
 template <class Step>
 double Sequence::fast(Step s, const Context& c) const {
     const std::int64_t* b = c.ints + starts.offset;
     const std::size_t k = detail::stages_started(b, starts.count, s);
     const Step local = k == 0 ? s : detail::local_step(s, b[k - 1]);
-    // Through fast_mode_value: a stage may be a sequence, so GCC does not inline this into
-    // a dispatched function (recursion), and the stage's kernels need one.
-    return visit(*c.pool, c.refs[stages.offset + k],
-                 [&](const auto& stage) { return tml::fast_mode_value(stage, local, c); });
+    return detail::stage_fast_value(*c.pool, c.refs[stages.offset + k], local, c);
 }
 
 template <class Step, class Out>
