@@ -22,7 +22,11 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import pickle
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
@@ -459,6 +463,87 @@ def test_a_step_alone_gives_the_bits_it_gives_in_an_array(level: str) -> None:
                 rounded = fast(np.array(steps), dtype=np.float32)
                 with np.errstate(over="ignore"):  # rates near the largest double
                     assert rounded.tobytes() == array.astype(np.float32).tobytes(), config
+
+
+# Counts the process's calls to the C library's fma (loaded first with LD_PRELOAD).
+FMA_COUNTER_C = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+static unsigned long calls;
+static double (*real_fma)(double, double, double);
+double fma(double a, double b, double c) {
+    ++calls;
+    if (!real_fma) real_fma = (double (*)(double, double, double))dlsym(RTLD_NEXT, "fma");
+    return real_fma(a, b, c);
+}
+unsigned long tml_fma_calls(void) { return calls; }
+"""
+
+# Every path that evaluates a schedule, in both modes, with the counter's total per path.
+FMA_PATHS = r"""
+import ctypes, sys
+import numpy as np
+counter = ctypes.CDLL(sys.argv[1])
+counter.tml_fma_calls.restype = ctypes.c_ulong
+from tests.kinds import EXAMPLES, edge_steps
+from tests.oracle import KINDS
+from tml.optimizers import Schedule, Schedules, compute_lr
+totals = {}
+def count(path, f):
+    before = counter.tml_fma_calls()
+    f()
+    totals[path] = totals.get(path, 0) + counter.tml_fma_calls() - before
+rng = np.random.default_rng(0)
+sparse = np.sort(rng.integers(0, 10**6, 500))
+for kind in KINDS:
+    for config in EXAMPLES[kind]:
+        ints = [s for s in edge_steps(config) if isinstance(s, int)][:40]
+        floats = [s for s in edge_steps(config) if isinstance(s, float) and s < 2.0**63][:40]
+        for exact in (False, True):
+            one = Schedule(config, exact=exact)
+            many = Schedules([config, config], exact=exact)
+            count(f"Schedule(step) exact={exact}", lambda: [one(s) for s in ints + floats])
+            count(f"compute_lr(cfg, step) exact={exact}",
+                  lambda: [compute_lr(config, s, exact=exact) for s in ints + floats])
+            count(f"Schedules(step) exact={exact}", lambda: [many(s) for s in ints + floats])
+            count(f"Schedules[g](step) exact={exact}", lambda: [many[1](s) for s in ints])
+            count(f"arrays exact={exact}", lambda: (one(np.array(ints)), one(np.array(floats)),
+                                                    one(np.array(ints[:3])), one(sparse),
+                                                    one(range(0, 10**6, 997))))
+print(sum(totals.values()), {k: v for k, v in totals.items() if v})
+"""
+
+
+def test_the_kernels_never_call_the_library_fma(tmp_path: Path) -> None:
+    # Where the level has FMA, every kernel call is compiled for it (dispatch::run or
+    # dispatch::call): a path that reached a kernel any other way would give the same
+    # bits through the C library's fma, a call per operation (14 for one cosine), and
+    # the exact path needs no fma at all.
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if not sys.platform.startswith("linux") or compiler is None:
+        pytest.skip("needs Linux (LD_PRELOAD) and a C compiler")
+    if _core._isa() == "baseline":
+        pytest.skip("this CPU has no FMA: fast mode runs the exact formulas")
+    shim = tmp_path / "libfmacount.so"
+    source = tmp_path / "fmacount.c"
+    source.write_text(FMA_COUNTER_C)
+    subprocess.run(
+        [compiler, "-O2", "-shared", "-fPIC", "-o", str(shim), str(source), "-ldl"], check=True
+    )
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, LD_PRELOAD=str(shim))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH")) if p)
+    done = subprocess.run(
+        [sys.executable, "-c", FMA_PATHS, str(shim)],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    total, _, where = done.stdout.strip().partition(" ")
+    assert total == "0", where
 
 
 def test_refused_and_invalid_steps_are_refused_as_in_exact_mode() -> None:
