@@ -257,7 +257,7 @@ void fill_runs(const Step* steps, std::size_t n, Out* out, const CycleAt& cycle_
     constexpr std::size_t block = 256;
     std::size_t i = 0;
     while (i < n) {
-        const auto cycle = dispatch::call([&] { return cycle_at(steps[i]); });  // fma() inline
+        const auto cycle = cycle_at(steps[i]);
         std::size_t m = 1;
         while (n - (i + m) >= block) {
             const Step* b = steps + i + m;
@@ -291,7 +291,7 @@ void fill_periods(const std::int64_t* steps, std::size_t n, Out* out, std::int64
         if (static_cast<std::uint64_t>(s) - static_cast<std::uint64_t>(start) >=
             static_cast<std::uint64_t>(d)) {
             start = s - s % d;
-            v = static_cast<Out>(dispatch::call([&] { return value(s); }));  // fma() inline
+            v = static_cast<Out>(value(s));
         }
         out[k] = v;
     }
@@ -693,9 +693,10 @@ struct ExponentialDecay {
     }
     template <class Out>
     void fast_fill(const std::int64_t* steps, std::size_t n, Out* out, const Context& c) const {
-        if (staircase)
-            return detail::fill_periods(steps, n, out, decay_steps.i,
-                                        [&](std::int64_t s) { return fast(s, c); });
+        if (staircase)  // a pow per period, compiled for the dispatched level (fma() inline)
+            return detail::fill_periods(steps, n, out, decay_steps.i, [&](std::int64_t s) {
+                return dispatch::call([&] { return fast(s, c); });
+            });
         const ExponentialDecay k = *this;
         detail::fast_loop(steps, n, out, [k](std::int64_t s) {
             return k.fast_of(detail::fast_periods(s, k.decay_steps, false));
@@ -1274,8 +1275,8 @@ struct CosineRestarts {
         detail::fill_runs(
             steps, n, out,
             [&](std::int64_t s) {
-                const Cycle c = cycle_of(s);
-                return FastCycle{c, fast_half(c)};
+                const Cycle c = cycle_of(s);  // fast_half's pow with fma() inline
+                return FastCycle{c, dispatch::call([&] { return fast_half(c); })};
             },
             [](const FastCycle& f, std::int64_t s) {
                 return static_cast<std::uint64_t>(s - f.cycle.start) < f.cycle.steps;
@@ -1298,7 +1299,7 @@ struct CosineRestarts {
             [&](double t) {
                 if (!(t < 0x1p53)) return FastCycle{{0, 0, 0.0, 0}, 0.0};  // a lone step
                 const Cycle cy = cycle_of(floor_step(t));
-                return FastCycle{cy, fast_half(cy)};
+                return FastCycle{cy, dispatch::call([&] { return fast_half(cy); })};
             },
             [](const FastCycle& f, double t) {
                 return f.cycle.steps != 0 && t < 0x1p53 &&
