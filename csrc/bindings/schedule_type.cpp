@@ -5,8 +5,9 @@
 //   and validates the configs; there is no __setstate__ and no way to replace the C++
 //   part, so no object (nor a crafted pickle) can be used half-built. A second
 //   __init__ on a live object is refused.
-// - The per-step path: calling a Schedule with a Python int or float, or a contiguous
-//   int64/float64 numpy array, is handled here without a Python frame (vectorcall);
+// - The per-step path: calling a Schedule with a Python int or float, a numpy int64 or
+//   float64 scalar, or a contiguous int64/float64 numpy array, with no option or an
+//   `out` array written in place, is handled here without a Python frame (vectorcall);
 //   every other call goes to the subclass's `_call`, the general Python path. Both end
 //   in the same functions below, so results and errors are the same on either path.
 //
@@ -400,22 +401,95 @@ bool fast_array(PyObject* step) {
     return PyArray_ISCARRAY_RO(a) && (is_dtype(a, NPY_INT64) || is_dtype(a, NPY_FLOAT64));
 }
 
-// Keyword arguments that are all None change nothing (`s(step, out=None, dtype=None)`).
-bool no_options(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
-    if (kwnames == nullptr) return true;
-    for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(kwnames); ++j)
-        if (args[nargs + j] != Py_None) return false;
-    return true;
+// A step the per-step path reads as a scalar: a Python int or float, or the numpy scalars
+// indexing an int64 or float64 array gives (np.int64, np.float64).
+bool fast_scalar(PyObject* step) {
+    return PyLong_CheckExact(step) || PyFloat_CheckExact(step) ||
+           Py_IS_TYPE(step, &PyInt64ArrType_Type) || Py_IS_TYPE(step, &PyDoubleArrType_Type);
+}
+
+// The call's `out`: Py_None when it has none, nullptr when it has an option the per-step
+// path does not take (a dtype, an unknown keyword: the general path handles or refuses
+// them). `out=None` and `dtype=None` change nothing.
+PyObject* out_option(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    PyObject* out = Py_None;
+    if (kwnames == nullptr) return out;
+    for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(kwnames); ++j) {
+        PyObject* name = PyTuple_GET_ITEM(kwnames, j);
+        PyObject* value = args[nargs + j];
+        if (PyUnicode_CompareWithASCIIString(name, "out") == 0)
+            out = value;
+        else if (value != Py_None || PyUnicode_CompareWithASCIIString(name, "dtype") != 0)
+            return nullptr;
+    }
+    return out;
+}
+
+// Whether `out` is one the per-step path writes in place, as the general path would:
+// an ndarray, C-contiguous, aligned, writeable, native float64 or float32, of exactly the
+// result's shape (the general path names any other shape), not sharing memory with
+// `steps` (an array, or nullptr for a scalar step).
+bool direct_out(PyObject* out, const tml::ScheduleSet& set, bool single, PyArrayObject* steps) {
+    if (!PyArray_CheckExact(out)) return false;
+    auto* o = reinterpret_cast<PyArrayObject*>(out);
+    if (!PyArray_ISCARRAY(o) || !(is_dtype(o, NPY_FLOAT64) || is_dtype(o, NPY_FLOAT32)))
+        return false;
+    const int lead = single ? 0 : 1;
+    const int nd = steps == nullptr ? 0 : PyArray_NDIM(steps);
+    if (PyArray_NDIM(o) != lead + nd) return false;
+    if (!single && PyArray_DIM(o, 0) != static_cast<npy_intp>(set.size())) return false;
+    for (int d = 0; d < nd; ++d)
+        if (PyArray_DIM(o, lead + d) != PyArray_DIM(steps, d)) return false;
+    if (steps == nullptr) return true;
+    const auto* a = static_cast<const char*>(PyArray_DATA(o));
+    const auto* b = static_cast<const char*>(PyArray_DATA(steps));
+    return a + PyArray_NBYTES(o) <= b || b + PyArray_NBYTES(steps) <= a;
+}
+
+// A step array or scalar step, written into `out` (direct_out) unless the step may be
+// refused: a refusal is found while writing, and the general path then leaves `out`
+// untouched.
+PyObject* result_into(const SetObject* o, PyObject* step, PyObject* out) {
+    const tml::ScheduleSet& set = *o->set;
+    const bool single = o->single != 0;
+    if (fast_array(step)) {
+        auto* steps = reinterpret_cast<PyArrayObject*>(step);
+        if ((set.may_reject() && !is_dtype(steps, NPY_INT64)) ||
+            !direct_out(out, set, single, steps))
+            return nullptr;
+        return guarded(
+            [&]() -> PyObject* {
+                evaluate_into(set, steps, reinterpret_cast<PyArrayObject*>(out), false);
+                Py_INCREF(out);
+                return out;
+            },
+            static_cast<PyObject*>(nullptr));
+    }
+    // One schedule at a scalar step returns a float: `out` is an error there.
+    const bool int_step = PyLong_CheckExact(step) || Py_IS_TYPE(step, &PyInt64ArrType_Type);
+    if (single || (set.may_reject() && !int_step) || !direct_out(out, set, single, nullptr))
+        return nullptr;
+    return guarded(
+        [&]() -> PyObject* {
+            evaluate_scalar_into(set, step, reinterpret_cast<PyArrayObject*>(out));
+            Py_INCREF(out);
+            return out;
+        },
+        static_cast<PyObject*>(nullptr));
 }
 
 PyObject* set_vectorcall(PyObject* self, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
     SetObject* o = as_set(self);
     const Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
-    if (nargs == 1 && no_options(args, nargs, kwnames)) {
+    PyObject* out = nargs == 1 ? out_option(args, nargs, kwnames) : nullptr;
+    if (out == Py_None) {
         PyObject* step = args[0];
-        if (PyLong_CheckExact(step) || PyFloat_CheckExact(step)) return scalar_result(o, step);
+        if (fast_scalar(step)) return scalar_result(o, step);
         if (fast_array(step))
             return array_result(*o->set, o->single != 0, reinterpret_cast<PyArrayObject*>(step));
+    } else if (out != nullptr && (fast_scalar(args[0]) || fast_array(args[0]))) {
+        if (PyObject* result = result_into(o, args[0], out)) return result;
+        if (PyErr_Occurred()) return nullptr;
     }
     // Everything else: self._call(*args, **kwargs), the general path in Python.
     static PyObject* method = PyUnicode_InternFromString("_call");

@@ -366,9 +366,10 @@ def _scalar_step(step: Any) -> Any:
 def _evaluate(compiled: _core.ScheduleSet, step: Any, out: Any, dtype: Any) -> Any:
     """The general path of `Schedule.__call__` and `Schedules.__call__`.
 
-    Python ints and floats and contiguous int64/float64 numpy arrays without `out` or
-    `dtype` never get here: the compiled type evaluates them itself, with the same
-    functions this path ends in.
+    Python ints and floats, numpy int64/float64 scalars and contiguous int64/float64
+    numpy arrays without `dtype`, and without `out` or with one written in place, never
+    get here: the compiled type evaluates them itself, with the same functions this path
+    ends in.
     """
     tensor = _torch_tensor_type()
     if tensor is not None and isinstance(step, tensor):
