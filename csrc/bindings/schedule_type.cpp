@@ -867,6 +867,9 @@ void bind_schedule_type(py::module_& m) {
     m.def(
         "_isa", [] { return std::string(tml::dispatch::isa_name(tml::dispatch::level())); },
         "The instruction-set level fast mode's batch loops use now.");
+    m.def("_fast_kernels", &tml::dispatch::has_fma,
+          "Whether fast mode runs its kernels now: False at a level without FMA, where it "
+          "runs the exact formulas (ScheduleSet::runs_fast).");
     m.def(
         "_set_isa_cap",
         [](const std::string& name) {

@@ -54,6 +54,7 @@ from typing import IO, NoReturn
 
 import numpy as np
 
+from tml import _core
 from tml.optimizers._cli.errors import EXIT_USAGE, PROG, UserError
 from tml.optimizers._cli.evaluation import Writer, evaluate, step_range
 from tml.optimizers._cli.loading import ACCEPTED_SHAPES, load_groups
@@ -288,7 +289,11 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     span = f"steps {format_step(rng.start)} to {format_step(rng.last)}"
     span += f" every {format_step(rng.every)}" if rng.every > 1 else ""
     plural = "s" if len(names) > 1 else ""
-    mode = " (fast mode)" if args.fast else ""
+    mode = ""
+    if args.fast:  # without FMA, fast mode runs the exact formulas: say so
+        mode = (
+            " (fast mode)" if _core._fast_kernels() else " (fast mode: no FMA here, exact values)"
+        )
     print(f"{args.config}{where}: {groups.shape}, {len(names)} schedule{plural}{mode}", file=stdout)
     print(
         f"{span}: {rng.count:,} step{'s' if rng.count > 1 else ''} x {len(names)} = "
