@@ -162,9 +162,9 @@ def test_a_mapping_is_read_key_by_key() -> None:
 
 @pytest.mark.slow
 def test_ctrl_c_interrupts_a_long_evaluation() -> None:
-    # One call over 1e8 cosine_restarts steps (a libm pow and cos each): seconds of work.
-    # The child estimates the whole call from a small one, then reports how long after
-    # its start the call stopped.
+    # One call over cosine_restarts steps (a libm cos each), as many as take about 5 s on
+    # this machine, estimated from a small call: the child then reports how long after its
+    # start the call stopped.
     child = subprocess.Popen(
         [
             sys.executable,
@@ -176,16 +176,19 @@ def test_ctrl_c_interrupts_a_long_evaluation() -> None:
                 from tml.optimizers import Schedule
                 s = Schedule({"cosine_restarts": {"learning_rate": 1.0, "num_steps": 1000,
                               "period_multiplier": 3, "peak_decay": 0.9}})
-                n = 100_000_000
-                steps = np.arange(n, dtype=np.int64)
-                out = np.empty(n, dtype=np.float32)
+                # Enough steps for about 5 s of work on this machine (a range: no memory
+                # for the steps; of `out`, only the pages written before the signal).
+                probe = 1_000_000
                 start = time.perf_counter()
-                s(steps[: n // 100], out=out[: n // 100])
-                estimate = (time.perf_counter() - start) * 100
+                s(range(probe), out=np.empty(probe, dtype=np.float32))
+                per_step = (time.perf_counter() - start) / probe
+                n = min(int(5.0 / per_step), 2_000_000_000)
+                estimate = per_step * n
+                out = np.empty(n, dtype=np.float32)
                 print("go", estimate, flush=True)
                 start = time.perf_counter()
                 try:
-                    s(steps, out=out)
+                    s(range(n), out=out)
                 except KeyboardInterrupt:
                     print("interrupted", time.perf_counter() - start, flush=True)
                 else:
