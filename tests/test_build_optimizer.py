@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import textwrap
+import types
 from typing import Any
 
+import pydantic
 import pytest
 
 pytest.importorskip("torch")
@@ -204,3 +206,26 @@ def test_from_yaml(tmp_path: Any) -> None:
     assert optimizer.param_groups[0]["betas"] == (0.85, 0.99)
     ramp = {"linear_ramp_to_constant": {"learning_rate": 0.01, "num_ramp_steps": 4}}
     assert train(net, optimizer, scheduler, 7) == [oracle_lr(ramp, s) for s in range(7)]
+
+
+def test_adam_with_eps_zero_is_refused_by_name() -> None:
+    # Adam divides by sqrt(v) + eps: with 0, a parameter with zero gradients so far is
+    # 0 / 0 = NaN after the first step.
+    with pytest.raises(pydantic.ValidationError, match=r"adam\.eps"):
+        build_optimizer(model(), {"adam": {"lr": 0.1, "eps": 0.0}})
+    optimizer, _ = build_optimizer(model(), {"adam": {"lr": 0.1, "eps": 1e-12}})
+    assert optimizer.param_groups[0]["eps"] == 1e-12
+
+
+def test_a_config_object_of_plain_attributes_builds_like_its_model() -> None:
+    # _optimizer_config takes any object with adam, sgd and adagrad attributes; one that
+    # is no pydantic model (and has no learning_rate) builds as its model does.
+    adam = types.SimpleNamespace(lr=0.01, betas=(0.9, 0.99), eps=1e-8)
+    plain = types.SimpleNamespace(adam=adam, sgd=None, adagrad=None)
+    optimizer, scheduler = build_optimizer(model(), plain)
+    want, _ = build_optimizer(model(), {"adam": {"lr": 0.01, "betas": [0.9, 0.99], "eps": 1e-8}})
+    assert type(optimizer) is torch.optim.Adam
+    for key in ("lr", "betas", "eps"):
+        assert optimizer.param_groups[0][key] == want.param_groups[0][key], key
+    assert scheduler.get_last_lr() == [0.01]
+    assert get_optimizer_class(plain) is torch.optim.Adam

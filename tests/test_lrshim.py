@@ -369,6 +369,45 @@ def test_pack_tensor_lrs_must_be_a_bool() -> None:
         LRShim(make_optimizer(1), {"a": {"constant": 0.1}}, pack_tensor_lrs=1)  # type: ignore[arg-type]
 
 
+def test_a_refused_step_is_not_counted() -> None:
+    # torch's step() counts a step before taking it; a refused one changes nothing.
+    optimizer = make_optimizer(4)
+    shim = LRShim(optimizer, CONFIGS)
+    for _ in range(3):  # past the first steps: the shortest path
+        train_step(optimizer)
+        shim.step()
+    count = shim._step_count
+    with pytest.warns(UserWarning, match="epoch parameter"), pytest.raises(ValueError, match="-3"):
+        shim.step(-3)
+    shim.last_epoch = 2**63 - 1
+    with pytest.raises(ValueError, match=r"<= 2\*\*63 - 1"):
+        shim.step()
+    assert (shim._step_count, shim.last_epoch) == (count, 2**63 - 1)
+
+
+def test_a_subclass_get_lr_decides_as_for_torchs_schedulers() -> None:
+    # torch's contract: step() takes the learning rates from get_lr().
+    class Scaled(LRShim):
+        def get_lr(self) -> list[Any]:
+            return [lr * 8 for lr in super().get_lr()]
+
+    class ScaledLambda(LambdaLR):
+        def get_lr(self) -> list[Any]:
+            return [lr * 8 for lr in super().get_lr()]
+
+    ours, theirs = make_optimizer(len(CONFIGS)), make_optimizer(len(CONFIGS), lr=1.0)
+    shim = Scaled(ours, CONFIGS)
+    lam = ScaledLambda(theirs, [oracle_fn(c) for c in KINDS])
+    for _ in range(12):
+        assert hex_lrs(ours) == hex_lrs(theirs)
+        assert hexes(shim.get_last_lr()) == hexes(lam.get_last_lr())
+        train_step(ours)
+        train_step(theirs)
+        shim.step()
+        lam.step()
+    assert shim._step_count == lam._step_count
+
+
 def test_added_param_group_is_a_count_error_at_the_next_step() -> None:
     optimizer = make_optimizer(2)
     shim = LRShim(optimizer, {"a": {"constant": 0.1}, "b": {"constant": 0.2}})
@@ -564,6 +603,48 @@ def test_shared_lr_tensor_with_different_schedules_is_refused() -> None:
             optimizer,
             {"tower_b": CONFIGS["ramp"], "tower_c": CONFIGS["cosine"], "x": CONFIGS["ramp"]},
         )
+
+
+def test_a_refused_construction_leaves_the_groups_as_they_were() -> None:
+    lr = torch.tensor(0.25, dtype=torch.float64)
+    params = [torch.nn.Parameter(torch.ones(1)) for _ in range(2)]
+    optimizer = torch.optim.SGD([{"params": [p], "lr": lr} for p in params], lr=0.0)
+    before = [dict(g) for g in optimizer.param_groups]
+    configs = {"body": CONFIGS["ramp"], "head": CONFIGS["cosine"]}
+    with pytest.raises(ValueError, match="share one lr tensor"):
+        LRShim(optimizer, configs)
+    # Refused after naming the groups: no name, lr or initial_lr is left behind, so a
+    # retry in another order is not refused for names it never set.
+    assert [dict(g) for g in optimizer.param_groups] == before
+    assert all(g["lr"] is lr for g in optimizer.param_groups)
+    LRShim(optimizer, {"head": CONFIGS["ramp"], "body": CONFIGS["ramp"]})
+    assert [g["name"] for g in optimizer.param_groups] == ["head", "body"]
+    # torch's own refusal (last_epoch >= 0 without initial_lr) comes after the naming too.
+    fresh = make_optimizer(2)
+    with pytest.raises(KeyError, match="initial_lr"):
+        LRShim(fresh, {"a": CONFIGS["ramp"], "b": CONFIGS["ramp"]}, last_epoch=3)
+    assert all("name" not in g and "initial_lr" not in g for g in fresh.param_groups)
+
+
+@pytest.mark.parametrize(
+    ("lr", "error", "match"),
+    [
+        (torch.tensor(1), TypeError, "group 'g' has an lr tensor of dtype torch.int64"),
+        (torch.tensor(True), TypeError, "dtype torch.bool"),
+        (torch.tensor([0.1, 0.2]), ValueError, r"group 'g' has an lr tensor of shape \(2,\)"),
+    ],
+)
+def test_an_lr_tensor_that_cannot_hold_a_rate_is_refused(lr: Any, error: Any, match: str) -> None:
+    # An integer tensor would truncate every rate to 0 and train on silently.
+    optimizer = make_optimizer(1, lr=torch.tensor(0.5))
+    shim = LRShim(optimizer, {"g": CONFIGS["ramp"]})
+    train_step(optimizer)
+    optimizer.param_groups[0]["lr"] = lr  # put there after construction: the next step
+    with pytest.raises(error, match=match):
+        shim.step()
+    if lr.numel() == 1:
+        with pytest.raises(error, match=match):
+            LRShim(make_optimizer(1, lr=lr), {"g": CONFIGS["ramp"]})
 
 
 def test_default_lr_tensor_is_shared_by_groups_and_refused_unless_packed() -> None:

@@ -47,6 +47,8 @@ _ALGORITHMS: tuple[tuple[str, type[Optimizer]], ...] = (
 # The compiled schedules take steps up to int64's maximum; last_epoch is one less.
 _MAX_STEP = 2**63 - 1
 _LR = operator.itemgetter("lr")
+# What constructing an LRShim may set in a parameter group (restored if it is refused).
+_SET_IN_GROUPS = ("name", "lr", "initial_lr")
 _SHAPE_HINT = (
     "lr_dict maps each parameter group's name to its config, in the optimizer's group "
     "order: {group_name: config}, e.g. {'ALL_PARAMS': {'constant': 0.1}} for an optimizer "
@@ -134,6 +136,26 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(item) for item in value]
     return value
+
+
+def _check_lr_tensor(lr: Tensor, name: str) -> None:
+    """Refuses an lr tensor a learning rate cannot be written into as it is.
+
+    An integer one would truncate every rate (0.03 -> 0) and train on silently; one of
+    several elements would fail at the first step with a reshape error naming nothing.
+    """
+    if not lr.is_floating_point():
+        msg = (
+            f"parameter group {name!r} has an lr tensor of dtype {lr.dtype}: a learning "
+            "rate tensor must be floating point (integers would truncate it)"
+        )
+        raise TypeError(msg)
+    if lr.numel() != 1:
+        msg = (
+            f"parameter group {name!r} has an lr tensor of shape {tuple(lr.shape)}: a "
+            "learning rate tensor must hold one value"
+        )
+        raise ValueError(msg)
 
 
 def _integer(value: Any, name: str, low: int, high: int) -> int:
@@ -293,12 +315,16 @@ class LRShim(LRScheduler):
             device and dtype (see above). Groups sharing one lr tensor then each get
             their own.
 
-    Raises:
+    A subclass that overrides `get_lr()` gets its values applied, as torch's schedulers
+    do (through torch's own per-group update, not the compiled store).
+
+    Raises (a refused construction leaves the groups as they were):
         ValueError: the number of configs differs from the number of parameter groups
-            (the message gives both), a config is invalid, or one lr tensor is shared by
-            groups with different schedules (without `pack_tensor_lrs`).
-        TypeError: `optimizer` is not a `torch.optim.Optimizer`, or `lr_dict` is a single
-            config rather than one per group.
+            (the message gives both), a config is invalid, one lr tensor is shared by
+            groups with different schedules (without `pack_tensor_lrs`), or an lr tensor
+            holds more than one value.
+        TypeError: `optimizer` is not a `torch.optim.Optimizer`, `lr_dict` is a single
+            config rather than one per group, or an lr tensor is not floating point.
         KeyError: `last_epoch` >= 0 but a group has no `initial_lr` (torch's rule).
 
     Example:
@@ -347,8 +373,20 @@ class LRShim(LRScheduler):
         self._named = named
         self._last: list[Any] | None = None  # floats, and tensors for tensor lrs
         self._reset_derived()
-        self._inspect_groups(groups)
-        super().__init__(optimizer, last_epoch)
+        # Construction names the groups, may make their lr tensors views of one buffer,
+        # and sets `initial_lr` and the step-0 lr: a refused one leaves them as they were.
+        before = [{key: group[key] for key in _SET_IN_GROUPS if key in group} for group in groups]
+        try:
+            self._inspect_groups(groups)
+            super().__init__(optimizer, last_epoch)
+        except BaseException:
+            for group, kept in zip(groups, before, strict=True):
+                for key in _SET_IN_GROUPS:
+                    if key in kept:
+                        group[key] = kept[key]
+                    else:
+                        group.pop(key, None)
+            raise
 
     def _reset_derived(self) -> None:
         """Forgets everything derived from the groups; the next step inspects them."""
@@ -399,7 +437,6 @@ class LRShim(LRScheduler):
         groups = self.optimizer.param_groups
         if groups is self._fast_groups and epoch is None:
             # What torch's step() does past its first-step warnings, less its overhead.
-            self._step_count += 1
             step = self.last_epoch + 1
             if self._plain:
                 try:
@@ -415,13 +452,30 @@ class LRShim(LRScheduler):
                 self._refresh(groups)
                 self._write_tensor_lrs(step, groups)
             self.last_epoch = step
+            self._step_count += 1
             return
-        super().step(epoch)
+        # torch's step() counts the step before it is taken: a refused one is not counted.
+        count = self._step_count
+        try:
+            super().step(epoch)
+        except BaseException:
+            self._step_count = count
+            raise
 
     def _update_lr(self, epoch: int | None = None) -> None:
         # torch's step() (warnings, _step_count) and SequentialLR (`_update_lr(0)` at a
         # milestone) call this; the closed form serves both cases, epoch or not.
         step = self.last_epoch + 1 if epoch is None else _integer(epoch, "epoch", 0, _MAX_STEP)
+        if type(self).get_lr is not LRShim.get_lr:
+            # A subclass's get_lr() decides, as it does for torch's schedulers: torch's own
+            # update, which calls it (and never the compiled store or the fast path).
+            last_epoch = self.last_epoch
+            try:
+                super()._update_lr(epoch)
+            except BaseException:
+                self.last_epoch = last_epoch
+                raise
+            return
         groups = self.optimizer.param_groups
         self._refresh(groups)
         # Both paths check the step before storing anything: a refused step changes nothing.
@@ -521,6 +575,7 @@ class LRShim(LRScheduler):
         for g, group in enumerate(groups):
             lr = group["lr"]
             if isinstance(lr, Tensor):
+                _check_lr_tensor(lr, self.group_names[g])
                 packable = self.pack_tensor_lrs and lr.dim() == 0 and not lr.requires_grad
                 by_key.setdefault((lr.device, lr.dtype, packable), []).append(g)
             else:
@@ -835,8 +890,13 @@ def _algorithm(optimizer_config: Any) -> tuple[type[Optimizer], Any]:
 
 
 def _algorithm_kwargs(algorithm: Any) -> dict[str, Any]:
-    """The algorithm config's fields as torch keyword arguments (lr, betas, eps, ...)."""
-    dump = getattr(algorithm, "model_dump", None) or algorithm.dict  # pydantic 2 or 1
+    """The algorithm config's fields as torch keyword arguments (lr, betas, eps, ...).
+
+    A pydantic 2 or 1 model, or any object holding them as attributes (`vars()`).
+    """
+    dump = getattr(algorithm, "model_dump", None) or getattr(algorithm, "dict", None)
+    if dump is None:
+        return {k: v for k, v in vars(algorithm).items() if not k.startswith("_")}
     return dict(dump())
 
 
@@ -892,7 +952,7 @@ def build_optimizer(
     cls, algorithm = _algorithm(optimizer_config)
     kwargs = _algorithm_kwargs(algorithm)
     optimizer = cls(model.parameters(), **kwargs)
-    learning_rate = optimizer_config.learning_rate
+    learning_rate = getattr(optimizer_config, "learning_rate", None)
     if learning_rate is None:
         learning_rate = LearningRate(constant=kwargs["lr"])
     return optimizer, LRShim(optimizer, {_ALL_PARAMS: learning_rate})

@@ -460,10 +460,14 @@ class OptimizerAlgorithmConfig(BaseConfig):
 
 
 class AdamConfig(OptimizerAlgorithmConfig):
-    """`torch.optim.Adam` arguments."""
+    """`torch.optim.Adam` arguments.
+
+    `eps` must be positive: Adam divides by `sqrt(v) + eps`, and with 0 a parameter whose
+    gradients so far were all zero (an unused embedding row) becomes NaN (0 / 0).
+    """
 
     betas: tuple[Real, Real] = (0.9, 0.999)
-    eps: Real = pydantic.Field(1e-7, ge=0.0, allow_inf_nan=False)
+    eps: Real = pydantic.Field(1e-7, gt=0.0, allow_inf_nan=False)
 
 
 class SgdConfig(OptimizerAlgorithmConfig):
