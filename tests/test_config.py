@@ -844,6 +844,24 @@ def test_a_one_of_error_names_the_fields_without_dumping_them() -> None:
     assert len(msg) < 1000
 
 
+def test_a_model_holding_two_kinds_after_validation_is_refused_not_read_as_one() -> None:
+    # An assignment or model_construct skips the one_of check; the first kind set was
+    # evaluated and the other dropped, a wrong number instead of the dict path's error.
+    from tml.optimizers import Schedule
+
+    assigned = LearningRate(constant=0.1)
+    assigned.linear = {"learning_rate": 0.0, "final_learning_rate": 1.0, "num_steps": 10}
+    constructed = LearningRate.model_construct(
+        constant=0.5, cosine_decay={"learning_rate": 0.1, "num_steps": 10}
+    )
+    for model, kinds in ((assigned, "constant, linear"), (constructed, "constant, cosine_decay")):
+        with pytest.raises(ValueError, match=f"exactly one of .*; got {kinds}$"):
+            compute_lr(model, 5)
+        with pytest.raises(ValueError, match=f"got {kinds}$"):
+            Schedule(model)
+    assert compute_lr(LearningRate(constant=0.1), 5) == 0.1
+
+
 def test_numpy_bools_and_bytes_are_read_as_the_dict_path_reads_them() -> None:
     # The models refused np.True_ for a flag, which the dict path takes, and took b"10"
     # for a step count, which it refuses.

@@ -332,6 +332,36 @@ def test_first_bad_position_in_a_large_array(threads: int) -> None:
         set_num_threads(0)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize(
+    ("n", "refused", "invalid"),
+    [(100, 10, 60), (400_000, 10, 390_000), (400_000, 5000, 5001), (400_000, 250_000, 4)],
+)
+def test_the_first_offending_step_is_named_refused_or_invalid(
+    threads: int, n: int, refused: int, invalid: int
+) -> None:
+    # A float step a cycle cannot place (>= 2**63) is found only by evaluating, and the
+    # invalid one (negative) was reported even when the refused one came first.
+    cyclic = {"cyclic": {"learning_rate": 0.01, "max_learning_rate": 0.3, "step_size_up": 4}}
+    nested = {"sequence": [{"num_steps": 3, "schedule": {"constant": 0.1}}, {"schedule": cyclic}]}
+    steps = np.arange(n, dtype=np.float64)
+    steps[refused], steps[invalid] = 2.0**64, -1.0
+    first = min(refused, invalid)
+    match = rf"steps\[{first}\] = " + ("1.8446744073709552e\\+19" if first == refused else "-1.0")
+    set_num_threads(threads)
+    try:
+        for config in (cyclic, nested):
+            for exact in (True, False):
+                out = np.full(n, 7.0)
+                with pytest.raises(ValueError, match=match):
+                    compute_lr(config, steps, out=out, exact=exact)
+                assert (out == 7.0).all()
+                with pytest.raises(ValueError, match=match):
+                    Schedules([{"constant": 1.0}, config], exact=exact)(steps)
+    finally:
+        set_num_threads(0)
+
+
 BIG = 2**63
 
 
@@ -410,6 +440,24 @@ def test_steps_of_wrong_type(step: Any) -> None:
 def test_bool_inside_a_numeric_list(steps: Any) -> None:
     with pytest.raises(TypeError, match="bool"):
         compute_lr(ramp(), steps)
+
+
+@pytest.mark.parametrize(
+    ("steps", "shown"),
+    [
+        ([1, "2"], r"steps\[1\] = '2': .* got str"),
+        ([[1, 2], [3, b"4"]], r"steps\[1, 1\] = b'4': .* got bytes"),
+        ([1, 2 + 0j], r"steps\[1\] = \(2\+0j\): .* got complex"),
+        ((0.5, np.complex64(1)), r"steps\[1\] = np.complex64\(1\+0j\): .* got complex64"),
+    ],
+)
+def test_a_non_number_inside_a_list_is_named_by_position(steps: Any, shown: str) -> None:
+    # numpy made the list an array of strings or complex numbers, refused by its dtype
+    # alone ("got dtype <U21"), naming no element.
+    with pytest.raises(TypeError, match=shown):
+        compute_lr(ramp(), steps)
+    with pytest.raises(TypeError, match=shown):
+        Schedules([ramp(), cosine()])(steps)
 
 
 # ---------------------------------------------------------------------------

@@ -497,11 +497,9 @@ struct Reader {
                     if (!is_dict) continue;                // a model subclass's own field
                     check_keys(cfg, where, top, n.kinds);  // raises, naming the key
                 }
+                // Every kind of a model too: one mutated after validation (an assignment,
+                // model_construct) may hold two, refused as a dict holding two is.
                 consider(k, value);
-                // A LearningRate model had exactly one kind when it was validated; it is
-                // read as the original read its config, the first kind set in field order
-                // winning, so a model mutated afterwards evaluates as it would have there.
-                if (!is_dict) break;
             }
         } else {
             if (is_plain_value(cfg))

@@ -421,6 +421,52 @@ struct RangeSteps {
     }
 };
 
+// The first step below `limit` that some schedule of the set refuses (its value is NaN),
+// or `limit`. Every step below `limit` is valid. Evaluated a block at a time into a buffer
+// of its own: `out` is not written.
+template <class Source>
+std::size_t first_refused_before(const ScheduleSet& set, const Source& source, std::size_t limit) {
+    using Step = typename Source::type;
+    constexpr std::size_t block = 256;
+    double values[block];
+    Step buffer[block];
+    const Context c = set.context();
+    const bool fast = set.runs_fast();
+    for (std::size_t g = 0; g < set.size(); ++g) {
+        for (std::size_t i = 0; i < limit; i += block) {
+            const std::size_t m = std::min(block, limit - i);
+            const Step* src = source.block(i, m, buffer);
+            visit(set.pool(), set[g], [&](const auto& kernel) {
+                if (fast)
+                    fill_fast(kernel, src, m, values, c);
+                else
+                    fill(kernel, src, m, values, c);
+            });
+            const std::size_t k = first_nan_in(values, m);
+            if (k != m) {
+                limit = i + k;
+                break;
+            }
+        }
+    }
+    return limit;
+}
+
+// The call's error when step `bad` is invalid: that step, unless one before it is refused
+// (a float step a cycle cannot place), which is then the first offending step. The batch
+// loops find refusals only in what they evaluated, and they stop at an invalid step, so
+// the steps before it are looked at again (on this error path only).
+template <class Source>
+Outcome invalid_step_error(const ScheduleSet& set, const Source& source, std::size_t bad) {
+    if constexpr (std::is_floating_point_v<typename Source::type>) {
+        if (set.may_reject()) {
+            const std::size_t refused = first_refused_before(set, source, bad);
+            if (refused != bad) return {Outcome::refused_step, refused};
+        }
+    }
+    return {Outcome::invalid_step, bad};
+}
+
 template <class Source, class Out>
 Outcome evaluate_from(const ScheduleSet& set, const Source& source, std::size_t n, Out* out,
                       const Options& opt) {
@@ -435,7 +481,7 @@ Outcome evaluate_from(const ScheduleSet& set, const Source& source, std::size_t 
             bool interrupted = false;
             const std::size_t bad = first_invalid_step(source.steps, n, opt, interrupted);
             if (interrupted) return {Outcome::interrupted, 0};
-            if (bad != n) return {Outcome::invalid_step, bad};
+            if (bad != n) return invalid_step_error(set, source, bad);
         }
     }
     if (groups == 0) return {};
@@ -503,7 +549,7 @@ Outcome evaluate_from(const ScheduleSet& set, const Source& source, std::size_t 
             set.cost(), opt.interrupt);
     }
     if (!completed) return {Outcome::interrupted, 0};
-    if (first_bad.load() != n) return {Outcome::invalid_step, first_bad.load()};
+    if (first_bad.load() != n) return invalid_step_error(set, source, first_bad.load());
     if (first_refused.load() != n) return {Outcome::refused_step, first_refused.load()};
     return {};
 }

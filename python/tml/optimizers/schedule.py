@@ -260,7 +260,9 @@ def _list_steps(step: list[Any] | tuple[Any, ...]) -> np.ndarray:
         msg = f"steps must be a rectangular (nested) list of numbers: {e}"
         raise ValueError(msg) from None
     types = _leaf_types(step)
-    suspicious = bool(types & {bool, np.bool_}) or arr.dtype.kind in "uO"
+    # Not int or float: uint64 (an int above int64), or anything not a number (strings,
+    # complex, objects), which _element_error names by position.
+    suspicious = bool(types & {bool, np.bool_}) or arr.dtype.kind not in "if"
     # An int that left int64 (numpy made it a float), not a float step that large.
     if not suspicious and int in types and arr.dtype.kind == "f" and arr.size:
         objects = np.array(step, dtype=object).reshape(-1) if np.abs(arr).max() >= 2.0**63 else ()
@@ -630,7 +632,13 @@ class Schedule(_core.ScheduleSet):
 
     @property
     def flat_from(self) -> int | None:
-        """The first step from which the value never changes, or None if there is none."""
+        """The step from which the value never changes, or None if there is none.
+
+        Where the schedule's last phase begins (a decay to 0 where its value underflows
+        to 0.0). A config whose phases happen to give equal values (a decay with
+        `final_learning_rate == learning_rate`, repeated table values) may be constant
+        before it: this is the formula's end, not a search of the values.
+        """
         value = self._flat_from()[0]
         return None if value is None else int(value)
 
