@@ -9,9 +9,12 @@ of the bad field) and the absence of a traceback.
 from __future__ import annotations
 
 import csv
+import importlib.util
 import math
 import os
+import re
 import resource
+import stat
 import subprocess
 import sys
 import textwrap
@@ -27,6 +30,7 @@ import yaml
 import tml
 from tml.optimizers import Schedules, cli, compute_lr
 from tml.optimizers._cli import evaluation, loading, render
+from tml.optimizers._cli.errors import UserError
 from tml.optimizers.cli import main
 from tml.optimizers.config import LearningRate
 
@@ -351,6 +355,40 @@ def test_named_mapping_and_section(capsys: pytest.CaptureFixture[str], tmp_path:
     assert_user_error(code, out, err, "--section experiment.nope", "'nope'", "schedules")
 
 
+TRAIN = ROOT / "examples" / "train_multitask.yaml"
+
+
+def test_a_section_may_name_a_key_with_dots(capsys: pytest.CaptureFixture[str]) -> None:
+    section = "multi_task_learning_rates.tower_learning_rates.is_liked.v2"
+    code, out, err = run(capsys, TRAIN, "--section", section, "--no-plot", "--at", "50")
+    assert code == 0, err
+    expected = yaml.safe_load(TRAIN.read_text(encoding="utf-8"))
+    for key in ("multi_task_learning_rates", "tower_learning_rates", "is_liked.v2"):
+        expected = expected[key]
+    assert table(out, "lr at step")["learning_rate"] == [f"{compute_lr(expected, 50):.3e}"]
+
+    code, out, err = run(capsys, TRAIN, "--section", section.replace("v2", "v3"))
+    assert_user_error(
+        code, out, err, "no key 'is_liked.v3' nor 'is_liked' at multi_task_learning_rates."
+    )
+
+
+def test_a_section_tries_the_longest_key_first_then_shorter_ones(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path,
+        """
+        a.b: {c: {constant: 0.25}}
+        a: {b: {c.d: {constant: 0.5}}}
+        """,
+    )
+    for section, value in (("a.b.c", 0.25), ("a.b.c.d", 0.5)):
+        code, out, err = run(capsys, path, "--section", section, "--no-plot", "--at", "0")
+        assert code == 0, err
+        assert table(out, "lr at step")["learning_rate"] == [f"{value:.3e}"]
+
+
 @pytest.mark.parametrize("name", ["learning_rate", "adam", "sgd"])
 def test_named_schedules_may_be_named_like_optimizer_fields(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str
@@ -462,6 +500,64 @@ def test_default_range_of_a_schedule_that_decays_forever() -> None:
     assert rng.last == 150_000
 
 
+UNDERFLOWS = {
+    # 0.96 per 1,000 steps: 0.0 (an underflow) from step 18,084,038, under a tenth of its
+    # peak from 56,404; probed at powers of two: 65,536, and 10% more: 73,000.
+    "exponential": (
+        "g: {exponential_decay: {learning_rate: 1.0e-3, decay_rate: 0.96, decay_steps: 1000}}",
+        "0 to 73,000",
+    ),
+    "staircase": (
+        "g: {exponential_decay: {learning_rate: 1.0, decay_rate: 0.5, decay_steps: 100, "
+        "staircase: true, final_learning_rate: 0.0}}",
+        "0 to 440",  # 0.5 ** 4 from step 400, a breakpoint: under a tenth from there
+    ),
+    "a sequence ending in one": (
+        """\
+        g:
+          sequence:
+            - num_steps: 100
+              schedule: {linear_ramp_to_constant: {learning_rate: 1.0, num_ramp_steps: 100}}
+            - schedule: {exponential_decay: {learning_rate: 1.0, decay_rate: 0.5, decay_steps: 1000}}
+        """,
+        "0 to 7,100",  # 0.5 ** 6.3 at 6,400, the first probe under a tenth
+    ),
+}
+
+
+@pytest.mark.parametrize(("text", "steps"), UNDERFLOWS.values(), ids=UNDERFLOWS.keys())
+def test_a_decay_that_only_ends_in_an_underflow_changes_forever(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str, steps: str
+) -> None:
+    code, out, err = run(capsys, write(tmp_path, text), "--no-plot")
+    assert code == 0, err
+    assert f"steps {steps}:" in out
+    assert table(out, "group")["g"][-1] == "never"
+
+
+def test_a_decay_the_config_ends_keeps_its_end() -> None:
+    configs = {
+        # 0.0 from step 2 (1.0, 1e-300, 0.0): a drop the config asks for, not an underflow.
+        "drop": {
+            "exponential_decay": {"learning_rate": 1.0, "decay_rate": 1e-300, "decay_steps": 1}
+        },
+        # 1e-318 one step before its end, a breakpoint: the end its config sets.
+        "poly": {"polynomial_decay": {"learning_rate": 1e-3, "num_steps": 10**9, "power": 35.0}},
+        "floor": {
+            "exponential_decay": {
+                "learning_rate": 1e-3,
+                "decay_rate": 0.9,
+                "decay_steps": 1,
+                "final_learning_rate": 1e-5,
+            }
+        },
+        "linear": {"linear": {"learning_rate": 1.0, "final_learning_rate": 0.0, "num_steps": 10}},
+    }
+    schedules = Schedules(configs)
+    assert evaluation.curve_ends(schedules)[0] == list(schedules.flat_from)
+    assert schedules.flat_from == (2, 10**9, 44, 10)
+
+
 WSC = ROOT / "examples" / "warmup_stable_cosine.yaml"
 
 
@@ -547,6 +643,42 @@ def test_chart_legend_merges_identical_schedules(capsys: pytest.CaptureFixture[s
     legend = lines[lines.index("  learning rate, log scale:") + 1 :]
     named = {n for line in legend for n in line.split(None, 1)[1].split("  ")[0].split(", ")}
     assert set(multitask_groups()) <= named
+
+
+def chart_rows(out: str) -> list[str]:
+    """The chart's rows, top first: the lines above its step axis."""
+    lines = out.splitlines()
+    axis = next(i for i, line in enumerate(lines) if line.lstrip().startswith("└"))
+    first = next(i for i, line in enumerate(lines) if "┤" in line)
+    return lines[first:axis]
+
+
+def test_log_chart_reaches_down_to_the_smallest_value(capsys: pytest.CaptureFixture[str]) -> None:
+    # A ramp from 0 to 1e-3, a cosine down to 1e-5, flat from step 100,000.
+    code, out, err = run(capsys, SINGLE, "--log-y", "--no-table", "--width", "60")
+    assert code == 0, err
+    rows = chart_rows(out)
+    assert rows[0].startswith("  1.0e-03 ┤")
+    assert rows[-1].startswith("  1.0e-05 ┤")  # the bottom is the final plateau's decade
+    # The plateau is drawn there, and only there, up to the last column.
+    assert rows[-1].endswith("AAAA")
+    assert all(len(row) < len(rows[-1]) for row in rows[:-1])
+    assert "  0, which a log scale cannot show, is drawn on the bottom line" in out
+
+
+def test_log_chart_spans_at_most_ten_decades(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    text = "exponential_decay: {learning_rate: 1.0e-3, decay_rate: 0.96, decay_steps: 1000}\n"
+    path = write(tmp_path, text)  # 1e-3 down to 1e-38 at step 2,000,000
+    code, out, err = run(capsys, path, "--log-y", "--no-table", "--steps", "2e6", "--height", "12")
+    assert code == 0, err
+    rows = chart_rows(out)
+    assert rows[0].startswith("  1.0e-03 ┤")
+    assert rows[-1].startswith("  1.0e-13 ┤")
+    assert "  values under 1.0e-13 are drawn on the bottom line" in out
+    _, strips, _ = run(capsys, path, "--log-y", "--no-table", "--steps", "2e6", "--plot", "strips")
+    assert "  values under 1.0e-13 are drawn on the bottom line" in strips
 
 
 def test_auto_plot_and_styles(capsys: pytest.CaptureFixture[str]) -> None:
@@ -664,6 +796,17 @@ def test_bad_fields_are_reported_with_their_yaml_paths(
     )
     assert len(err.strip().splitlines()) == 6  # one line per bad field
     assert out == ""
+
+
+def test_a_key_that_is_not_a_string_is_named_at_its_mapping(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = write(tmp_path, "tower_learning_rates: {1: {constant: 0.1}, ctr: {constant: 0.2}}\n")
+    code, out, err = run(capsys, path)
+    assert_user_error(code, out, err)
+    assert err == (
+        f"tml-lr: error: {path}: tower_learning_rates: key 1: Input should be a valid string\n"
+    )
 
 
 def test_two_kinds_and_unset_variable(
@@ -834,12 +977,41 @@ def test_bad_options(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None
     assert_user_error(*run(capsys, SINGLE, "--steps", "-3"), "--steps")
     assert_user_error(*run(capsys, SINGLE, "--every", "0"), "--every")
     assert_user_error(*run(capsys, SINGLE, "--start", "50", "--steps", "10"), "before --start 50")
-    assert_user_error(*run(capsys, SINGLE, "--steps", "1e12"), "--every 10000")
+    assert_user_error(*run(capsys, SINGLE, "--steps", "1e12"), "--every 10001 (or more)")
     missing_dir = tmp_path / "no" / "such" / "dir"
     assert_user_error(*run(capsys, SINGLE, "--csv", missing_dir / "a.csv"), "cannot write")
     assert_user_error(*run(capsys, SINGLE, "--npy", missing_dir / "a.npy"), "cannot write")
     assert main(["--help"]) == 0
     assert "accepted shapes" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("steps", [100_000_000, 199_999_999, 200_000_000, 5 * 10**9, 10**12])
+def test_the_suggested_stride_fits(capsys: pytest.CaptureFixture[str], steps: int) -> None:
+    # Both ends count: steps 0 to N at stride K are N // K + 1 steps.
+    code, out, err = run(capsys, SINGLE, "--steps", steps, "--no-plot")
+    assert_user_error(code, out, err, f"{evaluation.MAX_STEPS:,} this tool evaluates")
+    match = re.search(r"--every (\d+) \(or more\)", err)
+    assert match, err
+    stride = int(match.group(1))
+    schedules = Schedules({"a": {"constant": 0.5}})
+    assert evaluation.step_range(schedules, 0, stride, steps).count <= evaluation.MAX_STEPS
+    with pytest.raises(UserError):  # and it is the smallest that fits
+        evaluation.step_range(schedules, 0, stride - 1, steps)
+
+
+def test_the_step_limit_is_documented_and_the_examples_respect_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["--help"]) == 0
+    assert f"at most {evaluation.MAX_STEPS:,} steps" in " ".join(capsys.readouterr().out.split())
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    cli_section = readme[readme.index("### The command line: `tml-lr`") :]
+    cli_section = cli_section[: cli_section.index("\n## ")]
+    assert f"at most {evaluation.MAX_STEPS:,} steps" in " ".join(cli_section.split())
+    examples = re.findall(r"--steps (\S+)", f"{cli.__doc__}{cli_section}")
+    assert examples
+    for text in examples:  # every documented --steps runs at stride 1
+        evaluation.step_range(Schedules({"a": {"constant": 0.5}}), 0, 1, int(text))
 
 
 # ---------------------------------------------------------------------- as a program
@@ -871,6 +1043,96 @@ def test_python_dash_m(tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert "no such file" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def program_env() -> dict[str, str]:
+    return dict(os.environ, PYTHONPATH=str(Path(tml.__file__).resolve().parents[1]), COLUMNS="100")
+
+
+def test_a_full_standard_output_is_one_line() -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full")
+    with Path("/dev/full").open("w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "tml.optimizers", str(MULTITASK)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=program_env(),
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 2, done.stderr
+    # One line: nothing left in the buffer to fail again at exit ("Exception ignored").
+    assert done.stderr == "tml-lr: error: standard output: cannot write: No space left on device\n"
+
+
+def test_a_reader_that_leaves_early_ends_the_run_quietly() -> None:
+    # `tml-lr ... | head -1`, with more output than a pipe holds.
+    args = [str(MULTITASK), "--plot", "chart", "--width", "1000", "--height", "500"]
+    with subprocess.Popen(
+        [sys.executable, "-m", "tml.optimizers", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=program_env(),
+    ) as proc:
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        assert proc.stdout.readline().startswith(str(MULTITASK).encode())
+        proc.stdout.close()
+        err = proc.stderr.read()
+        assert proc.wait(timeout=120) == 0, err
+    assert err == b""
+
+
+def test_an_interrupted_run_leaves_no_file_and_keeps_an_old_one(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Ctrl-C mid-run: neither a .npy whose header promises more nor half a CSV is left."""
+    old = tmp_path / "lr.npy"
+    old.write_bytes(b"an earlier run's array")
+
+    def interrupted(schedules: Schedules, rng: Any, _columns: int, writer: Any) -> None:
+        steps = rng.steps(0, 10)
+        writer.write(0, steps, schedules(steps))  # a first block, then Ctrl-C
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "evaluate", interrupted)
+    outputs = ["--npy", old, "--csv", tmp_path / "lr.csv"]
+    if importlib.util.find_spec("matplotlib") is not None:
+        outputs += ["--png", tmp_path / "lr.png"]
+    code, out, _ = run(capsys, SINGLE, *outputs)
+    assert code == 130
+    assert out == ""
+    assert [p.name for p in tmp_path.iterdir()] == ["lr.npy"]
+    assert old.read_bytes() == b"an earlier run's array"
+
+
+def test_outputs_replace_old_files_whole(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    for name in ("lr.csv", "lr.npy"):
+        (tmp_path / name).write_text("old", encoding="utf-8")
+    code, _, err = run(capsys, SINGLE, "--csv", tmp_path / "lr.csv", "--npy", tmp_path / "lr.npy")
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lr.csv", "lr.npy"]  # no temporary
+    assert np.load(tmp_path / "lr.npy").shape[0] == 1
+    assert (tmp_path / "lr.csv").read_text(encoding="utf-8").startswith("step,learning_rate\n")
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("lr.csv", "lr.npy"):  # as open() would create them
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~umask
+
+
+def test_the_png_destination_is_checked_before_any_work(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "no" / "such" / "lr.png"
+    code, out, err = run(capsys, SINGLE, "--csv", tmp_path / "lr.csv", "--png", png)
+    assert_user_error(code, out, err, f"{png}: cannot write: No such file or directory")
+    assert out == ""  # no tables printed before the error
+    assert list(tmp_path.iterdir()) == []  # nor a CSV written
 
 
 def test_configs_without_schedules_or_with_repeated_names(

@@ -6,7 +6,7 @@ Usage::
     tml-lr run.yaml --steps 2_000_000 --log-y          # a longer range, log-scale plot
     tml-lr run.yaml --csv lr.csv --npy lr.npy --png lr.png
     tml-lr run.yaml --no-env                           # $VAR read as written
-    tml-lr run.yaml --steps 100_000_000 --fast         # fast mode: SIMD cos/pow kernels
+    tml-lr run.yaml --steps 50_000_000 --fast          # fast mode: SIMD cos/pow kernels
 
 The file may hold one `LearningRate` (any kind), an `OptimizerConfig`, a
 `MultiTaskLearningRates` (`tower_learning_rates` plus `backbone_learning_rate`), an
@@ -24,18 +24,21 @@ a key written twice in one mapping.
 
 Every schedule is evaluated at every step of the range by the compiled kernel
 (`Schedules`, one call per block of a few million values, so memory stays bounded on
-ranges of tens of millions of steps). The default range runs 10% past the step from
-which every schedule is constant (three periods of a periodic one; one that changes
-forever is shown until it stays under a tenth of its peak, or through its third restart
-when it never does). The summary gives
-per group the kind, the peak and where it is first reached, the value at the last step
-and where the curve goes flat (or its period), from the compiled schedules' metadata,
-so every kind is described alike.
+ranges of tens of millions of steps), at most 100,000,000 steps per schedule (a longer
+range needs `--every`). The default range runs 10% past the step from which every
+schedule is constant (three periods of a periodic one; one that changes forever, such
+as an exponential decay, is shown until it stays under a tenth of its peak, or through
+its third restart when it never does). The summary gives per group the kind, the peak
+and where it is first reached, the value at the last step and where the curve goes flat
+(or its period), from the compiled schedules' metadata, so every kind is described
+alike.
 
 User errors (missing or oversized file, bad YAML, an invalid field, a bad option, an
 output that cannot be written) print one line per problem, naming the YAML path of
-the bad field or the file, and exit with status 2; never a traceback. User data in a
-message is cut to a few dozen characters before it is rendered.
+the bad field or the file, and exit with status 2; never a traceback. The output files
+are written under temporary names and renamed once complete: a failed or interrupted
+run leaves none. User data in a message is cut to a few dozen characters before it is
+rendered.
 
 The parts live in the private package `tml.optimizers._cli`; this module holds the
 options and `main`.
@@ -56,8 +59,9 @@ import numpy as np
 
 from tml import _core
 from tml.optimizers._cli.errors import EXIT_USAGE, PROG, UserError
-from tml.optimizers._cli.evaluation import Writer, evaluate, step_range
+from tml.optimizers._cli.evaluation import MAX_STEPS, Writer, evaluate, step_range
 from tml.optimizers._cli.loading import ACCEPTED_SHAPES, load_groups
+from tml.optimizers._cli.output import cannot_write
 from tml.optimizers._cli.png import import_matplotlib, write_png
 from tml.optimizers._cli.render import (
     AXIS_LABEL_WIDTH,
@@ -194,7 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_step_value,
         metavar="N",
         help="evaluate through step N, inclusive (default: 10%% past the step from which every "
-        "schedule is constant; three periods of a periodic one)",
+        f"schedule is constant; three periods of a periodic one); at most {MAX_STEPS:,} steps "
+        "are evaluated per schedule: a longer range needs --every",
     )
     rng.add_argument("--start", type=_step_value, default=0, metavar="S", help="first step (0)")
     rng.add_argument("--every", type=_positive, default=1, metavar="K", help="stride (1)")
@@ -277,13 +282,15 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     csv_every = args.csv_every
     if csv_every is None:
         csv_every = max(1, -(-rng.count // _MAX_CSV_ROWS))
-    writer = Writer(names, rng, args.csv, csv_every, args.npy)
+    writer = Writer(names, rng, args.csv, csv_every, args.npy, args.png)
     try:
         ev = evaluate(schedules, rng, plot_width, writer)
-    except BaseException:
+        if writer.png is not None:
+            write_png(writer.png, names, configs, schedules, rng, args.log_y, args.config)
+        writer.close()
+    except BaseException:  # a failure or Ctrl-C: no partial file is left
         writer.abort()
         raise
-    writer.close()
 
     where = f" [{args.section}]" if args.section else ""
     span = f"steps {format_step(rng.start)} to {format_step(rng.last)}"
@@ -294,45 +301,53 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         mode = (
             " (fast mode)" if _core._fast_kernels() else " (fast mode: no FMA here, exact values)"
         )
-    print(f"{args.config}{where}: {groups.shape}, {len(names)} schedule{plural}{mode}", file=stdout)
-    print(
+    lines = [
+        f"{args.config}{where}: {groups.shape}, {len(names)} schedule{plural}{mode}",
         f"{span}: {rng.count:,} step{'s' if rng.count > 1 else ''} x {len(names)} = "
         f"{rng.count * len(names):,} values, evaluated in {ev.seconds * 1e3:.1f} ms",
-        file=stdout,
-    )
+    ]
     if not args.no_table:
         at = args.at if args.at else default_table_steps(rng, names, term_columns)
         at_values = schedules(np.asarray(at, dtype=np.int64)) if at else np.empty((len(names), 0))
-        print("", file=stdout)
-        print("\n".join(summary_table(names, schedules, ev)), file=stdout)
-        print("", file=stdout)
-        print("\n".join(values_table(names, at, at_values)), file=stdout)
+        lines += ["", *summary_table(names, schedules, ev)]
+        lines += ["", *values_table(names, at, at_values)]
     if not args.no_plot:
         style = plot_style(args.color, stdout)
-        print("", file=stdout)
         plot = render_plot(names, configs, rng, ev, args.plot, args.height, args.log_y, style)
-        print("\n".join(plot), file=stdout)
+        lines += ["", *plot]
 
     written = []
     if args.csv is not None:
         # --csv-every counts the evaluated steps, which are --every steps apart.
         stride = f", every {csv_every * rng.every:,} steps" if csv_every > 1 else ""
         written.append(f"wrote {args.csv} ({writer.csv_rows:,} rows{stride})")
-        if args.csv_every is None and csv_every > 1:
-            print(
-                f"{PROG}: note: {args.csv} holds one step in {csv_every * rng.every:,} to stay under "
-                f"{_MAX_CSV_ROWS:,} rows; --csv-every 1 writes them all",
-                file=stderr,
-            )
     if args.npy is not None:
         written.append(f"wrote {args.npy} (float64 array of shape ({len(names)}, {rng.count}))")
     if args.png is not None:
-        write_png(args.png, names, configs, schedules, rng, args.log_y, args.config)
         written.append(f"wrote {args.png}")
     if written:
-        print("", file=stdout)
-        print("\n".join(written), file=stdout)
+        lines += ["", *written]
+    _show(lines, stdout)
+    if args.csv is not None and args.csv_every is None and csv_every > 1:
+        print(
+            f"{PROG}: note: {args.csv} holds one step in {csv_every * rng.every:,} to stay under "
+            f"{_MAX_CSV_ROWS:,} rows; --csv-every 1 writes them all",
+            file=stderr,
+        )
     return 0
+
+
+def _show(lines: Sequence[str], stdout: IO[str]) -> None:
+    """Writes the report; a failure other than a closed pipe is a `UserError`."""
+    try:
+        stdout.write("".join(f"{line}\n" for line in lines))
+        stdout.flush()  # a full disk shows here, not in the flush at exit
+    except BrokenPipeError:
+        raise  # `tml-lr x.yaml | head`: main stops quietly
+    except OSError as e:
+        _silence(stdout)  # what its buffer holds would fail again at exit
+        where = "standard output"
+        raise cannot_write(where, e) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -368,15 +383,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except BrokenPipeError:
         # `tml-lr x.yaml | head`: the reader left; stop quietly, as Unix tools do.
-        _silence_stdout()
+        _silence(sys.stdout)
         return 0
     except KeyboardInterrupt:
         return 130
 
 
-def _silence_stdout() -> None:
+def _silence(stream: IO[str]) -> None:
+    """Points the stream's file descriptor at /dev/null: nothing left to fail at exit."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, stream.fileno())
     except (OSError, ValueError, AttributeError):
-        pass  # stdout is not a real file (tests, notebooks): nothing left to flush
+        pass  # not a real file (tests, notebooks): nothing left to flush

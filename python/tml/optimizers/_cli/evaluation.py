@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
 from tml.optimizers._cli.errors import UserError
-from tml.optimizers.schedule import Schedules
+from tml.optimizers._cli.output import OutputFile, cannot_write
+from tml.optimizers.schedule import Schedule, Schedules
 
 __all__ = [
     "MAX_STEPS",
@@ -79,9 +80,31 @@ class StepRange:
 def curve_ends(schedules: Schedules) -> tuple[list[int | None], list[int | None]]:
     """Per schedule: the step from which it is constant (None: never), its period (or None).
 
-    From `Schedules.flat_from` and `Schedules.periods`.
+    From `Schedules.flat_from` and `Schedules.periods`, except that a decay which only
+    stops where its value underflows to 0.0 (an exponential decay, a sequence ending in
+    one) changes forever: its `flat_from`, millions of steps past anything visible, is
+    no end to show.
     """
-    return list(schedules.flat_from), list(schedules.periods)
+    flat = [None if _underflows(schedules, g, f) else f for g, f in enumerate(schedules.flat_from)]
+    return flat, list(schedules.periods)
+
+
+def _underflows(schedules: Schedules, g: int, flat: int | None) -> bool:
+    """Whether schedule g is flat from `flat` only because its value underflows to 0.0.
+
+    That step is then none of its breakpoints (where its config makes it end), its value
+    there is 0.0, and the step before holds a positive value under the smallest normal
+    double's fraction of its largest value at step 0 and its breakpoints: a decay by more
+    than the whole range of doubles, which a config does not ask for. Exact values, as
+    `flat_from` describes them.
+    """
+    bps = schedules.breakpoints[g]
+    if not flat or flat in bps:
+        return False
+    probes = np.asarray([0, *bps, flat - 1, flat], dtype=np.int64)
+    values = np.asarray(Schedule(schedules.configs[g])(probes), dtype=np.float64)
+    before, at = float(values[-2]), float(values[-1])
+    return at == 0.0 and 0.0 < before < float(values.max()) * sys.float_info.min
 
 
 def _decayed_by(schedules: Schedules, g: int) -> int:
@@ -164,7 +187,8 @@ def step_range(schedules: Schedules, start: int, every: int, steps: int | None) 
         raise UserError(msg)
     count = (end - start) // every + 1
     if count > MAX_STEPS:
-        stride = -(-(end - start) // MAX_STEPS)
+        # The smallest stride k with (end - start) // k + 1 <= MAX_STEPS: both ends count.
+        stride = (end - start) // MAX_STEPS + 1
         msg = (
             f"steps {start:,} to {end:,} are {count:,} steps per schedule, more than the "
             f"{MAX_STEPS:,} this tool evaluates; pass --every {stride} (or more) or a smaller "
@@ -189,18 +213,25 @@ class Evaluation:
     seconds: float  # spent in the compiled evaluation
 
 
-def _cannot_write(path: str, e: OSError) -> UserError:
-    return UserError(f"{path}: cannot write: {e.strerror or e}")
+@contextlib.contextmanager
+def _writing(output: OutputFile) -> Iterator[None]:
+    """A failed write (a full disk) as a `UserError` naming the file."""
+    try:
+        yield
+    except OSError as e:
+        raise cannot_write(output.path, e) from None
 
 
 class Writer:
-    """CSV and .npy outputs filled block by block, so big ranges never sit in memory.
+    """The output files, opened (so checked) before any work and named together at the end.
 
-    The .npy array, shape (groups, steps), is stored in Fortran order: each block of
-    steps is then one sequential write (a full disk is an OSError, not the SIGBUS a
-    memory map would give). `numpy.load` reads it back as the same array. Every
-    failure to open, write or flush (a missing or read-only directory, a full disk) is
-    a `UserError` naming the file.
+    CSV and .npy are filled block by block, so big ranges never sit in memory; `png` is
+    the PNG's destination, for `write_png` once the pass is done. `close` gives them
+    their names, `abort` removes them (`OutputFile`). The .npy array, shape (groups, steps),
+    is stored in Fortran order: each block of steps is then one sequential write (a
+    full disk is an OSError, not the SIGBUS a memory map would give). `numpy.load` reads
+    it back as the same array. Every failure to open, write or flush (a missing or
+    read-only directory, a full disk) is a `UserError` naming the file.
     """
 
     def __init__(
@@ -210,80 +241,71 @@ class Writer:
         csv_path: str | None,
         csv_every: int,
         npy_path: str | None,
+        png_path: str | None,
     ) -> None:
         self._csv_every = csv_every
-        self._csv_path = csv_path
-        self._npy_path = npy_path
-        self._csv_file: IO[str] | None = None
-        self._csv: Any = None
-        self._npy: IO[bytes] | None = None
+        self._outputs: list[OutputFile] = []
         self.csv_rows = 0
-        path = ""
         try:
-            if csv_path is not None:
-                path = csv_path
-                self._csv_file = Path(csv_path).open("w", encoding="utf-8", newline="")  # noqa: SIM115
-                self._csv = csv.writer(self._csv_file, lineterminator="\n")
-                self._csv.writerow(["step", *names])
-            if npy_path is not None:
-                path = npy_path
-                self._npy = Path(npy_path).open("wb")  # noqa: SIM115
+            self._csv_file = self._open(csv_path, text=True)
+            self._npy = self._open(npy_path, text=False)
+            self.png = self._open(png_path, text=False)
+            if self._csv_file is not None:
+                self._csv: Any = csv.writer(self._csv_file.file, lineterminator="\n")
+                with _writing(self._csv_file):
+                    self._csv.writerow(["step", *names])
+            if self._npy is not None:
                 header = {"descr": "<f8", "fortran_order": True, "shape": (len(names), rng.count)}
-                np.lib.format.write_array_header_1_0(self._npy, header)
-        except OSError as e:
+                with _writing(self._npy):
+                    np.lib.format.write_array_header_1_0(self._npy.file, header)
+        except BaseException:
             self.abort()
-            raise _cannot_write(path, e) from None
+            raise
+
+    def _open(self, path: str | None, *, text: bool) -> OutputFile | None:
+        if path is None:
+            return None
+        self._outputs.append(OutputFile(path, text=text))
+        return self._outputs[-1]
 
     def write(self, first: int, steps: np.ndarray, values: np.ndarray) -> None:
         """Writes the block of steps at positions `first, first + 1, ...`."""
-        if self._npy is not None and self._npy_path is not None:
-            try:
-                self._npy.write(values.T.astype("<f8", order="C").tobytes())
-            except OSError as e:
-                raise _cannot_write(self._npy_path, e) from None
-        if self._csv is not None and self._csv_path is not None:
+        if self._npy is not None:
+            with _writing(self._npy):
+                self._npy.file.write(values.T.astype("<f8", order="C").tobytes())
+        if self._csv_file is not None:
             keep = slice((-first) % self._csv_every, None, self._csv_every)
             rows_steps, rows = steps[keep], values[:, keep]
             # A few thousand rows at a time: a block as Python floats would take ~30x
             # its memory. Python's float str is the shortest text that reads back to
             # the same double.
             chunk = max(1, _CSV_CHUNK_VALUES // max(1, rows.shape[0]))
-            try:
+            with _writing(self._csv_file):
                 for i in range(0, rows_steps.size, chunk):
                     part = slice(i, i + chunk)
                     self._csv.writerows(
                         zip(rows_steps[part].tolist(), *rows[:, part].tolist(), strict=True)
                     )
-            except OSError as e:
-                raise _cannot_write(self._csv_path, e) from None
             self.csv_rows += rows_steps.size
 
     def close(self) -> None:
-        """Flushes and closes both files.
+        """Flushes every file and gives it its name.
 
         Raises:
-            UserError: a file could not be flushed (a full disk): the first one is named.
+            UserError: a file could not be flushed (a full disk): it is named, and the
+                files not yet renamed are removed.
         """
-        problem: UserError | None = None
-        for path, file in ((self._csv_path, self._csv_file), (self._npy_path, self._npy)):
-            if file is None:
-                continue
-            try:
-                file.close()
-            except OSError as e:
-                problem = problem or _cannot_write(str(path), e)
-        self._csv_file = self._npy = None
-        if problem is not None:
-            raise problem
+        try:
+            for output in self._outputs:
+                output.commit()
+        finally:
+            self.abort()  # nothing left after a success
 
     def abort(self) -> None:
-        """Closes both files after another error, which is the one reported."""
-        for file in (self._csv_file, self._npy):
-            if file is not None:
-                # Any error here follows the one reported: the write that failed first.
-                with contextlib.suppress(OSError):
-                    file.close()
-        self._csv_file = self._npy = None
+        """Removes the files not yet renamed, after another error, which is the one reported."""
+        for output in self._outputs:
+            output.discard()
+        self._outputs = []
 
 
 def evaluate(schedules: Schedules, rng: StepRange, columns: int, writer: Writer) -> Evaluation:

@@ -262,6 +262,8 @@ def _keys_text(mapping: dict[Any, Any], most: int = 8) -> str:
 
 # What load_config_from_yaml leaves of a $VAR / ${VAR} the environment does not define.
 _UNSET_VARIABLE = re.compile(r"\$(?:(\w+)|\{(\w+)\})")
+# The last item of pydantic's loc for a bad key of a mapping (the key is the one before).
+_KEY_MARKER = "[key]"
 
 
 def _error_message(error: Any, substitute_env: bool) -> str:
@@ -291,6 +293,8 @@ def _error_message(error: Any, substitute_env: bool) -> str:
     path = error_path(msg)
     if kind == "value_error" and path is not None and _ends_with(loc, path[0]):
         msg = f"{path[0][-1]}{msg[path[1] :]}"
+    if loc[-1:] == (_KEY_MARKER,) and len(loc) >= 2:  # a bad key: it is the value
+        return f"key {yaml_repr(loc[-2])}: {msg}"
     if kind != "value_error" and not isinstance(value, (dict, list, tuple)):
         msg += f" (got {yaml_repr(value)})"
         unset = _UNSET_VARIABLE.fullmatch(value) if isinstance(value, str) else None
@@ -308,8 +312,14 @@ def _ends_with(loc: Sequence[Any], path: Sequence[Any]) -> bool:
 
 
 def _location(error: Any) -> tuple[Any, ...]:
-    """Where an error is shown: its loc, less the field a kernel message names itself."""
+    """Where an error is shown: its loc, less the field a kernel message names itself.
+
+    A bad key of a mapping (a task named 1, not "1") is shown at the mapping, and the
+    message names the key.
+    """
     loc = tuple(error.get("loc", ()))
+    if loc[-1:] == (_KEY_MARKER,):
+        return loc[:-2]
     path = error_path(str(error.get("msg", "")).removeprefix("Value error, "))
     if error.get("type") == "value_error" and path is not None and _ends_with(loc, path[0]):
         return loc[:-1]
@@ -389,19 +399,48 @@ class _Reader:
 
 
 def _select(data: Any, section: str, source: str) -> tuple[Any, tuple[str, ...]]:
-    node = data
-    loc: tuple[str, ...] = ()
-    for key in section.split("."):
-        if not isinstance(node, dict) or key not in node:
-            where = yaml_path(loc) if loc else "the top level"
-            have = _keys_text(node) if isinstance(node, dict) else "not a mapping"
-            msg = (
-                f"{source}: --section {_key_text(section)}: no key {_key_text(key)!r} at "
-                f"{where} (keys: {have})"
-            )
-            raise UserError(msg)
-        node, loc = node[key], (*loc, key)
-    return node, loc
+    """The part of `data` at `--section a.b.c`, and its path.
+
+    A key may hold dots itself (a task `is_liked.v2`): at each level the keys that
+    match the section's next dotted parts are tried longest first, then shorter ones.
+    Each mapping is searched once per way down to it, so the work is bounded by the
+    document's size (which the loader bounds), whatever the section.
+    """
+    deepest: tuple[tuple[str, ...], int, Any] = ((), 0, data)  # where the walk got stuck
+
+    def walk(node: Any, at: int, loc: tuple[str, ...]) -> tuple[Any, tuple[str, ...]] | None:
+        nonlocal deepest
+        if at > len(section):  # past the end: every part is used
+            return node, loc
+        if at >= deepest[1]:
+            deepest = (loc, at, node)
+        if not isinstance(node, dict):
+            return None
+        keys = [
+            key
+            for key in node
+            if isinstance(key, str)
+            and section.startswith(key, at)
+            and section[at + len(key) : at + len(key) + 1] in ("", ".")
+        ]
+        for key in sorted(keys, key=len, reverse=True):
+            found = walk(node[key], at + len(key) + 1, (*loc, key))
+            if found is not None:
+                return found
+        return None
+
+    found = walk(data, 0, ())
+    if found is not None:
+        return found
+    loc, at, node = deepest
+    where = yaml_path(loc) if loc else "the top level"
+    have = _keys_text(node) if isinstance(node, dict) else "not a mapping"
+    rest = section[at:]
+    missing = repr(_key_text(rest))
+    if "." in rest:  # the shortest key tried too
+        missing += f" nor {_key_text(rest.split('.', 1)[0])!r}"
+    msg = f"{source}: --section {_key_text(section)}: no key {missing} at {where} (keys: {have})"
+    raise UserError(msg)
 
 
 def _looks_like_lr(value: Any) -> bool:

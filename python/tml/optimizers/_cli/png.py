@@ -9,6 +9,7 @@ import numpy as np
 
 from tml.optimizers._cli.errors import UserError
 from tml.optimizers._cli.evaluation import StepRange
+from tml.optimizers._cli.output import OutputFile, cannot_write
 from tml.optimizers._cli.render import shorten, unique_schedules
 from tml.optimizers.schedule import Schedules
 
@@ -29,7 +30,7 @@ def import_matplotlib() -> tuple[Any, Any]:
 
 
 def write_png(
-    path: str,
+    output: OutputFile,
     names: Sequence[str],
     configs: Sequence[dict[str, Any]],
     schedules: Schedules,
@@ -41,7 +42,7 @@ def write_png(
 
     Drawn with the Agg backend only (no pyplot, so no global state and no display
     needed). Each curve is evaluated at evenly spaced steps plus both sides of every
-    breakpoint, so corners stay sharp.
+    breakpoint, so corners stay sharp. Written into `output`, which its caller commits.
     """
     figure_cls, canvas_cls = import_matplotlib()
     grid = np.unique(np.rint(np.linspace(0, rng.count - 1, min(rng.count, _PNG_POINTS))))
@@ -68,7 +69,6 @@ def write_png(
     ax.grid(True, alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
     try:
-        fig.savefig(path, format="png", dpi=120)
+        fig.savefig(output.file, format="png", dpi=120)
     except OSError as e:
-        msg = f"{path}: cannot write: {e.strerror or e}"
-        raise UserError(msg) from None
+        raise cannot_write(output.path, e) from None

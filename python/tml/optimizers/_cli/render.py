@@ -167,6 +167,8 @@ _MARKERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 # Beyond this many distinct schedules one shared chart is mostly collisions: draw strips.
 MAX_CHART_SERIES = 4
 AXIS_LABEL_WIDTH = 9
+# The terminal's log scale spans at most this many decades under the largest value.
+_LOG_DECADES = 10
 
 
 def unique_schedules(configs: Sequence[dict[str, Any]]) -> list[list[int]]:
@@ -178,27 +180,39 @@ def unique_schedules(configs: Sequence[dict[str, Any]]) -> list[list[int]]:
 
 
 def _y_scale(
-    peaks: np.ndarray, log_y: bool
-) -> tuple[bool, Callable[[np.ndarray], np.ndarray], list[float]]:
-    """(log scale used, value -> fraction of the height, round values to label).
+    peaks: np.ndarray, shown: np.ndarray, log_y: bool
+) -> tuple[bool, Callable[[np.ndarray], np.ndarray], list[float], list[str]]:
+    """(log scale used, value -> fraction of the height, round values to label, notes).
 
-    The log scale starts one decade under the smallest positive peak, so every
-    schedule's plateau is visible and values below (the start of a ramp) sit on the floor.
+    The log scale reaches down to the decade of the smallest positive value `shown`, and
+    at least one decade under the smallest positive peak, so every schedule's plateau is
+    visible; but never more than `_LOG_DECADES` under the top. What lies below its
+    bottom (0, which has no place on a log scale, or a value past that limit) is drawn
+    on the bottom line, and a note says so.
     """
     top = float(peaks.max())
-    positive = peaks[peaks > 0]
+    positive = shown[shown > 0]
     if log_y and positive.size:
-        low_exp = math.floor(math.log10(float(positive.min()))) - 1
+        smallest = min(float(positive.min()), float(peaks[peaks > 0].min()) / 10)
+        low_exp = max(math.floor(math.log10(smallest)), math.floor(math.log10(top)) - _LOG_DECADES)
         log_lo = float(low_exp)
         span = max(math.log10(top), log_lo + 1) - log_lo
+        bottom = 10.0**low_exp
 
         def frac_log(v: np.ndarray) -> np.ndarray:
-            return np.asarray((np.log10(np.maximum(v, 10.0**low_exp)) - log_lo) / span)
+            return np.asarray((np.log10(np.maximum(v, bottom)) - log_lo) / span)
 
         decades = range(low_exp, math.floor(log_lo + span + 1e-9) + 1)
-        return True, frac_log, [10.0**k for k in decades] + [top]
+        below = shown[shown < bottom]
+        notes = []
+        if below.size:
+            what = "0, which a log scale cannot show, is"
+            if below.max() > 0:
+                what = f"values under {_axis_value(bottom)} are"
+            notes.append(f"  {what} drawn on the bottom line")
+        return True, frac_log, [10.0**k for k in decades] + [top], notes
     top = top if top > 0 else 1.0
-    return False, lambda v: np.asarray(v) / top, _nice_values(top, 4)
+    return False, lambda v: np.asarray(v) / top, _nice_values(top, 4), []
 
 
 def _nice_values(top: float, target: int) -> list[float]:
@@ -261,8 +275,10 @@ def render_chart(
     """
     width = ev.column_low.shape[1]
     height = max(2, height)
-    used_log, to_frac, ticks = _y_scale(ev.peak, log_y)
     series = unique_schedules(configs)
+    drawn = [members[0] for members in series]
+    shown = np.concatenate([ev.column_low[drawn], ev.column_high[drawn]], axis=None)
+    used_log, to_frac, ticks, notes = _y_scale(ev.peak, shown, log_y)
     rows = np.arange(height)[:, None]
     owner = np.full((height, width), -1)
     count = np.zeros((height, width), dtype=np.int64)
@@ -311,7 +327,7 @@ def render_chart(
         lines.append(f"    {marks[u]}  {joined}{same}")
     if (count > 1).any():
         lines.append("    *  several schedules in one cell")
-    return lines
+    return lines + notes
 
 
 def render_strips(
@@ -326,12 +342,11 @@ def render_strips(
     width = ev.column_low.shape[1]
     name_width = min(_NAME_WIDTH, max(len(n) for n in names))
     levels = len(style.bars) - 1
-    if log_y:
-        used_log, to_frac, _ = _y_scale(ev.peak, True)
+    used_log, to_frac, _, notes = _y_scale(ev.peak, ev.column_high, log_y)
     lines = []
     for g, name in enumerate(names):
         high = ev.column_high[g]
-        if log_y and used_log:
+        if used_log:
             frac = np.clip(to_frac(high), 0, 1)
         else:
             peak = float(ev.peak[g])
@@ -343,13 +358,13 @@ def render_strips(
         lines.append(f"{label} {style.tick_left}{_paint(bars, g, style) if style.color else bars}")
     lines += _x_axis(rng, width, style, strip_indent(names))
     lines.append("")
-    if log_y and used_log:
+    if used_log:
         lines.append("  bar height: learning rate on one log scale for all groups")
     else:
         lines.append(
             "  bar height: learning rate / the group's peak (the number before each strip)"
         )
-    return lines
+    return lines + notes
 
 
 def render_plot(
