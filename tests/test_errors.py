@@ -460,6 +460,26 @@ def test_a_non_number_inside_a_list_is_named_by_position(steps: Any, shown: str)
         Schedules([ramp(), cosine()])(steps)
 
 
+@pytest.mark.parametrize(
+    ("count", "shown"),
+    [
+        ("9" * 5000, "must be a finite number, got .*'99999"),  # past int()'s 4,300 digits
+        ("1e400", "must be a finite number, got .*'1e400'"),
+        (10**5000, "got num_ramp_steps=an integer of 5001 digits"),  # repr() refuses it
+        (-(10**5000), "got num_ramp_steps=a negative integer of 5001 digits"),
+    ],
+    ids=["digits-string", "1e400-string", "huge-int", "huge-negative-int"],
+)
+def test_a_count_too_large_to_show_is_named_as_written(count: Any, shown: str) -> None:
+    # It read "got inf" (float() of a number int() refused), or the message was Python's
+    # own "Exceeds the limit (4300 digits)", naming no field.
+    config = {"linear_ramp_to_constant": {"learning_rate": 0.1, "num_ramp_steps": count}}
+    with pytest.raises(ValueError, match=rf"num_ramp_steps.*{shown}"):
+        compute_lr(config, 3)
+    with pytest.raises(pydantic.ValidationError, match=shown):
+        LearningRate.model_validate(config)
+
+
 # ---------------------------------------------------------------------------
 # Bad `out`: refused, and `out` left as it was
 

@@ -13,8 +13,19 @@
 namespace tml_bindings {
 
 std::string show(py::handle h) {
-    // repr of user data, cut short: a config may hold a huge list.
-    std::string text = py::repr(h);
+    // repr of user data, cut short: a config may hold a huge list. An int has no repr
+    // past Python's limit on the digits str() writes (4,300): its size is shown.
+    PyObject* r = PyObject_Repr(h.ptr());
+    if (r == nullptr) {
+        if (!PyLong_Check(h.ptr()) || !PyErr_ExceptionMatches(PyExc_ValueError))
+            throw py::error_already_set();
+        PyErr_Clear();
+        const auto bits = h.attr("bit_length")().cast<double>();
+        const bool negative = PyObject_RichCompareBool(h.ptr(), py::int_(0).ptr(), Py_LT) == 1;
+        return std::string(negative ? "a negative" : "an") + " integer of " +
+               std::to_string(static_cast<long long>(bits * 0.30102999566398120) + 1) + " digits";
+    }
+    std::string text = py::reinterpret_steal<py::str>(r);
     return text.size() <= 200 ? text : text.substr(0, 197) + "...";
 }
 
@@ -193,7 +204,13 @@ py::object parse_number(py::handle v, const Where& w) {
         if (!n) PyErr_Clear();
     }
     if (!n) value_error(w, "must be a number", v);
-    return py::reinterpret_steal<py::object>(n);
+    py::object number = py::reinterpret_steal<py::object>(n);
+    // A number float() takes as inf without spelling it (1e400, or an integer past int()'s
+    // 4,300 digits): named as written, not as the inf it became.
+    if (PyFloat_Check(n) && std::isinf(PyFloat_AS_DOUBLE(n)) &&
+        std::string(text, static_cast<std::size_t>(size)).find_first_of("iI") == std::string::npos)
+        value_error(w, "must be a finite number", v);
+    return number;
 }
 
 double read_real(py::handle v, const Where& w) {

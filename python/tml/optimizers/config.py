@@ -11,6 +11,7 @@ constructs is a config that evaluates.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -64,9 +65,16 @@ def _count_text(value: Any) -> Any:
     if isinstance(value, str) and value.isascii():
         for parse in (int, float):
             try:
-                return parse(value)
+                number = parse(value)
             except ValueError:
-                pass
+                continue
+            # float() makes inf of a number it does not spell so (an integer past int()'s
+            # 4,300 digits): named as written, not as that inf.
+            if number in (math.inf, -math.inf) and "i" not in value.lower():
+                shown = value if len(value) <= 40 else f"{value[:37]}..."
+                msg = f"must be a finite number, got {shown!r}"
+                raise ValueError(msg)
+            return number
     if isinstance(value, (bytes, bytearray)):  # pydantic would read b"10"; the reader not
         msg = f"must be an integer, not {type(value).__name__}, got {value!r}"
         raise ValueError(msg)
