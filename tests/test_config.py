@@ -850,7 +850,8 @@ def test_a_model_holding_two_kinds_after_validation_is_refused_not_read_as_one()
     from tml.optimizers import Schedule
 
     assigned = LearningRate(constant=0.1)
-    assigned.linear = {"learning_rate": 0.0, "final_learning_rate": 1.0, "num_steps": 10}
+    linear = {"learning_rate": 0.0, "final_learning_rate": 1.0, "num_steps": 10}
+    assigned.linear = linear  # type: ignore[assignment]  # pydantic stores it unchecked
     constructed = LearningRate.model_construct(
         constant=0.5, cosine_decay={"learning_rate": 0.1, "num_steps": 10}
     )
