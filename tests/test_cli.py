@@ -1124,6 +1124,49 @@ def test_outputs_replace_old_files_whole(
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~umask
 
 
+def test_a_link_to_a_file_is_followed_and_a_refused_run_leaves_that_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # The link was opened in place: its file was emptied even by a run refused later.
+    target = tmp_path / "target.csv"
+    target.write_text("keep\n", encoding="utf-8")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target.name)
+    missing = tmp_path / "no" / "x.npy"
+    assert_user_error(*run(capsys, SINGLE, "--csv", link, "--npy", missing), "cannot write")
+    assert target.read_text(encoding="utf-8") == "keep\n"
+    code, _, err = run(capsys, SINGLE, "--csv", link)
+    assert code == 0, err
+    assert link.is_symlink()  # the link kept, its file replaced whole
+    assert target.read_text(encoding="utf-8").startswith("step,learning_rate\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.csv", "target.csv"]
+
+
+def test_a_replaced_file_keeps_its_permissions(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # The replacement took the umask's mode: a private (0600) file became readable by all.
+    private = tmp_path / "lr.csv"
+    private.write_text("old", encoding="utf-8")
+    private.chmod(0o600)
+    code, _, err = run(capsys, SINGLE, "--csv", private)
+    assert code == 0, err
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    assert private.read_text(encoding="utf-8").startswith("step,learning_rate\n")
+
+
+def test_two_outputs_naming_one_file_are_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # One would have replaced the other, and the report said "wrote" for both.
+    out = tmp_path / "lr.out"
+    code, stdout, err = run(capsys, SINGLE, "--csv", out, "--npy", tmp_path / "." / "lr.out")
+    assert_user_error(code, stdout, err, "--csv and --npy both name")
+    assert list(tmp_path.iterdir()) == []
+    code, _, err = run(capsys, SINGLE, "--csv", os.devnull, "--npy", os.devnull)
+    assert code == 0, err  # a device takes both
+
+
 def test_the_png_destination_is_checked_before_any_work(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -467,8 +467,9 @@ def test_a_non_number_inside_a_list_is_named_by_position(steps: Any, shown: str)
         ("1e400", "must be a finite number, got .*'1e400'"),
         (10**5000, "got num_ramp_steps=an integer of 5001 digits"),  # repr() refuses it
         (-(10**5000), "got num_ramp_steps=a negative integer of 5001 digits"),
+        (2**16609, "got num_ramp_steps=an integer of 5000 digits"),  # bits * log10(2): 5000.2
     ],
-    ids=["digits-string", "1e400-string", "huge-int", "huge-negative-int"],
+    ids=["digits-string", "1e400-string", "huge-int", "huge-negative-int", "power-of-two"],
 )
 def test_a_count_too_large_to_show_is_named_as_written(count: Any, shown: str) -> None:
     # It read "got inf" (float() of a number int() refused), or the message was Python's

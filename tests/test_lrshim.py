@@ -408,6 +408,46 @@ def test_a_subclass_get_lr_decides_as_for_torchs_schedulers() -> None:
     assert shim._step_count == lam._step_count
 
 
+def test_a_subclass_get_lr_keeps_last_epoch_an_int_through_step_epoch() -> None:
+    # torch's update was handed the raw epoch: a numpy int stayed in last_epoch, and a
+    # state_dict holding it no longer loaded with weights_only.
+    import io
+
+    import numpy as np
+
+    class Half(LRShim):
+        def get_lr(self) -> list[Any]:
+            return [lr / 2 for lr in super().get_lr()]
+
+    optimizer = make_optimizer(len(CONFIGS))
+    shim = Half(optimizer, CONFIGS)
+    train_step(optimizer)
+    with pytest.warns(UserWarning, match="epoch parameter"):
+        shim.step(np.int64(5))  # type: ignore[arg-type]
+    shim.step()
+    assert type(shim.last_epoch) is int
+    assert shim.last_epoch == 6
+    buffer = io.BytesIO()
+    torch.save(shim.state_dict(), buffer)
+    buffer.seek(0)
+    assert torch.load(buffer, weights_only=True)["last_epoch"] == 6
+
+
+def test_a_refused_construction_restores_tensor_lr_values() -> None:
+    # torch fills tensor lrs in place, group by group, before a bad get_lr() is refused.
+    class Wrong(LRShim):
+        def get_lr(self) -> list[Any]:
+            return [0.9]  # one value for two groups
+
+    optimizer = make_optimizer(2, lr=torch.tensor(0.5))
+    optimizer.param_groups[1]["lr"] = torch.tensor(0.25)
+    lrs = [g["lr"] for g in optimizer.param_groups]
+    with pytest.raises(ValueError, match="zip"):
+        Wrong(optimizer, {"a": CONFIGS["ramp"], "b": CONFIGS["ramp"]})
+    assert [g["lr"] for g in optimizer.param_groups] == lrs  # the same tensors
+    assert [float(lr) for lr in lrs] == [0.5, 0.25]  # holding what they held
+
+
 def test_added_param_group_is_a_count_error_at_the_next_step() -> None:
     optimizer = make_optimizer(2)
     shim = LRShim(optimizer, {"a": {"constant": 0.1}, "b": {"constant": 0.2}})

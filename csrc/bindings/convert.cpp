@@ -20,10 +20,15 @@ std::string show(py::handle h) {
         if (!PyLong_Check(h.ptr()) || !PyErr_ExceptionMatches(PyExc_ValueError))
             throw py::error_already_set();
         PyErr_Clear();
-        const auto bits = h.attr("bit_length")().cast<double>();
+        const py::int_ magnitude = py::reinterpret_steal<py::int_>(PyNumber_Absolute(h.ptr()));
+        if (!magnitude) throw py::error_already_set();
+        // bits * log10(2) rounded down, plus one, is the digit count or one more.
+        const auto bits = magnitude.attr("bit_length")().cast<double>();
+        auto digits = static_cast<long long>(bits * 0.30102999566398120) + 1;
+        if (magnitude < py::int_(10).attr("__pow__")(digits - 1)) --digits;
         const bool negative = PyObject_RichCompareBool(h.ptr(), py::int_(0).ptr(), Py_LT) == 1;
         return std::string(negative ? "a negative" : "an") + " integer of " +
-               std::to_string(static_cast<long long>(bits * 0.30102999566398120) + 1) + " digits";
+               std::to_string(digits) + " digits";
     }
     std::string text = py::reinterpret_steal<py::str>(r);
     return text.size() <= 200 ? text : text.substr(0, 197) + "...";

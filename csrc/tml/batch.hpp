@@ -422,31 +422,21 @@ struct RangeSteps {
 };
 
 // The first step below `limit` that some schedule of the set refuses (its value is NaN),
-// or `limit`. Every step below `limit` is valid. Evaluated a block at a time into a buffer
-// of its own: `out` is not written.
+// or `limit`. Every step below `limit` is valid. Only a float step of 2**63 or more can be
+// refused (no exact cycle holds it; a sequence's stage sees a step no larger), so only
+// those are evaluated, one at a time (ScheduleSet::at): `out` is not written.
 template <class Source>
 std::size_t first_refused_before(const ScheduleSet& set, const Source& source, std::size_t limit) {
     using Step = typename Source::type;
     constexpr std::size_t block = 256;
-    double values[block];
     Step buffer[block];
-    const Context c = set.context();
-    const bool fast = set.runs_fast();
-    for (std::size_t g = 0; g < set.size(); ++g) {
-        for (std::size_t i = 0; i < limit; i += block) {
-            const std::size_t m = std::min(block, limit - i);
-            const Step* src = source.block(i, m, buffer);
-            visit(set.pool(), set[g], [&](const auto& kernel) {
-                if (fast)
-                    fill_fast(kernel, src, m, values, c);
-                else
-                    fill(kernel, src, m, values, c);
-            });
-            const std::size_t k = first_nan_in(values, m);
-            if (k != m) {
-                limit = i + k;
-                break;
-            }
+    for (std::size_t i = 0; i < limit; i += block) {
+        const std::size_t m = std::min(block, limit - i);
+        const Step* src = source.block(i, m, buffer);
+        for (std::size_t k = 0; k < m; ++k) {
+            if (!(static_cast<double>(src[k]) >= two_63)) continue;
+            for (std::size_t g = 0; g < set.size(); ++g)
+                if (std::isnan(set.at(g, src[k]))) return i + k;
         }
     }
     return limit;

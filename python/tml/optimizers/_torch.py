@@ -316,7 +316,8 @@ class LRShim(LRScheduler):
             their own.
 
     A subclass that overrides `get_lr()` gets its values applied, as torch's schedulers
-    do (through torch's own per-group update, not the compiled store).
+    do (through torch's own per-group update, not the compiled store); `step(epoch)`,
+    deprecated, takes the closed form as torch's does, not `get_lr()`.
 
     Raises (a refused construction leaves the groups as they were):
         ValueError: the number of configs differs from the number of parameter groups
@@ -375,17 +376,22 @@ class LRShim(LRScheduler):
         self._reset_derived()
         # Construction names the groups, may make their lr tensors views of one buffer,
         # and sets `initial_lr` and the step-0 lr: a refused one leaves them as they were.
+        # A tensor lr is filled in place: its value is kept too.
         before = [{key: group[key] for key in _SET_IN_GROUPS if key in group} for group in groups]
+        values = [lr.detach().clone() if isinstance(lr, Tensor) else None for lr in map(_LR, groups)]
         try:
             self._inspect_groups(groups)
             super().__init__(optimizer, last_epoch)
         except BaseException:
-            for group, kept in zip(groups, before, strict=True):
+            for group, kept, value in zip(groups, before, values, strict=True):
                 for key in _SET_IN_GROUPS:
                     if key in kept:
                         group[key] = kept[key]
                     else:
                         group.pop(key, None)
+                if value is not None:
+                    with torch.no_grad():
+                        group["lr"].copy_(value)
             raise
 
     def _reset_derived(self) -> None:
@@ -471,7 +477,7 @@ class LRShim(LRScheduler):
             # update, which calls it (and never the compiled store or the fast path).
             last_epoch = self.last_epoch
             try:
-                super()._update_lr(epoch)
+                super()._update_lr(None if epoch is None else step)  # an int, checked
             except BaseException:
                 self.last_epoch = last_epoch
                 raise

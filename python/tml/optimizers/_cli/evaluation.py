@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -222,6 +223,24 @@ def _writing(output: OutputFile) -> Iterator[None]:
         raise cannot_write(output.path, e) from None
 
 
+def _check_distinct(paths: dict[str, str | None]) -> None:
+    """Refuses two outputs naming one file: one would silently replace the other."""
+    seen: dict[Path, str] = {}
+    for option, path in paths.items():
+        if path is None:
+            continue
+        try:
+            key = Path(path).resolve()
+            if key.exists() and not key.is_file():
+                continue  # a device (/dev/null) takes every write, in place
+        except (OSError, ValueError):  # opening it names the problem
+            continue
+        if key in seen:
+            msg = f"{seen[key]} and {option} both name {path}: give each output its own file"
+            raise UserError(msg)
+        seen[key] = option
+
+
 class Writer:
     """The output files, opened (so checked) before any work and named together at the end.
 
@@ -246,6 +265,7 @@ class Writer:
         self._csv_every = csv_every
         self._outputs: list[OutputFile] = []
         self.csv_rows = 0
+        _check_distinct({"--csv": csv_path, "--npy": npy_path, "--png": png_path})
         try:
             self._csv_file = self._open(csv_path, text=True)
             self._npy = self._open(npy_path, text=False)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
 import secrets
 import stat
 from pathlib import Path
@@ -25,24 +27,32 @@ class OutputFile:
     A new or regular file is written under a temporary name in its directory and renamed
     to its name by `commit`: a run that fails or is interrupted (Ctrl-C) leaves neither a
     partial file (a .npy whose header promises more than it holds) nor its temporary,
-    and an existing file of that name stays as it was. A path that exists as something
-    else (a device such as /dev/null or /dev/full, a FIFO, a symbolic link such as
-    /dev/stdout) is written in place: it is no file to replace.
+    and an existing file of that name stays as it was. A symbolic link to a regular file
+    is followed: the file it points at is replaced, and the link kept. An existing file
+    that cannot be written is refused, as opening it would be; the replacement keeps its
+    permission bits. A path that is something else (a device such as /dev/null or
+    /dev/full, a FIFO) is written in place: it is no file to replace.
 
     Raises:
-        UserError: the file cannot be created (a missing or read-only directory); the
-            message names `path`.
+        UserError: the file cannot be created (a missing or read-only directory) or is
+            not writable; the message names `path`.
     """
 
     def __init__(self, path: str, *, text: bool) -> None:
         self.path = path
         self._temp: Path | None = None
-        final = Path(path)
-        try:  # a name ending in "/" is no file: opening it as written says so
-            in_place = path.endswith("/") or not stat.S_ISREG(final.lstat().st_mode)
+        try:
+            target = Path(os.path.realpath(path))  # a link's file (a dangling one's name)
+            held: os.stat_result | None = target.stat()
         except (OSError, ValueError):  # not there, or not reachable: opening it says why
-            in_place = False
-        temp = None if in_place else final.with_name(f".{final.name}.{secrets.token_hex(4)}.tmp")
+            target, held = Path(path), None
+        # A name ending in "/" is no file: opening it as written says so.
+        in_place = path.endswith("/") or (held is not None and not stat.S_ISREG(held.st_mode))
+        temp = None
+        if not in_place:
+            if held is not None and not os.access(target, os.W_OK):
+                raise cannot_write(path, PermissionError(errno.EACCES, "Permission denied"))
+            temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
         mode = ("w" if temp is None else "x") + ("" if text else "b")
         try:
             self.file: IO[Any] = open(  # noqa: SIM115, PTH123  (closed by commit or discard)
@@ -53,7 +63,11 @@ class OutputFile:
             )
         except (OSError, ValueError) as e:
             raise cannot_write(path, e) from None
+        if temp is not None and held is not None:  # the file it replaces keeps its mode
+            with contextlib.suppress(OSError):
+                temp.chmod(stat.S_IMODE(held.st_mode))
         self._temp = temp
+        self._target = target
 
     def commit(self) -> None:
         """Flushes and closes the file, then gives it its name.
@@ -65,7 +79,7 @@ class OutputFile:
         try:
             self.file.close()
             if self._temp is not None:
-                self._temp.replace(self.path)
+                self._temp.replace(self._target)
                 self._temp = None
         except OSError as e:
             self.discard()
