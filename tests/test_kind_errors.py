@@ -25,9 +25,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.kinds import INT64_MAX, MAX_RATE, edge_steps
+from tests.kinds import EXAMPLES, INT64_MAX, MAX_RATE, edge_steps
 from tests.oracle import FIELDS, NEW_KINDS, REQUIRED, kind_of, namespace, reference_lr
 from tests.strategies import KIND_STRATEGIES, arbitrary_configs, configs
+from tml import _core
 from tml.optimizers import LearningRate, Schedule, Schedules, compute_lr
 
 NAN, INF = math.nan, math.inf
@@ -727,3 +728,32 @@ def test_every_kind_rejects_its_own_bad_configs(kind: str) -> None:
     names = [n for n, c in ALL_CASES.items() if kind in {kind_of(c.config)}]
     assert len(names) >= 5, (kind, names)
     assert KIND_STRATEGIES[kind] is not None
+
+
+def _optional_fields() -> list[tuple[str, str, bool]]:
+    """(kind, field, nullable) for every field of a mapping kind that has a default."""
+    return [
+        (kind, field["name"], field["nullable"])
+        for kind, declared in _core.kind_fields().items()
+        if declared["shape"] == "mapping"
+        for field in declared["fields"]
+        if not field["required"]
+    ]
+
+
+@pytest.mark.parametrize(("kind", "field", "nullable"), _optional_fields())
+def test_an_explicit_none_is_read_alike_by_dicts_and_models(
+    kind: str, field: str, nullable: bool
+) -> None:
+    # The dict reader took None for any field with a default as that default, where the
+    # models refuse it unless the field is nullable (the core's declaration).
+    config = copy.deepcopy(EXAMPLES[kind][0])
+    config[kind][field] = None
+    if nullable:
+        want = compute_lr(config, 7)
+        assert compute_lr(LearningRate.model_validate(config), 7) == want
+        return
+    with pytest.raises(TypeError, match=rf"{kind}\.{field} must be .*, got None"):
+        compute_lr(config, 7)
+    with pytest.raises(pydantic.ValidationError, match=rf"{kind}\.{field}"):
+        LearningRate.model_validate(config)

@@ -324,7 +324,10 @@ struct Reader {
             throw py::type_error(where.str() + " must be a dict or an object with attribute '" +
                                  f.info.name + "', got " + show(body) + " (" + type_name(body) +
                                  ")");
-        if (v.is_none()) {
+        // None is a nullable field's default; a field that is not nullable takes it as the
+        // models do: absent gives the default, an explicit None is a value of the wrong
+        // type (read_value names it).
+        if (v.is_none() && (f.info.required || !found || f.info.nullable)) {
             if (f.info.required)
                 throw py::value_error(Path(where, f.info.name).str() + " is required");
             set_default(kind.*f.member, f.info);
