@@ -372,3 +372,29 @@ def test_example_rejects_a_bad_config(tmp_path: Path) -> None:
     )
     assert proc.returncode != 0
     assert "num_ramp_steps" in proc.stderr
+
+
+def test_learning_rates_of_plain_attributes_are_read_or_refused_by_name() -> None:
+    # An object of attributes is taken as it is: a missing backbone_learning_rate was an
+    # AttributeError, tower_learning_rates=None a bare "not iterable".
+    import types
+
+    net = torch.nn.Linear(2, 1)
+    sgd = {"sgd": {"lr": 0.0}}
+    towerless = types.SimpleNamespace(tower_learning_rates=None, backbone_learning_rate=None)
+    with pytest.raises(TypeError, match=r"tower_learning_rates must be a mapping .* NoneType"):
+        build_multi_task_optimizer(net, sgd, towerless)
+    no_backbone = types.SimpleNamespace(tower_learning_rates={"a": {"constant": 1.0}})
+    with pytest.raises(ValueError, match="tasks match no parameter: 'a'"):
+        build_multi_task_optimizer(net, sgd, no_backbone)  # read as unset, as in the model
+
+
+def test_a_task_on_a_model_without_parameters_says_so() -> None:
+    with pytest.raises(
+        ValueError, match=r"match no parameter: 'a' .*; the model has no parameters$"
+    ):
+        build_multi_task_optimizer(
+            torch.nn.Module(),
+            {"sgd": {"lr": 0.0}},
+            {"tower_learning_rates": {"a": {"constant": 1.0}}},
+        )

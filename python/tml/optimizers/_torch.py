@@ -378,7 +378,9 @@ class LRShim(LRScheduler):
         # and sets `initial_lr` and the step-0 lr: a refused one leaves them as they were.
         # A tensor lr is filled in place: its value is kept too.
         before = [{key: group[key] for key in _SET_IN_GROUPS if key in group} for group in groups]
-        values = [lr.detach().clone() if isinstance(lr, Tensor) else None for lr in map(_LR, groups)]
+        values = [
+            lr.detach().clone() if isinstance(lr, Tensor) else None for lr in map(_LR, groups)
+        ]
         try:
             self._inspect_groups(groups)
             super().__init__(optimizer, last_epoch)
@@ -1033,8 +1035,14 @@ def build_multi_task_optimizer(
         )
         raise ValueError(msg)
     cls, algorithm = _algorithm(optimizer_config)
-    towers: Mapping[str, Any] = learning_rates.tower_learning_rates
-    backbone_lr = learning_rates.backbone_learning_rate
+    towers: object = learning_rates.tower_learning_rates
+    if not isinstance(towers, Mapping):  # an object of attributes, not validated
+        msg = (
+            "learning_rates.tower_learning_rates must be a mapping task -> config, got "
+            f"{type(towers).__name__}"
+        )
+        raise TypeError(msg)
+    backbone_lr = getattr(learning_rates, "backbone_learning_rate", None)
     patterns = {task: _task_pattern(task) for task in towers}
 
     members: dict[str, list[torch.nn.Parameter]] = {task: [] for task in towers}
@@ -1079,8 +1087,13 @@ def build_multi_task_optimizer(
     empty = [task for task, params in members.items() if not params]
     if empty:
         shown = ", ".join(f"{t!r} (looked for {patterns[t]!r})" for t in empty)
-        examples = _shown([name for name, _ in model.named_parameters()], limit=3)
-        msg = f"tasks match no parameter: {shown}; parameter names look like {examples}"
+        names = [name for name, _ in model.named_parameters()]
+        examples = (
+            f"parameter names look like {_shown(names, limit=3)}"
+            if names
+            else "the model has no parameters"
+        )
+        msg = f"tasks match no parameter: {shown}; {examples}"
         raise ValueError(msg)
     if backbone and backbone_lr is None:
         msg = (
