@@ -504,3 +504,51 @@ def test_one_step_of_many_schedules_sharing_shapes_across_threads() -> None:
     finally:
         set_num_threads(0)
     assert get_num_threads() == before
+
+
+def test_indexing_by_anything_but_a_name_or_position_is_a_type_error() -> None:
+    # A slice read "no schedule named slice(0, 1, None)"; an array, numpy's "truth value
+    # of an array is ambiguous".
+    named = Schedules({"a": {"constant": 0.1}, "b": {"constant": 0.2}})
+    for key in (slice(0, 1), np.array([0, 1]), [0]):
+        with pytest.raises(TypeError, match="indexed by name or position"):
+            named[key]
+    assert named["b"] == named[1] == Schedule({"constant": 0.2})
+
+
+def test_schedules_of_schedules_keeps_the_names() -> None:
+    named = Schedules(
+        {
+            "a": {"constant": 0.1},
+            "b": {"linear_ramp_to_constant": {"learning_rate": 1.0, "num_ramp_steps": 4}},
+        }
+    )
+    copy_ = Schedules(named)
+    assert copy_ == named
+    assert copy_.names == ("a", "b")
+    fast = Schedules(named, exact=False)  # the mode is the call's, as for Schedule
+    assert not fast.exact
+    assert fast.names == named.names
+
+
+def test_assign_without_targets_is_refused() -> None:
+    with pytest.raises(TypeError, match="targets must be a sequence of mappings"):
+        Schedules([{"constant": 0.1}]).assign(3, None)
+
+
+@pytest.mark.parametrize(
+    "one",
+    [
+        {"cosine_decay": {"learning_rate": 0.1, "num_steps": 10}},
+        {"constant": 0.1},
+        "model",
+    ],
+)
+def test_one_config_given_for_many_is_named_as_such(one: Any) -> None:
+    from tml.optimizers.config import LearningRate
+
+    config = LearningRate(constant=0.1) if one == "model" else one
+    with pytest.raises(TypeError, match=r"looks like one config.*pass \[config\]"):
+        Schedules(config)
+    # A mapping of schedules named after kinds is no mistake.
+    assert Schedules({"constant": {"constant": 0.1}}).names == ("constant",)

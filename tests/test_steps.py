@@ -6,6 +6,7 @@ layout, `out=`, `dtype=`, and torch tensors. Expected values come from the oracl
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -434,6 +435,43 @@ def test_torch_complex_and_huge_steps(torch: Any) -> None:
     if hasattr(torch, "uint64"):
         with pytest.raises(ValueError, match=str(2**63)):
             compute_lr(COSINE, torch.tensor([3, 2**63], dtype=torch.uint64))
+
+
+def test_torch_steps_with_the_negative_bit_are_read(torch: Any) -> None:
+    # x.conj().imag is a float tensor whose negation is lazy: .numpy() refused it.
+    steps = torch.tensor([1 - 2j, 3 - 4j]).conj().imag
+    assert steps.is_neg()
+    want = compute_lr(COSINE, torch.tensor([2.0, 4.0])).numpy()
+    assert_same_bits(compute_lr(COSINE, steps).numpy(), want)
+    assert_same_bits(Schedules([COSINE])(steps)[0].numpy(), want)
+
+
+def test_torch_steps_of_other_layouts_are_refused_by_name(torch: Any) -> None:
+    with warnings.catch_warnings():  # a prototype and a deprecated constructor warn
+        warnings.simplefilter("ignore")
+        nested = torch.nested.nested_tensor([torch.arange(3.0), torch.arange(2.0)])
+        quantized = torch.quantize_per_tensor(torch.arange(3.0), 0.1, 0, torch.quint8)
+    for steps, what in (
+        (nested, "nested"),
+        (quantized, "quantized"),
+        (torch.arange(3.0).to_sparse(), "sparse"),
+    ):
+        with pytest.raises(TypeError, match=f"steps must be a dense tensor .*{what}"):
+            compute_lr(COSINE, steps)
+
+
+def test_a_tensor_out_that_cannot_take_the_result_is_refused(torch: Any) -> None:
+    # Each failed inside torch's copy_ with a RuntimeError, or (meta) wrote nothing.
+    steps = torch.arange(3)
+    cases = [
+        (torch.zeros(3, dtype=torch.float64, requires_grad=True), "out requires grad"),
+        (torch.zeros(1, dtype=torch.float64).expand(3), "sharing one memory location"),
+        (torch.zeros(3, dtype=torch.float64, device="meta"), "out is on meta, the steps on cpu"),
+    ]
+    for out, match in cases:
+        with pytest.raises(ValueError, match=match):
+            compute_lr(COSINE, steps, out=out)
+    assert cases[0][0].eq(0).all()
 
 
 def test_torch_bad_step_is_a_value_error(torch: Any) -> None:

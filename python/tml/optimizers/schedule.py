@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, overload
 
 import numpy as np
@@ -509,7 +509,13 @@ def _tensor_as_array(step: Any) -> np.ndarray:
     if step.device.type == "meta":
         msg = "steps on the 'meta' device have no values"
         raise TypeError(msg)
-    host = step.detach().cpu()
+    if step.is_nested or step.is_quantized or step.layout != torch.strided:
+        what = "nested" if step.is_nested else "quantized" if step.is_quantized else step.layout
+        msg = f"steps must be a dense tensor of integers or floats, got a {what} tensor"
+        raise TypeError(msg)
+    # A view with torch's lazy negation bit (x.conj().imag) has no numpy form until the
+    # negation is applied.
+    host = step.detach().resolve_neg().cpu()
     if host.is_floating_point() and host.dtype not in (torch.float16, torch.float32, torch.float64):
         host = host.to(torch.float64)  # bfloat16 and friends have no numpy dtype; widening is exact
     return host.numpy()  # type: ignore[no-any-return]
@@ -528,6 +534,17 @@ def _evaluate_tensor(compiled: _core.ScheduleSet, step: Any, out: Any, dtype: An
         if dtype is not None and _float_dtype(dtype) != _float_dtype(out.dtype):
             msg = f"out has dtype {out.dtype} but dtype={dtype!r} was asked for"
             raise TypeError(msg)
+        if out.device != step.device:
+            msg = f"out is on {out.device}, the steps on {step.device}: give out their device"
+            raise ValueError(msg)
+        if out.requires_grad:
+            msg = "out requires grad: a learning-rate result is no part of a graph"
+            raise ValueError(msg)
+        if any(
+            stride == 0 and size > 1 for stride, size in zip(out.stride(), out.shape, strict=True)
+        ):
+            msg = "out has elements sharing one memory location (an expanded view)"
+            raise ValueError(msg)
     np_dtype = _float_dtype(dtype if dtype is not None or out is None else out.dtype)
     array = _tensor_as_array(step)
     values = torch.from_numpy(np.asarray(_evaluate(compiled, array, None, np_dtype)))
@@ -682,7 +699,8 @@ class Schedules(_core.ScheduleSet):
 
     Args:
         configs: a sequence of configs, or a mapping name -> config (order kept; the
-            names are `.names`). Each config is anything `Schedule` accepts.
+            names are `.names`), or a `Schedules` (its configs and names; the mode is
+            this call's `exact`). Each config is anything `Schedule` accepts.
         exact: True (default): bitwise the reference's values. False: fast mode for
             every schedule, as `Schedule(cfg, exact=False)`; `self[g]` keeps the mode.
 
@@ -706,7 +724,10 @@ class Schedules(_core.ScheduleSet):
     ) -> Schedules:
         mode = _check_exact(exact)
         names: tuple[Any, ...] | None
-        if isinstance(configs, Mapping):
+        items: list[Any]
+        if isinstance(configs, Schedules):  # its configs and names; the mode is this call's
+            names, items = configs.names, configs.configs
+        elif isinstance(configs, Mapping):
             names = tuple(configs.keys())
             items = [configs[name] for name in names]
         elif isinstance(configs, (str, bytes)) or not isinstance(configs, Iterable):
@@ -718,7 +739,16 @@ class Schedules(_core.ScheduleSet):
             names, items = None, list(configs)
         # A sequence of Schedule objects is compiled from their configs.
         items = [c.config if isinstance(c, Schedule) else c for c in items]
-        return super().__new__(cls, items, names, True, False, mode)
+        try:
+            return super().__new__(cls, items, names, True, False, mode)
+        except (TypeError, ValueError) as e:
+            if _one_config(configs):
+                msg = (
+                    f"configs looks like one config, not a sequence or mapping of them: "
+                    f"pass [config] (or use Schedule(config)); reading it gave: {e}"
+                )
+                raise TypeError(msg) from None
+            raise
 
     if TYPE_CHECKING:
 
@@ -757,7 +787,11 @@ class Schedules(_core.ScheduleSet):
         Raises:
             ValueError: `targets` does not hold one item per schedule, or the step is
                 invalid (nothing is stored then).
+            TypeError: `targets` is None, or not a sequence of mappings.
         """
+        if targets is None:  # _values_at's own default: values only, nothing stored
+            msg = "targets must be a sequence of mappings (optimizer.param_groups), got None"
+            raise TypeError(msg)
         return self._values_at(_scalar_step(step), targets, key)
 
     def __len__(self) -> int:
@@ -765,6 +799,9 @@ class Schedules(_core.ScheduleSet):
 
     def __getitem__(self, key: Any) -> Schedule:
         """Schedule by name (built from a mapping; names win) or by position."""
+        if isinstance(key, slice) or not isinstance(key, Hashable):  # no names either
+            msg = f"Schedules are indexed by name or position, got {type(key).__name__}"
+            raise TypeError(msg)
         names = self._names
         if names is not None and key in names:
             key = names.index(key)
@@ -844,6 +881,19 @@ class Schedules(_core.ScheduleSet):
         label = f"names={list(names)!r}" if names is not None else f"{len(self)} schedules"
         mode = "" if self.exact else ", exact=False"
         return f"Schedules({label}, kinds={list(self.kinds)!r}{mode})"
+
+
+def _one_config(configs: Any) -> bool:
+    """Whether what `Schedules` failed to read is one config rather than many.
+
+    A mapping whose keys are all kind names (`{"cosine_decay": {...fields}}`), or a
+    `LearningRate` (which iterates as its fields): asked only after reading failed, so a
+    mapping of schedules named after kinds, valid, is never mistaken for one.
+    """
+    kinds = _core.kind_fields().keys()
+    if isinstance(configs, Mapping):
+        return bool(configs) and all(key in kinds for key in configs)
+    return all(hasattr(configs, kind) for kind in list(kinds)[:4])
 
 
 # Calls skip the argument tuple on Python < 3.12 too (see _core._fast_calls); the two
