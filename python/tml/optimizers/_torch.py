@@ -28,7 +28,7 @@ from tml.optimizers.config import (
     OptimizerConfig,
     get_optimizer_algorithm_config,
 )
-from tml.optimizers.schedule import Schedule, Schedules
+from tml.optimizers.schedule import Schedules, _is_single_config
 
 __all__ = [
     "LRShim",
@@ -60,22 +60,6 @@ def _shown(names: list[str], limit: int = 5) -> str:
     """`a, b, c` or `a, b, c, ... (12 in all)`, for error messages about many names."""
     head = ", ".join(repr(n) for n in names[:limit])
     return head if len(names) <= limit else f"{head}, ... ({len(names)} in all)"
-
-
-def _is_single_config(value: Any, depth: int = 0) -> bool:
-    """Whether `value` is one learning-rate config (not a mapping or list of them).
-
-    A mapping whose keys are all kind names is one config, unless its values are
-    configs themselves (groups that happen to be named like kinds).
-    """
-    if isinstance(value, (LearningRate, Schedule)):
-        return True
-    kinds = LearningRate.model_fields
-    if isinstance(value, Mapping):
-        if not value or not all(isinstance(key, str) and key in kinds for key in value):
-            return False
-        return depth > 0 or not any(_is_single_config(v, depth + 1) for v in value.values())
-    return any(hasattr(value, kind) for kind in kinds)
 
 
 def _compile(lr_dict: Any) -> tuple[Schedules, list[str], list[Any], bool]:

@@ -742,7 +742,7 @@ class Schedules(_core.ScheduleSet):
         try:
             return super().__new__(cls, items, names, True, False, mode)
         except (TypeError, ValueError) as e:
-            if _one_config(configs):
+            if _is_single_config(configs):
                 msg = (
                     f"configs looks like one config, not a sequence or mapping of them: "
                     f"pass [config] (or use Schedule(config)); reading it gave: {e}"
@@ -883,17 +883,21 @@ class Schedules(_core.ScheduleSet):
         return f"Schedules({label}, kinds={list(self.kinds)!r}{mode})"
 
 
-def _one_config(configs: Any) -> bool:
-    """Whether what `Schedules` failed to read is one config rather than many.
+def _is_single_config(value: Any, depth: int = 0) -> bool:
+    """Whether `value` is one learning-rate config (not a mapping or list of them).
 
-    A mapping whose keys are all kind names (`{"cosine_decay": {...fields}}`), or a
-    `LearningRate` (which iterates as its fields): asked only after reading failed, so a
-    mapping of schedules named after kinds, valid, is never mistaken for one.
+    A mapping whose keys are all kind names is one config, unless its values are
+    configs themselves (schedules that happen to be named like kinds); an object with
+    kind attributes (a `LearningRate`) or a `Schedule` is one.
     """
-    kinds = _core.kind_fields().keys()
-    if isinstance(configs, Mapping):
-        return bool(configs) and all(key in kinds for key in configs)
-    return all(hasattr(configs, kind) for kind in list(kinds)[:4])
+    if isinstance(value, Schedule):
+        return True
+    kinds = _core.kind_fields()
+    if isinstance(value, Mapping):
+        if not value or not all(isinstance(key, str) and key in kinds for key in value):
+            return False
+        return depth > 0 or not any(_is_single_config(v, depth + 1) for v in value.values())
+    return any(hasattr(value, kind) for kind in kinds)
 
 
 # Calls skip the argument tuple on Python < 3.12 too (see _core._fast_calls); the two
