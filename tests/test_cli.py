@@ -529,10 +529,18 @@ UNDERFLOWS = {
 def test_a_decay_that_only_ends_in_an_underflow_changes_forever(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str, steps: str
 ) -> None:
+    out = default_range_report(capsys, tmp_path, text, steps)
+    assert table(out, "group")["g"][-1] == "never"
+
+
+def default_range_report(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str, steps: str
+) -> str:
+    """tml-lr's report on the config `text` with no --steps, checked to span `steps`."""
     code, out, err = run(capsys, write(tmp_path, text), "--no-plot")
     assert code == 0, err
     assert f"steps {steps}:" in out
-    assert table(out, "group")["g"][-1] == "never"
+    return out
 
 
 def test_a_decay_the_config_ends_keeps_its_end() -> None:
@@ -914,9 +922,7 @@ NEVER_SETTLE = {
 def test_the_default_range_of_schedules_that_never_settle(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str, steps: str
 ) -> None:
-    code, out, err = run(capsys, write(tmp_path, text), "--no-plot")
-    assert code == 0, err
-    assert f"steps {steps}:" in out
+    default_range_report(capsys, tmp_path, text, steps)
 
 
 def test_a_field_of_another_kind_is_named_as_such(
