@@ -184,6 +184,28 @@ def test_pickle_round_trip(config: dict[str, Any]) -> None:
     assert_same_bits(plain(steps)[0], expected)
 
 
+class TowerSchedule(Schedule):
+    """A user's subclass, at module level so that pickle can name it."""
+
+    __slots__ = ()
+
+
+class TowerSchedules(Schedules):
+    __slots__ = ()
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_subclasses_survive_pickle_and_copy(exact: bool) -> None:
+    # __reduce__ named the base classes: a subclass came back as Schedule / Schedules.
+    one = TowerSchedule(RAMP, exact=exact)
+    many = TowerSchedules({"a": RAMP, "b": CONSTANT}, exact=exact)
+    for obj in (one, many):
+        for again in (pickle.loads(pickle.dumps(obj)), copy.copy(obj), copy.deepcopy(obj)):
+            assert type(again) is type(obj)
+            assert again == obj
+            assert again.exact is exact
+
+
 def test_repr() -> None:
     text = repr(Schedule(RAMP))
     assert text.startswith("Schedule(")

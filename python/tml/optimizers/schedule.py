@@ -672,9 +672,10 @@ class Schedule(_core.ScheduleSet):
         return None if value is None else int(value)
 
     def __reduce__(self) -> tuple[Any, ...]:
+        cls = type(self)  # a subclass stays one
         if self.exact:
-            return (Schedule, (self.config,))
-        return (functools.partial(Schedule, exact=False), (self.config,))
+            return (cls, (self.config,))
+        return (functools.partial(cls, exact=False), (self.config,))
 
     def __repr__(self) -> str:
         mode = "" if self.exact else ", exact=False"
@@ -872,9 +873,10 @@ class Schedules(_core.ScheduleSet):
         configs = self.configs
         names = self._names
         arg = configs if names is None else dict(zip(names, configs, strict=True))
+        cls = type(self)  # a subclass stays one
         if self.exact:
-            return (Schedules, (arg,))
-        return (functools.partial(Schedules, exact=False), (arg,))
+            return (cls, (arg,))
+        return (functools.partial(cls, exact=False), (arg,))
 
     def __repr__(self) -> str:
         names = self._names
