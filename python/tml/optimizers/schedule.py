@@ -560,9 +560,10 @@ class Schedule(_core.ScheduleSet):
     """One learning-rate schedule, validated and compiled once.
 
     `Schedule(cfg)(step)` equals `compute_lr(cfg, step)`, bitwise, for any step form
-    (`step`, `out` and `dtype` as in `compute_lr`). Calls with a Python int or float, or
-    a contiguous int64/float64 numpy array, run without a Python frame. Immutable,
-    thread-safe and picklable.
+    (`step`, `out` and `dtype` as in `compute_lr`). Calls with a Python int or float, a
+    numpy int64/float64 scalar, or a contiguous int64/float64 numpy array (with an `out`
+    array written in place, or none) run without a Python frame. Immutable, thread-safe
+    and picklable.
 
     Args:
         lr_config: a `LearningRate`, a YAML-shaped dict such as
