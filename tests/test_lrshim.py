@@ -448,6 +448,27 @@ def test_a_refused_construction_restores_tensor_lr_values() -> None:
     assert [float(lr) for lr in lrs] == [0.5, 0.25]  # holding what they held
 
 
+@pytest.mark.parametrize("tensor_lrs", [False, True])
+def test_groups_reordered_in_their_list_are_refused_by_name(tensor_lrs: bool) -> None:
+    # The same list object, reordered in place, was taken as it was: each group silently
+    # took the other's schedule.
+    optimizer = make_optimizer(2, lr=torch.tensor(0.0) if tensor_lrs else 0.0)
+    if tensor_lrs:
+        optimizer.param_groups[1]["lr"] = torch.tensor(0.0)
+    shim = LRShim(optimizer, {"a": {"constant": 1.0}, "b": {"constant": 2.0}})
+    for _ in range(3):  # past the first steps: the shortest path
+        train_step(optimizer)
+        shim.step()
+    optimizer.param_groups.reverse()
+    with pytest.raises(
+        ValueError, match="group 0 is named 'b', but lr_dict's key at position 0 is 'a'"
+    ):
+        shim.step()
+    optimizer.param_groups.reverse()  # put back: stepping goes on
+    shim.step()
+    assert [float(g["lr"]) for g in optimizer.param_groups] == [1.0, 2.0]
+
+
 def test_added_param_group_is_a_count_error_at_the_next_step() -> None:
     optimizer = make_optimizer(2)
     shim = LRShim(optimizer, {"a": {"constant": 0.1}, "b": {"constant": 0.2}})

@@ -652,15 +652,17 @@ py::object target_at(const py::object& seq, std::size_t g) {
         PySequence_Fast_GET_ITEM(seq.ptr(), static_cast<Py_ssize_t>(g)));
 }
 
-// _values_at(step, targets=None, key="lr", numbers_only=False): every schedule at one
-// scalar step as a list of Python floats; with `targets` (a sequence of mappings, e.g. an
-// optimizer's param_groups), also stores value g as targets[g][key]. One loop in C:
-// per-group Python work is what costs at 10,000 groups. Everything is checked before
-// anything is stored. With numbers_only, a target whose key holds something other than a
-// Python int or float (a tensor put there since: torch fills those in place) stores
-// nothing and returns None, for the caller to write that group its own way.
+// _values_at(step, targets=None, key="lr", numbers_only=False, expected=None): every
+// schedule at one scalar step as a list of Python floats; with `targets` (a sequence of
+// mappings, e.g. an optimizer's param_groups), also stores value g as targets[g][key].
+// One loop in C: per-group Python work is what costs at 10,000 groups. Everything is
+// checked before anything is stored. With numbers_only, a target whose key holds
+// something other than a Python int or float (a tensor put there since: torch fills
+// those in place) stores nothing and returns None, for the caller to write that group its
+// own way; so does a target that is not the object at its place in `expected` (a tuple:
+// the groups reordered or replaced in the same list since the caller last looked).
 PyObject* m_values_at(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
-    if (!expect_args("_values_at", nargs, 1, 4)) return nullptr;
+    if (!expect_args("_values_at", nargs, 1, 5)) return nullptr;
     return guarded(
         [&]() -> PyObject* {
             const tml::ScheduleSet& set = *as_set(self)->set;
@@ -683,8 +685,16 @@ PyObject* m_values_at(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
                     new py::object(py::module_::import("collections.abc").attr("MutableMapping"));
                 const int numbers_only = nargs > 3 ? PyObject_IsTrue(args[3]) : 0;
                 if (numbers_only < 0) throw py::error_already_set();
+                PyObject* expected = nargs > 4 && args[4] != Py_None ? args[4] : nullptr;
+                if (expected != nullptr &&
+                    (!PyTuple_Check(expected) ||
+                     static_cast<std::size_t>(PyTuple_GET_SIZE(expected)) != groups))
+                    throw py::type_error("expected must be a tuple of one target per schedule");
                 for (std::size_t g = 0; g < groups; ++g) {
                     const py::object target = target_at(seq, g);
+                    if (expected != nullptr &&
+                        target.ptr() != PyTuple_GET_ITEM(expected, static_cast<Py_ssize_t>(g)))
+                        Py_RETURN_NONE;
                     const bool dict = PyDict_Check(target.ptr());
                     if (!dict && !py::isinstance(target, *mutable_mapping))
                         throw py::type_error("targets[" + std::to_string(g) +

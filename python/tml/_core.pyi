@@ -44,7 +44,13 @@ class ScheduleSet:
     ) -> list[float]: ...
     @overload
     def _values_at(
-        self, step: int | float, targets: Any, key: str, numbers_only: bool, /
+        self,
+        step: int | float,
+        targets: Any,
+        key: str,
+        numbers_only: bool,
+        expected: tuple[Any, ...] | None = None,
+        /,
     ) -> list[float] | None: ...
 
 def compute_lr(

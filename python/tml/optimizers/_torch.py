@@ -230,6 +230,7 @@ _IGNORED_STATE_KEYS = ("_get_lr_called_within_step", "verbose")
 _DERIVED = (
     "_assign",
     "_seen_groups",
+    "_held",
     "_fast_groups",
     "_plain",
     "_packs",
@@ -387,6 +388,9 @@ class LRShim(LRScheduler):
         # step conversion are skipped.
         self._assign = self._schedules._values_at
         self._seen_groups: list[dict[str, Any]] | None = None
+        # The group dicts as last inspected, in order: a compiled store checks that each
+        # group is still the one at its place (the list reordered in place is noticed).
+        self._held: tuple[dict[str, Any], ...] | None = None
         # The groups a step may write straight away, once torch's first-step warnings
         # are done and the groups inspected; None until then.
         self._fast_groups: list[dict[str, Any]] | None = None
@@ -432,7 +436,7 @@ class LRShim(LRScheduler):
             step = self.last_epoch + 1
             if self._plain:
                 try:
-                    last = self._assign(step, groups, "lr", True)  # _store, inline
+                    last = self._assign(step, groups, "lr", True, self._held)  # _store, inline
                 except ValueError:
                     self._check_count(groups)
                     raise
@@ -486,14 +490,17 @@ class LRShim(LRScheduler):
         filled in place, as torch's schedulers do, rather than given a float back: the
         call then stores nothing, and the groups are sorted again and written as tensors.
         """
-        last = self._assign(step, groups, "lr", True)
+        last = self._assign(step, groups, "lr", True, self._held)
         if last is None:
             self._retyped(step, groups)
         else:
             self._last = last
 
     def _retyped(self, step: int, groups: list[dict[str, Any]]) -> None:
-        """A float lr became a tensor: the groups sorted again, the step written as tensors."""
+        """A float lr became a tensor, or a group moved: inspected again, the step written.
+
+        A group now at another key's place is refused (`_inspect_groups`).
+        """
         self._inspect_groups(groups)
         self._write_tensor_lrs(step, groups)
 
@@ -595,6 +602,7 @@ class LRShim(LRScheduler):
         self._watched_slots = None if len(tensor_slots) == count else tensor_slots
         self._watched = [groups[g]["lr"] for g in tensor_slots]
         self._seen_groups = groups
+        self._held = tuple(groups)
 
     def _check_shared(self, groups: list[dict[str, Any]], slots: list[int]) -> None:
         """Refuses one lr tensor written by groups with different schedules."""
