@@ -452,26 +452,21 @@ bool direct_out(PyObject* out, const tml::ScheduleSet& set, bool single, PyArray
 PyObject* result_into(const SetObject* o, PyObject* step, PyObject* out) {
     const tml::ScheduleSet& set = *o->set;
     const bool single = o->single != 0;
-    if (fast_array(step)) {
-        auto* steps = reinterpret_cast<PyArrayObject*>(step);
-        if ((set.may_reject() && !is_dtype(steps, NPY_INT64)) ||
-            !direct_out(out, set, single, steps))
-            return nullptr;
-        return guarded(
-            [&]() -> PyObject* {
-                evaluate_into(set, steps, reinterpret_cast<PyArrayObject*>(out), false);
-                Py_INCREF(out);
-                return out;
-            },
-            static_cast<PyObject*>(nullptr));
-    }
+    auto* steps = fast_array(step) ? reinterpret_cast<PyArrayObject*>(step) : nullptr;
+    const bool int_step = steps != nullptr
+                              ? is_dtype(steps, NPY_INT64)
+                              : PyLong_CheckExact(step) || Py_IS_TYPE(step, &PyInt64ArrType_Type);
     // One schedule at a scalar step returns a float: `out` is an error there.
-    const bool int_step = PyLong_CheckExact(step) || Py_IS_TYPE(step, &PyInt64ArrType_Type);
-    if (single || (set.may_reject() && !int_step) || !direct_out(out, set, single, nullptr))
+    if ((steps == nullptr && single) || (set.may_reject() && !int_step) ||
+        !direct_out(out, set, single, steps))
         return nullptr;
     return guarded(
         [&]() -> PyObject* {
-            evaluate_scalar_into(set, step, reinterpret_cast<PyArrayObject*>(out));
+            auto* to = reinterpret_cast<PyArrayObject*>(out);
+            if (steps != nullptr)
+                evaluate_into(set, steps, to, false);
+            else
+                evaluate_scalar_into(set, step, to);
             Py_INCREF(out);
             return out;
         },

@@ -895,12 +895,16 @@ def _is_single_config(value: Any, depth: int = 0) -> bool:
     """
     if isinstance(value, Schedule):
         return True
-    kinds = _core.kind_fields()
     if isinstance(value, Mapping):
-        if not value or not all(isinstance(key, str) and key in kinds for key in value):
+        if not value or not all(isinstance(key, str) and key in _KIND_NAMES for key in value):
             return False
         return depth > 0 or not any(_is_single_config(v, depth + 1) for v in value.values())
-    return any(hasattr(value, kind) for kind in kinds)
+    return any(hasattr(value, kind) for kind in _KIND_NAMES)
+
+
+# Every kind's name, as the core declares them (read once: kind_fields builds every
+# kind's field table).
+_KIND_NAMES = tuple(_core.kind_fields())
 
 
 # Calls skip the argument tuple on Python < 3.12 too (see _core._fast_calls); the two
