@@ -83,6 +83,11 @@ def test_numpy_scalars(scalar_type: Any) -> None:
             assert type(got) is float, type(got)
             assert bits(got) == bits(reference_lr(ns, held))
             assert bits(Schedule(config)(s)) == bits(reference_lr(ns, held))
+        # A list or tuple of them, as iterating an array of this dtype gives.
+        steps = [scalar_type(step) for step in (0, 7, 24, 25, 40, 100)]
+        expected = [bits(reference_lr(ns, s.item())) for s in steps]
+        assert [bits(v) for v in compute_lr(config, steps)] == expected
+        assert [bits(v) for v in Schedules([config])(tuple(steps))[0]] == expected
     # A float32 step is the float32 value, not the decimal it was written as.
     s = np.float32(6.9999999)
     assert float(s) == 7.0

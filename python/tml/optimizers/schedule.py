@@ -260,9 +260,10 @@ def _list_steps(step: list[Any] | tuple[Any, ...]) -> np.ndarray:
         msg = f"steps must be a rectangular (nested) list of numbers: {e}"
         raise ValueError(msg) from None
     types = _leaf_types(step)
-    # Not int or float: uint64 (an int above int64), or anything not a number (strings,
-    # complex, objects), which _element_error names by position.
-    suspicious = bool(types & {bool, np.bool_}) or arr.dtype.kind not in "if"
+    # Not a number (strings, complex, objects): _element_error names it by position. An
+    # unsigned array (numpy's unsigned scalars, or an int above int64 as uint64) goes on:
+    # _as_steps names a uint64 above int64 as it does for an array.
+    suspicious = bool(types & {bool, np.bool_}) or arr.dtype.kind not in "iuf"
     # An int that left int64 (numpy made it a float), not a float step that large.
     if not suspicious and int in types and arr.dtype.kind == "f" and arr.size:
         objects = np.array(step, dtype=object).reshape(-1) if np.abs(arr).max() >= 2.0**63 else ()
