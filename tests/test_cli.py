@@ -936,6 +936,30 @@ def test_a_field_of_another_kind_is_named_as_such(
     )
 
 
+def test_a_sequence_stage_error_names_its_path_once(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # The model's messages hold the stage's path for Python callers; the CLI prints the
+    # path before the message already.
+    path = write(
+        tmp_path,
+        "sequence:\n"
+        "  - num_steps: 10\n"
+        "    schedule: {cyclic: {learning_rate: 0.1, max_learning_rate: 0.2, step_size_up: 3,"
+        " mode: bad}}\n"
+        "  - schedule: {constant: true}\n",
+    )
+    code, out, err = run(capsys, path)
+    assert_user_error(
+        code,
+        out,
+        err,
+        "sequence[0].schedule.cyclic.mode: Input should be 'triangular'",
+        "sequence[1].schedule: constant must be a number, not a bool",
+    )
+    assert err.count("sequence[0]") == 1, err
+
+
 def test_a_real_field_at_the_wrong_level_is_not_suggested_as_itself(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

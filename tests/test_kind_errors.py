@@ -579,6 +579,19 @@ def test_learning_rate_model_refuses(case: Case) -> None:
             assert repr(value) in text or str(value) in text, f"{value!r} not in: {text}"
 
 
+@pytest.mark.parametrize("case", [pytest.param(c, id=n) for n, c in SEQUENCES.items()])
+def test_learning_rate_model_names_the_stage_path(case: Case) -> None:
+    """Inside a sequence the model's messages hold the path as SPEC 7.2 writes it.
+
+    pydantic's loc says `sequence.1.schedule.cosine_decay.num_steps`; the message says
+    `sequence[1].schedule.cosine_decay.num_steps`, as the dict path's does.
+    """
+    with pytest.raises(pydantic.ValidationError) as info:
+        LearningRate.model_validate(copy.deepcopy(case.config))
+    for path in case.paths:  # the value as pydantic shows it: test_learning_rate_model_refuses
+        assert path in str(info.value), f"{path!r} not in message: {info.value}"
+
+
 # ---------------------------------------------------------------------------
 # Valid neighbours of the refused cases: the limits themselves are accepted.
 

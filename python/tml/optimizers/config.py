@@ -156,6 +156,47 @@ def _compile_checked(model: BaseConfig, config: Any, drop: int) -> None:
         ) from None
 
 
+def _path_text(loc: tuple[str | int, ...]) -> str:
+    """A pydantic loc as the core writes a path: `sequence[1].schedule.linear`."""
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+
+
+def _stage_paths(value: Any, handler: pydantic.ValidatorFunctionWrapHandler) -> Any:
+    """Validates a `sequence`'s stages; a stage's error names its path from the sequence.
+
+    A stage's kind is validated as its own model, whose message starts at the kind
+    (`cosine_decay.num_steps must be ...`) or names no field (pydantic's own, "Extra
+    inputs are not permitted"); its loc says where the stage sits. Each message is
+    given the whole path, `sequence[1].schedule.cosine_decay.num_steps`, as a dict
+    config's error has it (SPEC 7.2), the error keeping its type and loc; each
+    enclosing sequence replaces the path with its longer one.
+    """
+    try:
+        return handler(value)
+    except pydantic_core.ValidationError as e:
+        errors: list[Any] = []
+        for error in e.errors(include_url=False):
+            loc, ctx = error["loc"], error.get("ctx") or {}
+            kind: Any = error["type"]
+            path = _path_text(("sequence", *loc))
+            if not loc:  # the list itself: pydantic's loc is the whole path
+                pass
+            elif kind == "value_error":  # the core's message, or a validator's
+                text = str(ctx["error"])
+                found = error_path(text)
+                if found is not None and loc[len(loc) - len(found[0]) :] == found[0]:
+                    text = text[found[1] :]
+                else:  # a validator's "must be a list ...": the field is loc's last part
+                    text = " " + text
+                ctx = {"error": ValueError(path + text)}
+            else:  # pydantic's message, or one a nested sequence prefixed
+                message = ctx["message"] if "path" in ctx else error["msg"]
+                ctx = {"path": path, "message": message}
+                kind = pydantic_core.PydanticCustomError(kind, "{path}: {message}", ctx)
+            errors.append({"type": kind, "loc": loc, "input": error["input"], "ctx": ctx})
+        raise pydantic_core.ValidationError.from_exception_data(e.title, errors) from None
+
+
 class _Kind(BaseConfig):
     """A schedule kind's fields; validated by compiling the kind."""
 
@@ -436,9 +477,14 @@ class LearningRate(BaseConfig):
     one_cycle: OneCycle | None = _one_of("lr", "torch's one-cycle policy.")
     cyclic: Cyclic | None = _one_of("lr", "torch's cyclic learning rate.")
     warmup_stable_decay: WarmupStableDecay | None = _one_of("lr", "Warm-up, stable, decay.")
-    sequence: Annotated[list[SequenceStage], pydantic.BeforeValidator(_ordered)] | None = _one_of(
-        "lr", "Stages of any kinds in turn."
-    )
+    sequence: (
+        Annotated[
+            list[SequenceStage],
+            pydantic.BeforeValidator(_ordered),
+            pydantic.WrapValidator(_stage_paths),
+        ]
+        | None
+    ) = _one_of("lr", "Stages of any kinds in turn.")
 
     @pydantic.model_validator(mode="after")
     def _compile(self) -> LearningRate:

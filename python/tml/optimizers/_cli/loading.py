@@ -269,7 +269,10 @@ _KEY_MARKER = "[key]"
 def _error_message(error: Any, substitute_env: bool) -> str:
     """A pydantic error dict as a short sentence that names the value where it helps."""
     kind = error.get("type", "")
-    msg = str(error.get("msg", ""))
+    ctx = error.get("ctx") or {}
+    # A sequence stage's pydantic message, which config.py prefixed with the stage's path
+    # for Python callers: here the path is printed before it already.
+    msg = str(ctx["message"] if "path" in ctx and "message" in ctx else error.get("msg", ""))
     loc = error.get("loc", ())
     value = error.get("input")
     if kind == "extra_forbidden":
