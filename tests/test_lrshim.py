@@ -226,8 +226,16 @@ def test_without_torch_the_adapters_name_the_torch_extra() -> None:
                 return None
 
         sys.meta_path.insert(0, NoTorch())
-        import tml.optimizers
-        assert "LRShim" in dir(tml.optimizers)
+        import inspect, pydoc
+        import tml.optimizers, tml.optimizers.optimizer
+        # Listing the modules works: the adapters are left out of dir() and import *.
+        for module in (tml.optimizers, tml.optimizers.optimizer):
+            assert "LRShim" not in dir(module)
+            inspect.getmembers(module)
+            pydoc.render_doc(module)
+        assert tml.optimizers.optimizer.__all__ == ["compute_lr"]
+        from tml.optimizers.optimizer import *
+        compute_lr
         for name in ("LRShim", "build_optimizer", "build_multi_task_optimizer",
                      "get_optimizer_class"):
             try:

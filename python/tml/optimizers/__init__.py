@@ -8,6 +8,8 @@ so `import tml.optimizers` does not import torch, and they need the `torch` extr
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from typing import TYPE_CHECKING, Any
 
 from tml.optimizers.config import LearningRate, OptimizerConfig
@@ -37,6 +39,21 @@ __all__ = [
 ]
 
 _TORCH_NAMES = ("LRShim", "build_multi_task_optimizer", "build_optimizer", "get_optimizer_class")
+
+
+def _torch_found() -> bool:
+    """Whether torch can be imported, as far as finding it tells (it is not imported).
+
+    Without it the adapters are left out of `dir()` and `import *`, so that listing
+    the module (`help`, `inspect.getmembers`) works; asking for one by name still
+    raises the ImportError that names the extra.
+    """
+    if "torch" in sys.modules:
+        return sys.modules["torch"] is not None
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def _torch_adapter(module: str, name: str) -> Any:
@@ -71,4 +88,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_TORCH_NAMES})
+    return sorted({*globals(), *(_TORCH_NAMES if _torch_found() else ())})

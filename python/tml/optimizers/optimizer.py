@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tml.optimizers import _TORCH_NAMES, _torch_adapter
+from tml.optimizers import _TORCH_NAMES, _torch_adapter, _torch_found
 from tml.optimizers.schedule import compute_lr
 
 if TYPE_CHECKING:
@@ -20,13 +20,9 @@ if TYPE_CHECKING:
         get_optimizer_class,
     )
 
-__all__ = [
-    "LRShim",
-    "build_multi_task_optimizer",
-    "build_optimizer",
-    "compute_lr",
-    "get_optimizer_class",
-]
+__all__ = ["compute_lr"]
+if _torch_found():  # without torch, `import *` takes compute_lr alone
+    __all__ += ["LRShim", "build_multi_task_optimizer", "build_optimizer", "get_optimizer_class"]
 
 
 def __getattr__(name: str) -> Any:
@@ -34,4 +30,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_TORCH_NAMES})
+    return sorted({*globals(), *(_TORCH_NAMES if _torch_found() else ())})
