@@ -10,6 +10,7 @@ import copy
 import pickle
 import sys
 import types
+import warnings
 from typing import Any
 
 import pytest
@@ -525,6 +526,26 @@ def test_warnings_on_the_first_step_only_as_torch() -> None:
         scheduler.step()  # torch warns once; filterwarnings=error fails the test otherwise
     assert shim._step_count == reference._step_count == 3
     assert shim.last_epoch == reference.last_epoch == 2
+
+
+def test_warnings_name_the_callers_line_as_torchs_do() -> None:
+    # As for LambdaLR, the warning is the line that called step(), not tml's own code:
+    # filters by module, and Python's once-per-line default, see the user's call.
+    optimizer = make_optimizer(4)
+    shim = LRShim(optimizer, CONFIGS)
+    reference = LambdaLR(make_optimizer(4, lr=1.0), [oracle_fn(c) for c in KINDS])
+    for scheduler in (shim, reference):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            line = sys._getframe().f_lineno + 1
+            scheduler.step()  # before optimizer.step()
+            scheduler.step(5)  # the epoch argument
+        assert [(w.category, w.filename, w.lineno) for w in caught] == [
+            (UserWarning, __file__, line),
+            (UserWarning, __file__, line + 1),
+        ], scheduler
+        assert "before `optimizer.step()`" in str(caught[0].message)
+        assert "epoch parameter" in str(caught[1].message)
 
 
 def test_step_with_epoch_warns_and_uses_the_closed_form() -> None:

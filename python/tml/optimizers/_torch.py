@@ -452,11 +452,27 @@ class LRShim(LRScheduler):
             return
         # torch's step() counts the step before it is taken: a refused one is not counted.
         count = self._step_count
+        if count != 1 and epoch is None:  # torch's step() warns on neither
+            try:
+                super().step(epoch)
+            except BaseException:
+                self._step_count = count
+                raise
+            return
+        # Its warnings (optimizer.step() not called first or replaced, step(epoch)) name
+        # their caller's line, which is this one: they are caught and warned again for
+        # the line that called this step(), as torch's own schedulers' warnings are.
+        caught: list[warnings.WarningMessage] = []
         try:
-            super().step(epoch)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                super().step(epoch)
         except BaseException:
             self._step_count = count
             raise
+        finally:
+            for w in caught:
+                warnings.warn(w.message, w.category, stacklevel=2)
 
     def _update_lr(self, epoch: int | None = None) -> None:
         # torch's step() (warnings, _step_count) and SequentialLR (`_update_lr(0)` at a
