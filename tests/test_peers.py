@@ -495,9 +495,15 @@ def test_hf_constant(impl: Values, transformers: Any) -> None:
     assert impl({"constant": HF_LR}, STEPS[:300]) == expected  # 1e-3 * 1: exact
 
 
-def test_hf_constant_with_warmup(impl: Values, transformers: Any) -> None:
-    expected = hf_path(transformers, "constant_with_warmup", 300, num_warmup_steps=100)
-    config = {"linear_ramp_to_constant": {"learning_rate": HF_LR, "num_ramp_steps": 100}}
+@pytest.mark.parametrize("warmup", [100, 0])
+def test_hf_constant_with_warmup(impl: Values, transformers: Any, warmup: int) -> None:
+    """Without a warm-up the README's row is `constant: L`."""
+    expected = hf_path(transformers, "constant_with_warmup", 300, num_warmup_steps=warmup)
+    config: dict[str, Any] = (
+        {"linear_ramp_to_constant": {"learning_rate": HF_LR, "num_ramp_steps": warmup}}
+        if warmup
+        else {"constant": HF_LR}
+    )
     assert_close(impl(config, STEPS[:300]), expected, HF_RTOL * HF_LR)
 
 
