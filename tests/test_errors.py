@@ -281,14 +281,20 @@ def test_not_a_config(config: Any) -> None:
         (INF, "inf"),
         (-INF, "-inf"),
         (np.int64(-7), "-7"),
+        (np.int8(-7), "-7"),
         (np.float32(NAN), "nan"),
+        (np.float16(-2), "-2.0"),
+        (np.array(-3), "-3"),
+        (np.array(NAN), "nan"),
     ],
 )
 def test_bad_scalar_step(step: Any, shown: str) -> None:
+    # Named as the number, whatever holds it: `step=-7`, not `step=np.int64(-7)`, and a
+    # 0-d array's `step = nan`, not `steps[] = nan`.
     for call in (compute_lr, lambda c, s: Schedule(c)(s), lambda c, s: Schedules([c, c])(s)):
         with pytest.raises(ValueError, match="step") as info:
             call(ramp(), step)
-        assert shown in str(info.value)
+        assert re.search(rf"\bstep ?= ?{re.escape(shown)}(?![\w.])", str(info.value)), info.value
 
 
 @pytest.mark.parametrize(

@@ -770,10 +770,11 @@ ScalarStep read_step(py::handle step) {
         if (!index) throw py::error_already_set();
         int overflow = 0;
         const long long i = PyLong_AsLongLongAndOverflow(index.ptr(), &overflow);
+        // An error names the number (`step=-2`), not the numpy scalar holding it.
         if (overflow > 0)
-            throw py::value_error("step must be <= 2**63 - 1, got step=" + show(step));
+            throw py::value_error("step must be <= 2**63 - 1, got step=" + show(index));
         if (overflow < 0 || i < 0)
-            throw py::value_error("step must be finite and >= 0, got step=" + show(step));
+            throw py::value_error("step must be finite and >= 0, got step=" + show(index));
         return {true, static_cast<std::int64_t>(i), 0.0};
     }
     // Floats, and real scalars such as numpy.float32 (widened exactly to double).
@@ -781,7 +782,7 @@ ScalarStep read_step(py::handle step) {
         const double d = PyFloat_AsDouble(p);
         if (d == -1.0 && PyErr_Occurred()) throw py::error_already_set();
         if (tml::invalid_step(d))
-            throw py::value_error("step must be finite and >= 0, got step=" + show(step));
+            throw py::value_error("step must be finite and >= 0, got step=" + show(py::float_(d)));
         return {false, 0, d};
     }
     throw py::type_error("step must be an integer or a float, got " + show(step) + " (" +

@@ -93,14 +93,17 @@ R guarded(Body&& body, R fallback) {
 // ---------------------------------------------------------------------------------------
 // Evaluation, shared by the fast paths and the general path's private methods.
 
-std::string position(PyArrayObject* steps, std::size_t flat) {
+// How an error names a step: `steps[2, 1]` in an array, `step` for a 0-d one (as the
+// Python layer's _where).
+std::string where(PyArrayObject* steps, std::size_t flat) {
+    if (PyArray_NDIM(steps) == 0) return "step";
     std::string pos;
     for (int dim = PyArray_NDIM(steps) - 1; dim >= 0; --dim) {
         const auto extent = static_cast<std::size_t>(PyArray_DIM(steps, dim));
         pos = std::to_string(flat % extent) + (pos.empty() ? "" : ", ") + pos;
         flat /= extent;
     }
-    return pos;
+    return "steps[" + pos + "]";
 }
 
 // Runs evaluate(options) (a tml::evaluate call over n steps), with the GIL released
@@ -138,12 +141,11 @@ void evaluate_typed(const tml::ScheduleSet& set, PyArrayObject* steps, Out* dst,
         case tml::Outcome::interrupted:
             throw py::error_already_set();
         case tml::Outcome::invalid_step:
-            throw py::value_error("steps[" + position(steps, outcome.index) +
-                                  "] = " + show(py::cast(src[outcome.index])) +
+            throw py::value_error(where(steps, outcome.index) + " = " +
+                                  show(py::cast(src[outcome.index])) +
                                   " is not a valid step: steps must be finite and >= 0");
         case tml::Outcome::refused_step:
-            throw_refused("steps[" + position(steps, outcome.index) + "]",
-                          py::cast(src[outcome.index]));
+            throw_refused(where(steps, outcome.index), py::cast(src[outcome.index]));
     }
 }
 

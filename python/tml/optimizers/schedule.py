@@ -180,7 +180,7 @@ def _evaluate_elementwise(
             raise _element_error(objects)
         if isinstance(value, np.generic):  # its dtype checked as an array's would be
             try:
-                flat[position] = _scalar_step(value).item()
+                flat[position] = _scalar_step(value)
             except (TypeError, ValueError) as e:
                 msg = f"{_where(shape, position)} = {value!r}: {e}"
                 raise type(e)(msg) from None
@@ -363,7 +363,11 @@ def _scalar_step(step: Any) -> Any:
     if isinstance(step, np.ndarray) and step.ndim:
         msg = f"step must be a scalar here, got an array of shape {step.shape}"
         raise TypeError(msg)
-    return _as_steps(step)[()] if isinstance(step, (np.generic, np.ndarray)) else step
+    if not isinstance(step, (np.generic, np.ndarray)):
+        return step
+    # The Python number it holds, converted as arrays are: an error names that value,
+    # not the float64 or int64 it was converted to (`step=nan`, not `np.float64(nan)`).
+    return _as_steps(step)[()].item()
 
 
 def _evaluate(compiled: _core.ScheduleSet, step: Any, out: Any, dtype: Any) -> Any:
