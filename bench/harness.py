@@ -911,7 +911,9 @@ class Bench:
             print(f"  FAIL {r.case} {r.size}: {r.ours} vs {r.other}: {cells[6]}, target {cells[7]}")
 
         if self.args.json:
-            Path(self.args.json).write_text(json.dumps(data, indent=1) + "\n")
+            path = Path(self.args.json)
+            path.parent.mkdir(parents=True, exist_ok=True)  # out/ is not in a fresh clone
+            path.write_text(json.dumps(data, indent=1) + "\n")
             print(f"wrote {self.args.json}")
         checked = len(self.checks.records)
         if self.checks.failures:

@@ -738,7 +738,7 @@ def test_png_without_matplotlib(
         monkeypatch.setitem(sys.modules, name, None)  # import of it raises ImportError
     png = tmp_path / "lr.png"
     code, out, err = run(capsys, MULTITASK, "--png", png)
-    assert_user_error(code, out, err, "--png needs matplotlib: pip install 'tml-optimizers[plot]'")
+    assert_user_error(code, out, err, "--png needs matplotlib: pip install matplotlib", "[plot]")
     assert out == ""  # refused before any work
     assert not png.exists()
 
@@ -1005,7 +1005,12 @@ def test_recap_layout_needs_exactly_one_lr_section(
 def test_bad_options(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert_user_error(*run(capsys, SINGLE, "--steps", "1.5"), "--steps", "not a whole step")
     assert_user_error(*run(capsys, SINGLE, "--steps", "-3"), "--steps")
-    assert_user_error(*run(capsys, SINGLE, "--every", "0"), "--every")
+    assert_user_error(*run(capsys, SINGLE, "--steps", "-3"), "steps are >= 0, got -3")
+    # A count's limit whatever the sign: not "steps are >= 0" for a stride or a width.
+    assert_user_error(*run(capsys, SINGLE, "--every", "0"), "--every: must be >= 1, got 0")
+    assert_user_error(*run(capsys, SINGLE, "--every", "-2"), "--every: must be >= 1, got -2")
+    assert_user_error(*run(capsys, SINGLE, "--width", "-3"), "--width: must be >= 1, got -3")
+    assert_user_error(*run(capsys, SINGLE, "--section", ""), "--section: expected a key")
     assert_user_error(*run(capsys, SINGLE, "--start", "50", "--steps", "10"), "before --start 50")
     assert_user_error(*run(capsys, SINGLE, "--steps", "1e12"), "--every 10001 (or more)")
     missing_dir = tmp_path / "no" / "such" / "dir"

@@ -98,8 +98,8 @@ def _arg_text(text: str) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _step_value(text: str) -> int:
-    """An argparse type for steps: `5000`, `5_000`, `5e3` (an integral float)."""
+def _whole_number(text: str) -> int:
+    """`5000`, `5_000`, `5e3` (an integral float), at most the largest step."""
     try:
         value = int(text)
     except ValueError:
@@ -112,21 +112,34 @@ def _step_value(text: str) -> int:
             msg = f"not a whole step: {_arg_text(text)!r}"
             raise argparse.ArgumentTypeError(msg) from None
         value = int(number)
-    if value < 0:
-        msg = f"steps are >= 0, got {_arg_text(text)}"
-        raise argparse.ArgumentTypeError(msg)
     if value > np.iinfo(np.int64).max:
         msg = f"{_arg_text(text)} is beyond the largest step, 2**63 - 1"
         raise argparse.ArgumentTypeError(msg)
     return value
 
 
+def _step_value(text: str) -> int:
+    """An argparse type for steps: `5000`, `5_000`, `5e3` (an integral float)."""
+    value = _whole_number(text)
+    if value < 0:
+        msg = f"steps are >= 0, got {_arg_text(text)}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
 def _positive(text: str) -> int:
-    value = _step_value(text)
+    value = _whole_number(text)
     if value < 1:
         msg = f"must be >= 1, got {_arg_text(text)}"
         raise argparse.ArgumentTypeError(msg)
     return value
+
+
+def _section(text: str) -> str:
+    if not text:
+        msg = "expected a key of the file (a.b for a nested one), got ''"
+        raise argparse.ArgumentTypeError(msg)
+    return text
 
 
 def _at_most(most: int) -> Callable[[str], int]:
@@ -180,7 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "config", help="YAML file ($VAR / ${VAR} in its values are taken from the environment)"
     )
-    parser.add_argument("--section", metavar="A.B", help="evaluate this part of the file only")
+    parser.add_argument(
+        "--section", type=_section, metavar="A.B", help="evaluate this part of the file only"
+    )
     parser.add_argument(
         "--no-env",
         action="store_true",

@@ -24,7 +24,7 @@ def import_matplotlib() -> tuple[Any, Any]:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
-        msg = "--png needs matplotlib: pip install 'tml-optimizers[plot]'"
+        msg = "--png needs matplotlib: pip install matplotlib (the plot extra, 'tml-optimizers[plot]')"
         raise UserError(msg) from None
     return Figure, FigureCanvasAgg
 
