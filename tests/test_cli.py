@@ -960,6 +960,18 @@ def test_a_sequence_stage_error_names_its_path_once(
     assert err.count("sequence[0]") == 1, err
 
 
+def test_a_near_miss_inside_a_kind_is_one_of_its_fields(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = write(tmp_path, "cosine_decay: {learning_rate: 0.1, num_step: 10}\n")
+    assert_user_error(*run(capsys, path), "num_step: unknown key (did you mean 'num_steps'?)")
+    # Not a field of another config ('betas' of Adam, say).
+    path = write(tmp_path, "cosine_decay: {learning_rate: 0.1, num_steps: 10, extra: 1}\n")
+    code, out, err = run(capsys, path)
+    assert_user_error(code, out, err, "cosine_decay.extra: unknown key")
+    assert "did you mean" not in err
+
+
 def test_a_real_field_at_the_wrong_level_is_not_suggested_as_itself(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -283,7 +283,9 @@ def _error_message(error: Any, substitute_env: bool) -> str:
             return f"unknown key ({key!r} is a field of {', '.join(owners[:3])}, not {kind})"
         if key in _known_field_names():  # a real field, at the wrong level
             return f"unknown key here ({key!r} belongs one level down or up: is a level missing?)"
-        close = difflib.get_close_matches(key, _known_field_names(), n=1)
+        # Inside a kind, a near miss is one of that kind's fields, not any config's.
+        candidates = sorted(_kind_fields(kind)) if kind is not None else _known_field_names()
+        close = difflib.get_close_matches(key, candidates, n=1)
         return "unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
     if kind == "missing":
         return "required field is missing"
