@@ -410,6 +410,28 @@ def test_breakpoints_are_where_each_kind_changes_formula() -> None:
         assert np.unique(one(np.arange(last, last + 50))).size == 1
 
 
+@given(
+    st.floats(1e-12, 10.0),
+    st.one_of(st.integers(1, 10**6), st.integers(1, 2**53)),
+)
+def test_ramp_to_constant_is_flat_from_where_it_reaches_l(rate: float, ramp: int) -> None:
+    # min(L, L / R * s): where L / R * R rounds below L (1e-4 and 100), the ramp meets L
+    # a step later, and flat_from and the breakpoint say so.
+    one = Schedule({"linear_ramp_to_constant": {"learning_rate": rate, "num_ramp_steps": ramp}})
+    flat = one.flat_from
+    assert flat is not None
+    assert one.breakpoints == (flat,)
+    assert ramp <= flat <= ramp + 2
+    assert list(one(np.array([flat, flat + 1, flat + 10**6]))) == [rate] * 3
+    assert flat == ramp or one(flat - 1) < rate
+
+
+def test_ramp_to_constant_one_step_late() -> None:
+    one = Schedule({"linear_ramp_to_constant": {"learning_rate": 1e-4, "num_ramp_steps": 100}})
+    assert one(100) < one(101) == 1e-4
+    assert (one.flat_from, one.breakpoints) == (101, (101,))
+
+
 def test_many_restart_schedules_past_the_lookahead_budget_agree() -> None:
     # A set keeps look-ahead tables (cosine_restarts' first peaks) for its first
     # schedules only; the later ones compute each peak when asked. Both must give the

@@ -455,10 +455,17 @@ struct LinearRampToConstant {
     double fast(Step s, const Context& c) const {
         return (*this)(s, c);
     }
-    void breakpoints(const Context&, std::vector<std::int64_t>& out) const {
-        out.push_back(num_ramp_steps.i);
+    // Where the ramp meets L: R, or a step or two later when L / R * R rounds below L
+    // (1e-4 / 100 * 100 is 9.999999999999999e-05, and step 101 gives 1e-4).
+    std::int64_t ramp_end() const {
+        std::int64_t s = num_ramp_steps.i;
+        while (s < max_step && slope * as_double(s) < learning_rate) ++s;
+        return s;
     }
-    std::optional<std::int64_t> flat_from(const Context&) const { return num_ramp_steps.i; }
+    void breakpoints(const Context&, std::vector<std::int64_t>& out) const {
+        out.push_back(ramp_end());
+    }
+    std::optional<std::int64_t> flat_from(const Context&) const { return ramp_end(); }
     std::optional<std::int64_t> period(const Context&) const { return std::nullopt; }
     bool fast_is_exact() const { return true; }  // fast: the exact formula, vectorised
     std::size_t cost() const { return cheap; }

@@ -658,9 +658,12 @@ class Schedule(_core.ScheduleSet):
         """The step from which the value never changes, or None if there is none.
 
         Where the schedule's last phase begins (a decay to 0 where its value underflows
-        to 0.0). A config whose phases happen to give equal values (a decay with
-        `final_learning_rate == learning_rate`, repeated table values) may be constant
-        before it: this is the formula's end, not a search of the values.
+        to 0.0; a ramp to L where it reaches L). A config whose phases happen to give
+        equal values (a decay with `final_learning_rate == learning_rate`, repeated
+        table values) may be constant before it: this is the formula's end, not a
+        search of the values. A periodic kind without an end (`cyclic`,
+        `cosine_restarts` without `num_cycles`) has none, even where its cycles shrink
+        until they round to a constant (`triangular2`, `exp_range`, `peak_decay`).
         """
         value = self._flat_from()[0]
         return None if value is None else int(value)
