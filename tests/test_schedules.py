@@ -426,6 +426,22 @@ def test_ramp_to_constant_is_flat_from_where_it_reaches_l(rate: float, ramp: int
     assert flat == ramp or one(flat - 1) < rate
 
 
+def test_a_sequence_lists_its_first_breakpoints_without_a_gap() -> None:
+    def cyclic(up: int) -> dict[str, Any]:
+        return {"cyclic": {"learning_rate": 0.1, "max_learning_rate": 0.2, "step_size_up": up}}
+
+    # Stage 0 changes at every step to 999; its own list stops at 64, so the list does.
+    cut = Schedule(
+        {"sequence": [{"num_steps": 1000, "schedule": cyclic(1)}, {"schedule": cyclic(7)}]}
+    )
+    assert cut.breakpoints == tuple(range(1, 65))
+    # Stage 0's list ends inside the stage: the next stage's follow (its first 64).
+    whole = Schedule(
+        {"sequence": [{"num_steps": 95, "schedule": cyclic(10)}, {"schedule": cyclic(7)}]}
+    )
+    assert whole.breakpoints == (*range(10, 95, 10), *range(95, 95 + 7 * 65, 7))
+
+
 def test_ramp_to_constant_one_step_late() -> None:
     one = Schedule({"linear_ramp_to_constant": {"learning_rate": 1e-4, "num_ramp_steps": 100}})
     assert one(100) < one(101) == 1e-4

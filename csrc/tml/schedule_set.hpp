@@ -374,9 +374,29 @@ void Sequence::fast_fill(const Step* steps, std::size_t n, Out* out, const Conte
                             });
 }
 
+namespace detail {
+// Appends r's breakpoints to out. False when the list was cut at max_listed_breakpoints
+// and more follow: a kind with endlessly many (restarts, cycles, staircases, listed up to
+// their formula's end if they have one), or a sequence with such a stage.
+inline bool list_breakpoints(const Pool& pool, Ref r, const Context& c,
+                             std::vector<std::int64_t>& out) {
+    return visit(pool, r, [&](const auto& k) -> bool {
+        if constexpr (std::is_same_v<std::decay_t<decltype(k)>, Sequence>) {
+            return k.list_breakpoints(c, out);
+        } else {
+            const std::size_t before = out.size();
+            k.breakpoints(c, out);
+            if (out.size() - before < max_listed_breakpoints) return true;
+            const std::optional<std::int64_t> flat = k.flat_from(c);
+            return flat && out.back() >= *flat;
+        }
+    });
+}
+}  // namespace detail
+
 inline std::vector<std::int64_t> breakpoints(const Pool& pool, Ref r, const Context& c) {
     std::vector<std::int64_t> out;
-    visit(pool, r, [&](const auto& k) { k.breakpoints(c, out); });
+    detail::list_breakpoints(pool, r, c, out);
     return out;
 }
 inline std::optional<std::int64_t> flat_from(const Pool& pool, Ref r, const Context& c) {
@@ -387,17 +407,32 @@ inline std::optional<std::int64_t> period(const Pool& pool, Ref r, const Context
 }
 
 inline void Sequence::breakpoints(const Context& c, std::vector<std::int64_t>& out) const {
+    list_breakpoints(c, out);
+}
+// Each stage's breakpoints inside it, in order. A stage whose own list was cut before
+// its end ends the list there: what follows it is a prefix of no one's breakpoints.
+inline bool Sequence::list_breakpoints(const Context& c, std::vector<std::int64_t>& out) const {
     const std::int64_t* b = c.ints + starts.offset;
+    std::vector<std::int64_t> stage;
     for (std::uint32_t k = 0; k < stages.count; ++k) {
         const std::int64_t start = k == 0 ? 0 : b[k - 1];
         const bool last = k + 1 == stages.count;
         if (k > 0) out.push_back(start);
-        for (std::int64_t p : tml::breakpoints(*c.pool, c.refs[stages.offset + k], c)) {
-            if (p <= 0 || p > max_step - start) continue;
-            if (!last && start + p >= b[k]) break;
+        stage.clear();
+        const bool complete =
+            detail::list_breakpoints(*c.pool, c.refs[stages.offset + k], c, stage);
+        bool ended = false;  // the stage's list reached the stage's end (or step 2**63 - 1)
+        for (std::int64_t p : stage) {
+            if (p <= 0) continue;
+            if (p > max_step - start || (!last && start + p >= b[k])) {
+                ended = true;
+                break;
+            }
             out.push_back(start + p);
         }
+        if (!complete && !ended) return false;
     }
+    return true;
 }
 inline std::optional<std::int64_t> Sequence::flat_from(const Context& c) const {
     const std::int64_t start = starts.count ? c.ints[starts.offset + starts.count - 1] : 0;

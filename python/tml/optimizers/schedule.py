@@ -649,7 +649,9 @@ class Schedule(_core.ScheduleSet):
         """Steps where the formula changes, increasing.
 
         Ramp end, cosine end, piecewise boundaries, phase ends, stage starts; for kinds
-        with endlessly many (restarts, cycles, staircases), the first 64.
+        with endlessly many (restarts, cycles, staircases), the first 64. A sequence
+        lists its stages' in turn, up to the end of the first stage whose own list was
+        cut before the stage ends: always the first breakpoints, never a gap.
         """
         return tuple(self._breakpoints()[0])
 
