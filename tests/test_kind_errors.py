@@ -315,6 +315,18 @@ SPECIFIC: dict[str, Case] = {
         ["one_cycle", "pct_start", "three_phase"],
         [("pct_start", 0.6)],
     ),
+    # Subnormal rates: (L - F) * 0.5 of an odd subnormal rounds away from 0, so a cosine
+    # rising from L = 0 to F starts one subnormal below 0.
+    "cosine-decay-subnormal-rise-below-zero": Case(
+        body("cosine_decay", learning_rate=0.0, final_learning_rate=1.5e-323, num_steps=10),
+        ["cosine_decay.learning_rate", "must keep the schedule >= 0"],
+        [("learning_rate", 0.0), ("final_learning_rate", 1.5e-323)],
+    ),
+    "one-cycle-subnormal-rise-below-zero": Case(
+        body("one_cycle", learning_rate=1.5e-323, total_steps=10, div_factor=1e10),
+        ["one_cycle.learning_rate", "must keep the schedule >= 0"],
+        [("learning_rate", 1.5e-323)],
+    ),
     # F + (L - F) rounds past the largest float though L and F are finite: the peak of
     # every kind whose values lie between two rates is checked when built.
     "cosine-decay-peak-overflows": Case(

@@ -166,6 +166,18 @@ void require_finite_peak(double peak, const Path& where, const char* field, cons
              "must keep the schedule finite (its largest value rounds past the largest float)",
              got());
 }
+// Refuses a config whose formula's smallest value, computed where it is smallest (a
+// cosine from L up to F > L at its start), is below 0. Only subnormal rates get there:
+// halving an odd subnormal rounds away from 0, so F + ((L - F) * 0.5) * 2.0 can be one
+// below L = 0 (L = 0, F = 1.5e-323 gives -5e-324).
+template <class Got>
+void require_nonnegative_low(double low, const Path& where, const char* field, const Got& got) {
+    if (low < 0.0)
+        fail(where, field,
+             "must keep the schedule >= 0 (with subnormal rates its half-amplitude rounds "
+             "away from 0, and its low end falls below 0)",
+             got());
+}
 // The same for the kinds whose values lie between learning_rate and final_learning_rate.
 inline void require_finite_peak(double peak, const Path& where, double learning_rate,
                                 double final_learning_rate) {
@@ -923,9 +935,13 @@ struct CosineDecay {
     }
     void finish(const Path& where, Tables&) {
         half_range = (learning_rate - final_learning_rate) * 0.5;
-        // Largest at step 0 (cos = 1), or F.
-        detail::require_finite_peak((*this)(std::int64_t{0}, Context{}), where, learning_rate,
-                                    final_learning_rate);
+        // Largest at step 0 (cos = 1), or F; smallest there too when F > L.
+        const double start = (*this)(std::int64_t{0}, Context{});
+        detail::require_finite_peak(start, where, learning_rate, final_learning_rate);
+        detail::require_nonnegative_low(start, where, "learning_rate", [&] {
+            return "learning_rate=" + repr(learning_rate) +
+                   ", final_learning_rate=" + repr(final_learning_rate);
+        });
     }
     template <class Step>
     double operator()(Step s, const Context& c) const {
@@ -1437,15 +1453,18 @@ struct OneCycle {
             from[0] = initial, to[0] = learning_rate;
             from[1] = learning_rate, to[1] = minimum;
         }
-        // Each anneal is monotone between its two values: largest at one end.
+        // Each anneal is monotone between its two values: largest at one end, smallest
+        // at the other.
+        const auto got = [&] {
+            return "learning_rate=" + repr(learning_rate) + ", div_factor=" + repr(div_factor) +
+                   ", final_div_factor=" + repr(final_div_factor);
+        };
         for (int p = 0; p < phases; ++p)
-            for (const double pct : {0.0, 1.0})
-                detail::require_finite_peak(
-                    anneal_between(from[p], to[p], pct, Context{}), where, "learning_rate", [&] {
-                        return "learning_rate=" + repr(learning_rate) +
-                               ", div_factor=" + repr(div_factor) +
-                               ", final_div_factor=" + repr(final_div_factor);
-                    });
+            for (const double pct : {0.0, 1.0}) {
+                const double end = anneal_between(from[p], to[p], pct, Context{});
+                detail::require_finite_peak(end, where, "learning_rate", got);
+                detail::require_nonnegative_low(end, where, "learning_rate", got);
+            }
         double previous = 0.0;
         for (int p = 0; p < phases; ++p) {
             if (!(ends[p] - previous >= 1.0))
