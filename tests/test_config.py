@@ -118,6 +118,31 @@ def test_at_most_one_of(declare: Any) -> None:
     assert "y=2" in str(info.value)
 
 
+def test_fields_written_without_optional_take_an_explicit_none(tmp_path: Path) -> None:
+    # The original wrote `x: T = pydantic.Field(None, one_of=...)`, which pydantic 1 made
+    # Optional: its YAML configs set the unused ones to null (recap's
+    # `single_task_learning_rate: null`). pydantic 2 alone refuses that None.
+    with pytest.warns(pydantic.PydanticDeprecatedSince20):
+
+        class Recap(BaseConfig):
+            multi: int = pydantic.Field(None, one_of="lr")
+            single: int = pydantic.Field(None, one_of="lr")
+            note: str = None  # type: ignore[assignment]
+            strict: int = 0
+
+    assert Recap(multi=1, single=None, note=None).single is None
+    assert Recap.model_validate({"multi": None, "single": 2}).single == 2
+    path = tmp_path / "recap.yaml"
+    path.write_text("multi: 3\nsingle: null\nnote: null\n")
+    assert load_config_from_yaml(Recap, path).multi == 3
+    with pytest.raises(pydantic.ValidationError, match="exactly one of multi, single"):
+        Recap(multi=None, single=None)
+    with pytest.raises(pydantic.ValidationError, match="valid integer"):
+        Recap(multi=1, strict=None)  # a default that is not None: None stays refused
+    with pytest.raises(pydantic.ValidationError, match="valid integer"):
+        Recap(multi="a")
+
+
 def test_groups_are_independent_and_inherited() -> None:
     class Two(BaseConfig):
         a: int | None = pydantic.Field(None, json_schema_extra={"one_of": "first"})

@@ -37,10 +37,12 @@ import getpass
 import os
 import re
 import string
+import types
+import typing
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import pydantic
 import yaml
@@ -72,10 +74,51 @@ def _short(value: Any, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _admits_none(annotation: Any) -> bool:
+    """Whether a field's type takes None (`T | None`, `Optional[T]`, `Any`)."""
+    if annotation is Any or annotation is None or annotation is type(None):
+        return True
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _admits_none(typing.get_args(annotation)[0])
+    if origin is typing.Union or origin is types.UnionType:
+        return any(_admits_none(arg) for arg in typing.get_args(annotation))
+    return False
+
+
+@functools.cache  # per class: every validation of every config reads it
+def _implicitly_optional(model: type[pydantic.BaseModel]) -> frozenset[str]:
+    """Names (and aliases) of the fields written `x: T = Field(None)` for a T without None."""
+    names: set[str] = set()
+    for name, info in model.model_fields.items():
+        if not info.is_required() and info.default is None and not _admits_none(info.annotation):
+            names.add(name)
+            if info.alias:
+                names.add(info.alias)
+    return frozenset(names)
+
+
 class BaseConfig(pydantic.BaseModel):
-    """Base of every config: unknown fields are errors, `one_of` groups are enforced."""
+    """Base of every config: unknown fields are errors, `one_of` groups are enforced.
+
+    A field declared as the original did, `x: T = pydantic.Field(None, one_of="g")`,
+    takes an explicit None (YAML's `null`) as unset, as pydantic 1 made such a field
+    Optional; pydantic 2 would refuse it.
+    """
 
     model_config = pydantic.ConfigDict(extra="forbid")
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _none_is_unset(cls, data: Any) -> Any:
+        optional = _implicitly_optional(cls)
+        if (
+            optional
+            and isinstance(data, dict)
+            and any(data[k] is None for k in optional if k in data)
+        ):
+            return {k: v for k, v in data.items() if not (v is None and k in optional)}
+        return data
 
     @pydantic.model_validator(mode="after")
     def _check_field_groups(self) -> BaseConfig:
