@@ -495,6 +495,15 @@ def test_added_param_group_is_a_count_error_at_the_next_step() -> None:
 # --------------------------------------------------------------------------- torch conventions
 
 
+def test_an_lr_scheduler_under_both_of_torchs_names() -> None:
+    # The original LRShim derived from the deprecated _LRScheduler; code that checks
+    # for it, or for LRScheduler, recognises this one.
+    shim = LRShim(make_optimizer(4), CONFIGS)
+    assert isinstance(shim, torch.optim.lr_scheduler.LRScheduler)
+    if hasattr(torch.optim.lr_scheduler, "_LRScheduler"):
+        assert isinstance(shim, torch.optim.lr_scheduler._LRScheduler)
+
+
 def test_get_lr_outside_step_warns_like_torch() -> None:
     shim = LRShim(make_optimizer(4), CONFIGS)
     with pytest.warns(UserWarning, match="get_last_lr"):

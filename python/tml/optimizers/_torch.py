@@ -14,13 +14,20 @@ import math
 import operator
 import warnings
 from collections.abc import Iterable, Mapping
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
 from torch import Tensor
-from torch.optim import Optimizer
+from torch.optim import Optimizer, lr_scheduler
 from torch.optim.lr_scheduler import LRScheduler
+
+if TYPE_CHECKING:
+    _SchedulerBase = LRScheduler
+else:
+    # torch's deprecated alias of LRScheduler, which the original LRShim derived from:
+    # code written for it (isinstance(s, _LRScheduler)) still recognises this one.
+    _SchedulerBase = getattr(lr_scheduler, "_LRScheduler", LRScheduler)
 
 from tml.optimizers.config import (
     LearningRate,
@@ -260,7 +267,7 @@ def _numbers(value: Any, name: str, count: int) -> list[Any]:
     return list(value)
 
 
-class LRShim(LRScheduler):
+class LRShim(_SchedulerBase):
     """A torch LR scheduler that sets each parameter group's lr from a tml schedule.
 
     Group g's learning rate after the scheduler has been stepped `last_epoch` times is
