@@ -1014,6 +1014,23 @@ def test_recap_layout_needs_exactly_one_lr_section(
     assert_user_error(*run(capsys, path), "weight_decay: unknown key")
 
 
+def test_a_default_range_too_long_for_one_pass_is_strided(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # 10% past 1e8 steps is 1.1e8: over the limit, so the default range takes the least
+    # stride that fits and says so; an explicit --steps that long is still refused.
+    path = write(
+        tmp_path,
+        "linear_ramp_to_cosine: {learning_rate: 0.1, final_learning_rate: 0.001, "
+        "num_ramp_steps: 1000, final_num_steps: 100000000}\n",
+    )
+    code, out, err = run(capsys, path, "--no-plot")
+    assert code == 0, err
+    assert "steps 0 to 110,000,000 every 2: 55,000,001 steps" in out
+    assert "the default range is evaluated every 2 steps" in err
+    assert_user_error(*run(capsys, path, "--steps", "200000000"), "pass --every 3 (or more)")
+
+
 def test_bad_options(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert_user_error(*run(capsys, SINGLE, "--steps", "1.5"), "--steps", "not a whole step")
     assert_user_error(*run(capsys, SINGLE, "--steps", "-3"), "--steps")

@@ -25,7 +25,8 @@ a key written twice in one mapping.
 Every schedule is evaluated at every step of the range by the compiled kernel
 (`Schedules`, one call per block of a few million values, so memory stays bounded on
 ranges of tens of millions of steps), at most 100,000,000 steps per schedule (a longer
-range needs `--every`). The default range runs 10% past the step from which every
+`--steps` needs `--every`; a longer default range takes the least stride that fits).
+The default range runs 10% past the step from which every
 schedule is constant (three periods of a periodic one; one that changes forever, such
 as an exponential decay, is shown until it stays under a tenth of its peak, or through
 its third restart when it never does). The summary gives per group the kind, the peak
@@ -214,10 +215,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="evaluate through step N, inclusive (default: 10%% past the step from which every "
         f"schedule is constant; three periods of a periodic one); at most {MAX_STEPS:,} steps "
-        "are evaluated per schedule: a longer range needs --every",
+        "are evaluated per schedule: a longer --steps needs --every",
     )
     rng.add_argument("--start", type=_step_value, default=0, metavar="S", help="first step (0)")
-    rng.add_argument("--every", type=_positive, default=1, metavar="K", help="stride (1)")
+    rng.add_argument(
+        "--every",
+        type=_positive,
+        metavar="K",
+        help=f"stride (1; for a default range over {MAX_STEPS:,} steps, the least that fits)",
+    )
     rng.add_argument(
         "--at",
         type=_step_list,
@@ -343,6 +349,12 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if written:
         lines += ["", *written]
     _show(lines, stdout)
+    if args.every is None and rng.every > 1:
+        print(
+            f"{PROG}: note: the default range is evaluated every {rng.every:,} steps to stay "
+            f"within {MAX_STEPS:,} per schedule; --steps and --every choose another",
+            file=stderr,
+        )
     if args.csv is not None and args.csv_every is None and csv_every > 1:
         print(
             f"{PROG}: note: {args.csv} holds one step in {csv_every * rng.every:,} to stay under "

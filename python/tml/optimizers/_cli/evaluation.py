@@ -175,8 +175,11 @@ def default_end(settle: int, start: int) -> int:
     return max(_round_up_2_digits(margin), settle + 1, start + _MIN_DEFAULT_SPAN)
 
 
-def step_range(schedules: Schedules, start: int, every: int, steps: int | None) -> StepRange:
+def step_range(schedules: Schedules, start: int, every: int | None, steps: int | None) -> StepRange:
     """The range of `--start`, `--every` and `--steps` (its default from `horizon`).
+
+    `every` None is 1, or, for the default range (`steps` None) when that would be more
+    than MAX_STEPS steps, the smallest stride that fits.
 
     Raises:
         UserError: the end is before the start, or the range is too long.
@@ -186,10 +189,12 @@ def step_range(schedules: Schedules, start: int, every: int, steps: int | None) 
     if end < start:
         msg = f"--steps {end} is before --start {start}"
         raise UserError(msg)
+    # The smallest stride k with (end - start) // k + 1 <= MAX_STEPS: both ends count.
+    stride = (end - start) // MAX_STEPS + 1
+    if every is None:
+        every = stride if steps is None else 1
     count = (end - start) // every + 1
     if count > MAX_STEPS:
-        # The smallest stride k with (end - start) // k + 1 <= MAX_STEPS: both ends count.
-        stride = (end - start) // MAX_STEPS + 1
         msg = (
             f"steps {start:,} to {end:,} are {count:,} steps per schedule, more than the "
             f"{MAX_STEPS:,} this tool evaluates; pass --every {stride} (or more) or a smaller "
