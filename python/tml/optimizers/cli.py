@@ -119,21 +119,22 @@ def _whole_number(text: str) -> int:
     return value
 
 
-def _step_value(text: str) -> int:
-    """An argparse type for steps: `5000`, `5_000`, `5e3` (an integral float)."""
+def _at_least(text: str, least: int, rule: str) -> int:
     value = _whole_number(text)
-    if value < 0:
-        msg = f"steps are >= 0, got {_arg_text(text)}"
+    if value < least:
+        msg = f"{rule}, got {_arg_text(text)}"
         raise argparse.ArgumentTypeError(msg)
     return value
+
+
+def _step_value(text: str) -> int:
+    """An argparse type for steps: `5000`, `5_000`, `5e3` (an integral float)."""
+    return _at_least(text, 0, "steps are >= 0")
 
 
 def _positive(text: str) -> int:
-    value = _whole_number(text)
-    if value < 1:
-        msg = f"must be >= 1, got {_arg_text(text)}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
+    """An argparse type for a count or stride, >= 1."""
+    return _at_least(text, 1, "must be >= 1")
 
 
 def _section(text: str) -> str:
