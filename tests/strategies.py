@@ -24,7 +24,15 @@ from typing import Any
 from hypothesis import strategies as st
 
 from tests.kinds import INT64_MAX, MAX_CONFIG_INT, config_points, edge_steps
-from tests.oracle import FIELDS, KINDS, ORIGINAL_KINDS, _pow, namespace, one_cycle_phase_ends
+from tests.oracle import (
+    FIELDS,
+    KINDS,
+    ORIGINAL_KINDS,
+    _pow,
+    namespace,
+    one_cycle_phase_ends,
+    reference_lr,
+)
 
 __all__ = [
     "INT64_MAX",
@@ -247,6 +255,10 @@ def cosine_decay_configs(draw: st.DrawFn) -> dict[str, Any]:
     _optional(
         draw, "cosine_decay", body, "final_learning_rate", draw(st.one_of(st.just(0.0), rates))
     )
+    # Refused when built, so not drawn: a start past the largest float, or below 0 (a
+    # cosine rising from L to an odd subnormal F: (L - F) * 0.5 rounds away from 0).
+    if not 0.0 <= reference_lr(namespace({"cosine_decay": body}), 0) < math.inf:
+        body["final_learning_rate"] = 0.0
     return _wrap(draw, "cosine_decay", body)
 
 
@@ -326,6 +338,9 @@ def one_cycle_problem(body: dict[str, Any]) -> str | None:
         if not end - previous >= 1.0:
             return "phase"
         previous = end
+    # The rise's start, `L + (initial - L) / 2.0 * 2.0`, below 0 for an odd subnormal L.
+    if reference_lr(namespace({"one_cycle": body}), 0) < 0:
+        return "learning_rate"
     return None
 
 
@@ -358,8 +373,10 @@ def one_cycle_configs(draw: st.DrawFn) -> dict[str, Any]:
     _optional(draw, "one_cycle", body, "three_phase", three)
     if one_cycle_problem(body) in ("div_factor", "final_div_factor"):
         body["div_factor"], body["final_div_factor"] = 25.0, 1e4
-    if one_cycle_problem(body) is not None:  # a phase under 1.0 wide: use one that fits
+    if one_cycle_problem(body) == "phase":  # a phase under 1.0 wide: use one that fits
         body["total_steps"], body["pct_start"] = max(total, 10), 0.3
+    if one_cycle_problem(body) == "learning_rate":
+        body["learning_rate"] = 0.0
     assert one_cycle_problem(body) is None, body
     return _wrap(draw, "one_cycle", body)
 
