@@ -1964,8 +1964,7 @@ struct Sequence {
     double fast(Step s, const Context& c) const;
     template <class Step, class Out>
     void fast_fill(const Step* steps, std::size_t n, Out* out, const Context& c) const;
-    void breakpoints(const Context& c, std::vector<std::int64_t>& out) const;
-    // breakpoints(), false when cut inside a stage (schedule_set.hpp).
+    // A kind's breakpoints(), returning false when cut inside a stage (schedule_set.hpp).
     bool list_breakpoints(const Context& c, std::vector<std::int64_t>& out) const;
     std::optional<std::int64_t> flat_from(const Context& c) const;
     std::optional<std::int64_t> period(const Context& c) const;

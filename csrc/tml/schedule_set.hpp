@@ -406,9 +406,6 @@ inline std::optional<std::int64_t> period(const Pool& pool, Ref r, const Context
     return visit(pool, r, [&](const auto& k) { return k.period(c); });
 }
 
-inline void Sequence::breakpoints(const Context& c, std::vector<std::int64_t>& out) const {
-    list_breakpoints(c, out);
-}
 // Each stage's breakpoints inside it, in order. A stage whose own list was cut before
 // its end ends the list there: what follows it is a prefix of no one's breakpoints.
 inline bool Sequence::list_breakpoints(const Context& c, std::vector<std::int64_t>& out) const {

@@ -22,13 +22,6 @@ from torch import Tensor
 from torch.optim import Optimizer, lr_scheduler
 from torch.optim.lr_scheduler import LRScheduler
 
-if TYPE_CHECKING:
-    _SchedulerBase = LRScheduler
-else:
-    # torch's deprecated alias of LRScheduler, which the original LRShim derived from:
-    # code written for it (isinstance(s, _LRScheduler)) still recognises this one.
-    _SchedulerBase = getattr(lr_scheduler, "_LRScheduler", LRScheduler)
-
 from tml.optimizers.config import (
     LearningRate,
     MultiTaskLearningRates,
@@ -36,6 +29,13 @@ from tml.optimizers.config import (
     get_optimizer_algorithm_config,
 )
 from tml.optimizers.schedule import Schedules, _is_single_config
+
+if TYPE_CHECKING:
+    _SchedulerBase = LRScheduler
+else:
+    # torch's deprecated alias of LRScheduler, which the original LRShim derived from:
+    # code written for it (isinstance(s, _LRScheduler)) still recognises this one.
+    _SchedulerBase = getattr(lr_scheduler, "_LRScheduler", LRScheduler)
 
 __all__ = [
     "LRShim",
@@ -459,25 +459,21 @@ class LRShim(_SchedulerBase):
             return
         # torch's step() counts the step before it is taken: a refused one is not counted.
         count = self._step_count
-        if count != 1 and epoch is None:  # torch's step() warns on neither
-            try:
-                super().step(epoch)
-            except BaseException:
-                self._step_count = count
-                raise
-            return
-        # Its warnings (optimizer.step() not called first or replaced, step(epoch)) name
-        # their caller's line, which is this one: they are caught and warned again for
-        # the line that called this step(), as torch's own schedulers' warnings are.
         caught: list[warnings.WarningMessage] = []
         try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
+            if count == 1 or epoch is not None:  # torch's step() warns only then
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    super().step(epoch)
+            else:
                 super().step(epoch)
         except BaseException:
             self._step_count = count
             raise
         finally:
+            # torch's warnings (optimizer.step() not called first or replaced, step(epoch))
+            # name their caller's line, this one: warned again for the line that called
+            # this step(), as torch's own schedulers' warnings are.
             for w in caught:
                 warnings.warn(w.message, w.category, stacklevel=2)
 
