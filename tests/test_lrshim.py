@@ -557,6 +557,30 @@ def test_warnings_name_the_callers_line_as_torchs_do() -> None:
         assert "epoch parameter" in str(caught[1].message)
 
 
+def test_a_warning_made_an_error_stops_the_step_before_anything_changes() -> None:
+    # Under filterwarnings=error torch's warning raises before its step changes anything:
+    # the same step, the same counts, the same lrs after it as LambdaLR.
+    shim = LRShim(make_optimizer(4), CONFIGS)
+    reference = LambdaLR(make_optimizer(4, lr=1.0), [oracle_fn(c) for c in KINDS])
+    for scheduler in (shim, reference):
+        lrs = hex_lrs(scheduler.optimizer)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with pytest.raises(UserWarning, match=r"before `optimizer.step\(\)`"):
+                scheduler.step()
+            assert (scheduler.last_epoch, scheduler._step_count) == (0, 1), scheduler
+            assert hex_lrs(scheduler.optimizer) == lrs, scheduler
+            train_step(scheduler.optimizer)
+            with pytest.raises(UserWarning, match="epoch parameter"):
+                scheduler.step(3)
+        # (torch has counted this one in _step_count; a refused step here is not counted)
+        assert scheduler.last_epoch == 0, scheduler
+        assert hex_lrs(scheduler.optimizer) == lrs, scheduler
+    train_step(shim.optimizer)
+    shim.step()
+    assert hex_lrs(shim.optimizer) == hexes(expected(KINDS, 1))
+
+
 def test_step_with_epoch_warns_and_uses_the_closed_form() -> None:
     optimizer = make_optimizer(4)
     shim = LRShim(optimizer, CONFIGS)
@@ -662,6 +686,36 @@ def test_get_last_lr_never_aliases_the_groups_lr(pack: bool) -> None:
     for value in last:
         value.fill_(123.0)
     assert hex_lrs(optimizer) == hexes([7.0] * 3)
+
+
+@pytest.mark.parametrize("shape", [(), (1,)])
+def test_get_last_lr_after_load_state_dict_keeps_the_lr_tensors_shape(shape: Any) -> None:
+    # torch: get_last_lr() has the types of the groups' lrs; a saved state holds numbers.
+    def make() -> Any:
+        group = {"params": [torch.nn.Parameter(torch.zeros(3))], "lr": torch.zeros(shape)}
+        return torch.optim.SGD([group])
+
+    optimizer = make()
+    shim = LRShim(optimizer, KINDS[1:2])
+    train_step(optimizer)
+    shim.step()
+    resumed = LRShim(make(), KINDS[1:2])
+    resumed.load_state_dict(shim.state_dict())
+    before, after = shim.get_last_lr(), resumed.get_last_lr()
+    assert [v.shape for v in after] == [v.shape for v in before] == [torch.Size(shape)]
+    assert hexes(after) == hexes(before)
+
+
+def test_lr_dict_is_a_read_only_view_of_the_configs_given() -> None:
+    # The schedules are compiled when built: a changed lr_dict would silently not apply.
+    config = LearningRate(constant=0.1)
+    shim = LRShim(make_optimizer(1), {"a": config})
+    assert dict(shim.lr_dict) == {"a": config}
+    with pytest.raises(TypeError):
+        shim.lr_dict["a"] = {"constant": 0.5}  # type: ignore[index]
+    with pytest.raises(AttributeError):
+        shim.lr_dict = {"a": {"constant": 0.5}}  # type: ignore[misc]
+    assert dict(pickle.loads(pickle.dumps(shim)).lr_dict) == {"a": config}
 
 
 @pytest.mark.parametrize("pack", [False, True])

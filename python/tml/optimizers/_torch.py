@@ -14,6 +14,7 @@ import math
 import operator
 import warnings
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -361,7 +362,7 @@ class LRShim(_SchedulerBase):
         self.optimizer = optimizer
         self._schedules = schedules
         self.group_names = names
-        self.lr_dict = dict(zip(names, configs, strict=True))
+        self._lr_dict = dict(zip(names, configs, strict=True))
         self.pack_tensor_lrs = pack_tensor_lrs
         self._named = named
         self._last: list[Any] | None = None  # floats, and tensors for tensor lrs
@@ -409,6 +410,18 @@ class LRShim(_SchedulerBase):
         # The host values of the last tensor step, as an array and a tensor view of it.
         values = np.zeros(len(self._schedules), dtype=np.float64)
         self._host: tuple[np.ndarray, Tensor] = (values, torch.from_numpy(values))
+
+    # step() runs torch's step() for its checks alone first, with this set (see step()).
+    _checks_only = False
+
+    @property
+    def lr_dict(self) -> Mapping[str, Any]:
+        """Group name -> config, as given: read-only.
+
+        The schedules are compiled when the scheduler is built; to change them, build a
+        new one (changing a config object given here changes nothing).
+        """
+        return MappingProxyType(self._lr_dict)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -459,27 +472,35 @@ class LRShim(_SchedulerBase):
             return
         # torch's step() counts the step before it is taken: a refused one is not counted.
         count = self._step_count
-        caught: list[warnings.WarningMessage] = []
         try:
             if count == 1 or epoch is not None:  # torch's step() warns only then
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    super().step(epoch)
+                # torch's warnings (optimizer.step() not called first or replaced,
+                # step(epoch)) name their caller's line, this one. So torch's step() runs
+                # first for its checks and count alone (_update_lr does nothing then), its
+                # warnings are warned again for the line that called this step(), as torch's
+                # own schedulers' are, and only then is the step taken: a warning made an
+                # error stops it before anything changes, as it does torch's.
+                self._checks_only = True
+                try:
+                    with warnings.catch_warnings(record=True) as caught:
+                        warnings.simplefilter("always")
+                        super().step(epoch)
+                finally:
+                    self._checks_only = False
+                for w in caught:
+                    warnings.warn(w.message, w.category, stacklevel=2)
+                self._update_lr(epoch)
             else:
                 super().step(epoch)
         except BaseException:
             self._step_count = count
             raise
-        finally:
-            # torch's warnings (optimizer.step() not called first or replaced, step(epoch))
-            # name their caller's line, this one: warned again for the line that called
-            # this step(), as torch's own schedulers' warnings are.
-            for w in caught:
-                warnings.warn(w.message, w.category, stacklevel=2)
 
     def _update_lr(self, epoch: int | None = None) -> None:
         # torch's step() (warnings, _step_count) and SequentialLR (`_update_lr(0)` at a
         # milestone) call this; the closed form serves both cases, epoch or not.
+        if self._checks_only:  # step() runs torch's step() for its checks first
+            return
         step = self.last_epoch + 1 if epoch is None else _integer(epoch, "epoch", 0, _MAX_STEP)
         if type(self).get_lr is not LRShim.get_lr:
             # A subclass's get_lr() decides, as it does for torch's schedulers: torch's own
@@ -833,9 +854,12 @@ class LRShim(_SchedulerBase):
         if last_lr is not None:
             groups = self.optimizer.param_groups
             if len(groups) == count:
-                # Saved as numbers; get_last_lr() gives tensors where the group's lr is one.
+                # Saved as numbers; get_last_lr() gives tensors, in the shape of the group's
+                # lr, where the group's lr is one.
                 last_lr = [
-                    torch.tensor(v, dtype=g["lr"].dtype, device=g["lr"].device)
+                    torch.tensor(v, dtype=g["lr"].dtype, device=g["lr"].device).reshape(
+                        g["lr"].shape
+                    )
                     if isinstance(g["lr"], Tensor) and not isinstance(v, Tensor)
                     else v
                     for g, v in zip(groups, last_lr, strict=True)
