@@ -309,6 +309,14 @@ def test_bad_scalar_step(step: Any, shown: str) -> None:
         (np.array([[0.0, 1.0, 2.0], [3.0, -4.5, NAN]]), "[1, 1]", "-4.5"),
         (np.array([[0, 1], [2, 3], [4, -5]]).T, "[1, 2]", "-5"),
         (np.array([[[1.0], [NAN]]], dtype=np.float16), "[0, 1, 0]", "nan"),
+        # Lists whose elements are checked one by one (wide ints with floats, 0-d arrays):
+        # still the first bad element, whatever kind of bad the later ones are.
+        ([-0.5, 2**62 + 1, -1], "[0]", "-0.5"),
+        ([NAN, 2**64], "[0]", "nan"),
+        ([-1.5, 2**63], "[0]", "-1.5"),
+        ([2**62 + 1, 3.5, INF, -1], "[2]", "inf"),
+        ([-1, np.array(True)], "[0]", "-1"),
+        ([[0, np.array(2)], [-3, np.array(-4)]], "[1, 0]", "-3"),
     ],
 )
 def test_bad_array_step_names_first_position(steps: Any, position: str, shown: str) -> None:

@@ -6,6 +6,7 @@ layout, `out=`, `dtype=`, and torch tensors. Expected values come from the oracl
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from typing import Any
 
@@ -470,7 +471,7 @@ def test_a_tensor_out_that_cannot_take_the_result_is_refused(torch: Any) -> None
     steps = torch.arange(3)
     cases = [
         (torch.zeros(3, dtype=torch.float64, requires_grad=True), "out requires grad"),
-        (torch.zeros(1, dtype=torch.float64).expand(3), "sharing one memory location"),
+        (torch.zeros(1, dtype=torch.float64).expand(3), "share memory"),
         (torch.zeros(3, dtype=torch.float64, device="meta"), "out is on meta, the steps on cpu"),
     ]
     for out, match in cases:
@@ -511,6 +512,27 @@ def test_longdouble_steps_are_not_rounded_silently() -> None:
     assert compute_lr(config, exact).tolist() == [1.0, 2.0]
 
 
+@pytest.mark.parametrize("form", ["scalar", "array", "list"])
+def test_bad_longdouble_steps_are_named_by_their_own_digits(form: str) -> None:
+    # Named as float64 rounded them ("step = 1.0 is not exactly a float64", "inf"), a
+    # NaN as inexact, and a value past float64's range warned of overflow (an error under
+    # -W error) before the ValueError.
+    if np.finfo(np.longdouble).nmant <= np.finfo(np.float64).nmant:
+        pytest.skip("long double is float64 on this platform")
+    close = np.longdouble(1) + np.longdouble(2) ** -60
+    cases = [
+        (close, r"= 1\.0000000000000000009 is not exactly a float64"),
+        (np.longdouble("1e4000"), r"= 1e\+4000 is not exactly a float64"),
+        (np.longdouble("nan"), r"= nan is not a valid step: steps must be finite and >= 0"),
+        (-close, r"= -1\.0000000000000000009 is not a valid step: steps must be finite"),
+    ]
+    for value, match in cases:
+        step: Any = {"scalar": value, "array": np.array([2, value]), "list": [2**62 + 1, value]}
+        where = {"scalar": "step ", "array": r"steps\[1\] ", "list": r"steps\[1\] "}[form]
+        with pytest.raises(ValueError, match=where + match):
+            compute_lr(RAMP, step[form])
+
+
 # ---------------------------------------------------------------------------
 # dtype and out forms that must be refused or honoured, not guessed
 
@@ -520,6 +542,39 @@ def test_bad_dtype_is_a_type_error_for_every_step_form(dtype: Any) -> None:
     for step in (2, np.arange(3), [1, 2]):
         with pytest.raises(TypeError, match="dtype must be float32 or float64"):
             compute_lr(RAMP, step, dtype=dtype)
+
+
+def test_float32_overflow_is_inf_on_every_path_without_a_warning() -> None:
+    # The scalar and per-element paths rounded through numpy, which warned (an error under
+    # -W error); the array paths' cast does not. inf on all of them, as documented.
+    schedule = Schedule({"constant": 1e300})
+    assert schedule(5, dtype=np.float32) == np.float32(np.inf)
+    for steps in ([5], [2**62 + 1, 0.5], np.arange(3), range(3)):
+        assert np.isposinf(schedule(steps, dtype=np.float32)).all()
+
+
+def test_an_out_whose_elements_overlap_is_refused(torch: Any) -> None:
+    # Only a zero stride was caught (on tensors): other overlapping views were written,
+    # each shared element left holding whichever result came last.
+    steps = np.array([[0, 1], [2, 3]])
+    base = np.zeros(3)
+    views = [
+        np.lib.stride_tricks.as_strided(base, (2, 2), (8, 8), writeable=True),
+        np.lib.stride_tricks.as_strided(base, (2, 2), (0, 8), writeable=True),
+    ]
+    tensor_base = torch.zeros(3, dtype=torch.float64)
+    tensors = [tensor_base.as_strided((2, 2), (1, 1)), tensor_base[:1].expand(2, 2)]
+    pairs = [*((v, steps) for v in views), *((t, torch.tensor(steps)) for t in tensors)]
+    for out, steps_given in pairs:
+        with pytest.raises(ValueError, match="out has elements that share memory"):
+            compute_lr(RAMP, steps_given, out=out)
+    assert not base.any()
+    assert not tensor_base.any()
+    # Views with gaps, transposed or reversed, share nothing: written.
+    for out in (np.zeros((2, 6))[:, ::3], np.zeros((2, 2)).T, np.zeros((2, 4))[::-1, ::-2]):
+        result = compute_lr(RAMP, steps, out=out)
+        assert result is out
+        assert_same_bits(out, reference_array(RAMP, [[0, 1], [2, 3]]))
 
 
 def test_byte_swapped_out_is_written_in_place() -> None:
@@ -635,9 +690,21 @@ def test_range_errors_match_the_array_path() -> None:
     with pytest.raises(ValueError, match=r"steps\[3\] = -1 is not a valid step"):
         schedule(range(5, -15, -2), out=out)
     assert (out == -1.0).all()  # untouched
-    for steps in [range(2**63 - 1, 2**63 + 1), range(0, 2**65, 2**62), range(-(2**64), 0)]:
-        with pytest.raises(ValueError, match="do not fit in int64"):
+    # Outside int64: the first such step named, as the same steps in a list name it.
+    for steps in [
+        range(2**63 - 1, 2**63 + 1),
+        range(0, 2**65, 2**62),
+        range(-(2**64), 0),
+        range(2**64, 0, -(2**62)),
+        range(5, -(2**64), -(2**62)),
+    ]:
+        with pytest.raises(ValueError, match="is not a valid step") as from_range:
             schedule(steps)
+        with pytest.raises(ValueError, match="is not a valid step") as from_list:
+            schedule(list(itertools.islice(steps, 8)))  # each one's first bad step is there
+        assert str(from_range.value) == str(from_list.value)
+    with pytest.raises(ValueError, match="2\\*\\*63 steps, more than an array holds"):
+        schedule(range(0, 2**63))
     with pytest.raises(ValueError, match="out has shape"):
         schedule(range(5), out=np.empty(4))
     assert_same_bits(schedule(range(2**63 - 3, 2**63)), schedule([2**63 - 3, 2**63 - 2, 2**63 - 1]))

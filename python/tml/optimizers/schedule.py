@@ -24,6 +24,7 @@ same value alone as in an array.
 from __future__ import annotations
 
 import functools
+import math
 import sys
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, overload
@@ -110,24 +111,45 @@ def _where(shape: tuple[int, ...], flat: int) -> str:
     return f"steps[{_position(shape, flat)}]" if shape else "step"
 
 
-def _element_error(values: np.ndarray) -> Exception:
-    """The error for the first list element numpy would have converted wrongly.
+def _shown_number(value: Any) -> str:
+    """A step as an error shows it: the number given (a long double's own digits)."""
+    if isinstance(value, np.longdouble):
+        return str(value)
+    return repr(value.item() if isinstance(value, np.generic) else value)
 
-    `values` holds the list's own Python objects (dtype object): a bool, a non-number,
-    or an integer outside int64 (which numpy turns into uint64, float64 or object).
+
+def _step_error(value: Any, where: str) -> Exception | None:
+    """The error for one step given as a number (a list's element), or None if valid.
+
+    A bool or a non-number is a TypeError; an integer outside int64, a negative, NaN or
+    infinite step a ValueError, as the array path words them. (A long double float64
+    cannot hold exactly is found where it is converted.)
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
+        return TypeError(
+            f"{where} = {value!r}: steps must be integers or floats, got {type(value).__name__}"
+        )
+    if isinstance(value, (int, np.integer)) and not -_INT64_MAX - 1 <= value <= _INT64_MAX:
+        reason = "integer steps must be in [0, 2**63 - 1]"
+    elif not 0 <= value < math.inf:  # NaN too
+        reason = "steps must be finite and >= 0"
+    else:
+        return None
+    return ValueError(f"{where} = {_shown_number(value)} is not a valid step: {reason}")
+
+
+def _element_error(values: np.ndarray) -> Exception:
+    """The error for the first invalid list element, in order.
+
+    `values` holds the list's own Python objects (dtype object): among them a bool, a
+    non-number or an integer outside int64, which numpy would convert wrongly.
     """
     for flat, value in enumerate(values.reshape(-1)):
-        where = f"{_where(values.shape, flat)} = {value!r}"
-        if isinstance(value, (bool, np.bool_)) or not isinstance(
-            value, (int, float, np.integer, np.floating)
-        ):
-            return TypeError(
-                f"{where}: steps must be integers or floats, got {type(value).__name__}"
-            )
-        if isinstance(value, (int, np.integer)) and not 0 <= value <= _INT64_MAX:
-            return ValueError(
-                f"{where} is not a valid step: integer steps must be in [0, 2**63 - 1]"
-            )
+        error = _step_error(value, _where(values.shape, flat))
+        if error is not None:
+            return error
     return TypeError(f"steps must be integers or floats, got an array of dtype {values.dtype}")
 
 
@@ -171,35 +193,34 @@ def _evaluate_elementwise(
     objects = np.array(step, dtype=object)
     shape = objects.shape
     flat = objects.reshape(-1)
-    for position, value in enumerate(flat):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(
-            value, (int, float, np.integer, np.floating)
-        ):
-            raise _element_error(objects)
-        if _is_integer_type(type(value)) and not 0 <= value <= _INT64_MAX:
-            raise _element_error(objects)
-        if isinstance(value, np.generic):  # its dtype checked as an array's would be
-            try:
-                flat[position] = _scalar_step(value)
-            except (TypeError, ValueError) as e:
-                msg = f"{_where(shape, position)} = {value!r}: {e}"
-                raise type(e)(msg) from None
     out_dtype = _float_dtype(
         dtype if dtype is not None or out is None else out.dtype.newbyteorder("=")
     )
     groups = None if compiled._single else compiled._size()
     rows = np.empty((groups or 1, flat.size), dtype=out_dtype)
     column = np.empty(groups or 1, dtype=out_dtype)
+    # In order, each step checked then evaluated: an error names the first bad one.
     for position, value in enumerate(flat):
+        where = _where(shape, position)
+        error = _step_error(value, where)
+        if error is not None:
+            raise error
+        if isinstance(value, np.generic):  # its dtype checked as an array's would be
+            try:
+                value = _scalar_step(value)
+            except (TypeError, ValueError) as e:  # "step = ...", named as this element
+                raise type(e)(str(e).replace("step", where, 1)) from None
         try:
             if groups is None:
-                rows[0, position] = compiled._scalar(value)
+                with np.errstate(over="ignore"):  # float32: inf, as the array paths give
+                    rows[0, position] = compiled._scalar(value)
             else:
                 compiled._evaluate_scalar(value, column)
                 rows[:, position] = column
-        except ValueError as e:
-            msg = f"{_where(shape, position)} = {value!r}: {e}"
-            raise ValueError(msg) from None
+        except (TypeError, ValueError) as e:
+            text = str(e)  # a refused step ("step = ...") named as this element
+            msg = text.replace("step", where, 1) if text.startswith("step = ") else f"{where}: {e}"
+            raise type(e)(msg) from None
     result = rows.reshape(shape if groups is None else (groups, *shape))
     if out is None:
         return result
@@ -228,11 +249,15 @@ def _numbers_list(step: list[Any] | tuple[Any, ...]) -> list[Any] | tuple[Any, .
         if isinstance(value, (list, tuple)):
             return [number(v, (*index, i)) for i, v in enumerate(value)]
         tensor = _torch_tensor_type()
+        where = f"steps[{', '.join(map(str, index))}]"
         if not isinstance(value, np.ndarray) and not (
             tensor is not None and isinstance(value, tensor)
         ):
-            return value  # a number, or something _list_steps names
-        where = f"steps[{', '.join(map(str, index))}]"
+            # A number: checked here too, so that an error names the first bad element.
+            error = _step_error(value, where)
+            if error is not None:
+                raise error
+            return value
         if value.ndim:
             msg = (
                 f"{where} is an array of shape {tuple(value.shape)}: a list of steps holds "
@@ -273,14 +298,33 @@ def _list_steps(step: list[Any] | tuple[Any, ...]) -> np.ndarray:
     return arr
 
 
+def _range_error(steps: range) -> Exception | None:
+    """The error for a range's first step outside [0, 2**63 - 1], as a list's, or None.
+
+    Steps move one way from the start: the first invalid one is the start, or the first
+    past the bound they move towards.
+    """
+    start, stride = steps.start, steps.step
+    if not 0 <= start <= _INT64_MAX:
+        index = 0
+    elif stride > 0:
+        index = (_INT64_MAX - start) // stride + 1
+    else:
+        index = start // -stride + 1
+    try:
+        value = steps[index]
+    except IndexError:  # every step is valid
+        return None
+    return _step_error(value, f"steps[{index}]")
+
+
 def _as_steps(step: Any) -> np.ndarray:
     """Steps as a C-contiguous int64 or float64 array, converted once."""
     if isinstance(step, range):
-        try:
-            return np.arange(step.start, step.stop, step.step, dtype=np.int64)
-        except OverflowError:
-            msg = f"steps {step!r} do not fit in int64"
-            raise ValueError(msg) from None
+        error = _range_error(step)
+        if error is not None:
+            raise error
+        return np.arange(step.start, step.stop, step.step, dtype=np.int64)
     if isinstance(step, np.ma.MaskedArray):
         msg = "masked arrays are not supported: the mask would be ignored"
         raise TypeError(msg)
@@ -309,16 +353,23 @@ def _as_steps(step: Any) -> np.ndarray:
         # at an odd offset, a memory map) is copied too.
         return np.require(arr, dtype=np.int64, requirements=["C", "A"])
     if kind == "f":
-        steps = np.require(arr, dtype=np.float64, requirements=["C", "A"])
-        if arr.dtype.itemsize > 8:  # long double: only values float64 holds exactly
-            inexact = steps != arr
-            if inexact.any():
-                flat = int(np.argmax(inexact.reshape(-1)))
-                msg = (
-                    f"{_where(arr.shape, flat)} = {arr.reshape(-1)[flat]} is not "
-                    "exactly a float64; the schedules evaluate float64 steps, as the reference"
-                )
-                raise ValueError(msg)
+        if arr.dtype.itemsize <= 8:
+            return np.require(arr, dtype=np.float64, requirements=["C", "A"])
+        # Long double: only valid steps that float64 holds exactly. Each is named by its
+        # own digits, before a cast that would round it (or overflow, with a warning).
+        with np.errstate(over="ignore", invalid="ignore"):
+            steps = np.require(arr, dtype=np.float64, requirements=["C", "A"])
+            bad = ~((arr >= 0) & (arr < np.inf)) | (steps != arr)
+        if bad.any():
+            flat = int(np.argmax(bad.reshape(-1)))
+            error = _step_error(arr.reshape(-1)[flat], _where(arr.shape, flat))
+            if error is not None:
+                raise error
+            msg = (
+                f"{_where(arr.shape, flat)} = {_shown_number(arr.reshape(-1)[flat])} is not "
+                "exactly a float64; the schedules evaluate float64 steps, as the reference"
+            )
+            raise ValueError(msg)
         return steps
     if kind == "O":
         raise _element_error(arr)
@@ -448,18 +499,17 @@ def _evaluate_range(compiled: _core.ScheduleSet, steps: range, out: Any, out_dty
     The core makes the steps a block at a time where they are used, so a long range
     costs no memory for its steps.
     """
+    error = _range_error(steps)
+    if error is not None:
+        raise error
+    # Every step is in [0, 2**63 - 1], so there are at most 2**63 of them: one more than
+    # an array (or len) can hold.
     try:
-        n = len(steps)  # OverflowError beyond sys.maxsize steps
+        n = len(steps)
     except OverflowError:
-        n = -1
-    first, last = (steps[0], steps[-1]) if n > 0 else (0, 0)
-    if n < 0 or min(first, last) < -_INT64_MAX - 1 or max(first, last) > _INT64_MAX:
-        msg = f"steps {steps!r} do not fit in int64"
-        raise ValueError(msg)
-    if first < 0 or last < 0:  # the first negative one, as the array path names it
-        index = 0 if first < 0 else first // -steps.step + 1
-        msg = f"steps[{index}] = {steps[index]} is not a valid step: steps must be finite and >= 0"
-        raise ValueError(msg)
+        msg = f"steps {steps!r} are 2**63 steps, more than an array holds"
+        raise ValueError(msg) from None
+    first = steps[0] if n else 0
     shape = (n,) if compiled._single else (compiled._size(), n)
     return _write_results(
         shape, out, out_dtype, lambda dst, _: compiled._evaluate_range(first, steps.step, n, dst)
@@ -473,7 +523,10 @@ def _evaluate_scalar(compiled: _core.ScheduleSet, step: int | float, out: Any, d
             msg = "out is for array steps; a scalar step returns a float"
             raise TypeError(msg)
         value = compiled._scalar(step)
-        return value if dtype is None else _float_dtype(dtype).type(value)
+        if dtype is None:
+            return value
+        with np.errstate(over="ignore"):  # float32 overflows to inf, as the array paths
+            return _float_dtype(dtype).type(value)
     shape = (compiled._size(),)
     out_dtype = _float_dtype(
         dtype if dtype is not None or out is None else out.dtype.newbyteorder("=")
@@ -489,6 +542,29 @@ def _evaluate_scalar(compiled: _core.ScheduleSet, step: int | float, out: Any, d
     return out
 
 
+def _elements_overlap(shape: Sequence[int], strides: Sequence[int], itemsize: int) -> bool:
+    """Whether an array's elements may share memory (an expanded or overlapping view).
+
+    Sorted by stride, each dimension must step over everything the smaller ones span;
+    `strides` and `itemsize` in one unit (bytes for numpy, elements for torch).
+    """
+    if 0 in shape:
+        return False
+    span = itemsize
+    for stride, size in sorted((abs(st), n) for n, st in zip(shape, strides, strict=True)):
+        if size > 1:
+            if stride < span:
+                return True
+            span += stride * (size - 1)
+    return False
+
+
+_OVERLAP_MESSAGE = (
+    "out has elements that share memory (an expanded or overlapping view): "
+    "each result needs its own element"
+)
+
+
 def _check_out(out: Any, dtype: Any) -> None:
     if not isinstance(out, np.ndarray):
         msg = f"out must be a numpy array, got {type(out).__name__}"
@@ -502,6 +578,8 @@ def _check_out(out: Any, dtype: Any) -> None:
     if not out.flags.writeable:
         msg = "out is read-only"
         raise ValueError(msg)
+    if _elements_overlap(out.shape, out.strides, out.itemsize):
+        raise ValueError(_OVERLAP_MESSAGE)
 
 
 def _tensor_as_array(step: Any) -> np.ndarray:
@@ -545,11 +623,8 @@ def _evaluate_tensor(compiled: _core.ScheduleSet, step: Any, out: Any, dtype: An
         if out.requires_grad:
             msg = "out requires grad: a learning-rate result is no part of a graph"
             raise ValueError(msg)
-        if any(
-            stride == 0 and size > 1 for stride, size in zip(out.stride(), out.shape, strict=True)
-        ):
-            msg = "out has elements sharing one memory location (an expanded view)"
-            raise ValueError(msg)
+        if _elements_overlap(out.shape, out.stride(), 1):
+            raise ValueError(_OVERLAP_MESSAGE)
     np_dtype = _float_dtype(dtype if dtype is not None or out is None else out.dtype)
     array = _tensor_as_array(step)
     values = torch.from_numpy(np.asarray(_evaluate(compiled, array, None, np_dtype)))
