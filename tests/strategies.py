@@ -153,6 +153,10 @@ def cosine_configs(draw: st.DrawFn) -> dict[str, Any]:
         "num_ramp_steps": draw(maybe_float(ramp)),
         "final_num_steps": draw(maybe_float(ramp + span)),
     }
+    # Refused when built, so not drawn: a cosine starting past the largest float, or
+    # below 0 (rising from L to an odd subnormal F, as cosine_decay's).
+    if not 0.0 <= reference_lr(namespace({"linear_ramp_to_cosine": body}), ramp) < math.inf:
+        body["final_learning_rate"] = 0.0
     return _wrap(draw, "linear_ramp_to_cosine", body)
 
 

@@ -322,6 +322,18 @@ SPECIFIC: dict[str, Case] = {
         ["cosine_decay.learning_rate", "must keep the schedule >= 0"],
         [("learning_rate", 0.0), ("final_learning_rate", 1.5e-323)],
     ),
+    "ramp-to-cosine-subnormal-rise-below-zero": Case(
+        {
+            "linear_ramp_to_cosine": {
+                "learning_rate": 0.0,
+                "final_learning_rate": 1.5e-323,
+                "num_ramp_steps": 1,
+                "final_num_steps": 5,
+            }
+        },
+        ["linear_ramp_to_cosine.learning_rate", "must keep the schedule >= 0"],
+        [("learning_rate", 0.0), ("final_learning_rate", 1.5e-323)],
+    ),
     "one-cycle-subnormal-rise-below-zero": Case(
         body("one_cycle", learning_rate=1.5e-323, total_steps=10, div_factor=1e10),
         ["one_cycle.learning_rate", "must keep the schedule >= 0"],
@@ -411,9 +423,10 @@ SPECIFIC: dict[str, Case] = {
         body("cyclic", step_size_up=2**52 + 1, step_size_down=2**52),
         ["cyclic", "step_size_up", "step_size_down"],
     ),
-    "cyclic-period-too-long-default-down": Case(
-        body("cyclic", step_size_up=2**53, step_size_down=_DROP),
-        ["cyclic", "step_size_up"],
+    "cyclic-period-too-long-default-down": Case(  # step_size_up's fault: the down is unset
+        body("cyclic", step_size_up=2**52 + 1, step_size_down=_DROP),
+        ["cyclic.step_size_up", "without step_size_down"],
+        [("step_size_up", 2**52 + 1)],
     ),
     "cyclic-mode": Case(body("cyclic", mode="exp"), ["cyclic.mode"], [("mode", "exp")]),
     "cyclic-mode-case": Case(

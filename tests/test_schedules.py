@@ -426,6 +426,54 @@ def test_ramp_to_constant_is_flat_from_where_it_reaches_l(rate: float, ramp: int
     assert flat == ramp or one(flat - 1) < rate
 
 
+@pytest.mark.parametrize(
+    ("rate", "ramp"),
+    [(1.5e-323, 10), (5e-324, 3), (0.0, 3), (1e-310, 2**53), (1e-300, 2**53), (3e-321, 7)],
+)
+def test_ramp_to_constant_with_a_coarse_slope_is_flat_from_where_it_reaches_l(
+    rate: float, ramp: int
+) -> None:
+    # A subnormal L / R: the ramp reaches L far past R, or (L / R rounding to 0) never,
+    # every value 0. flat_from stepped up from R one step at a time: years, for these.
+    one = Schedule({"linear_ramp_to_constant": {"learning_rate": rate, "num_ramp_steps": ramp}})
+    flat = one.flat_from
+    assert flat is not None
+    value = one(flat)
+    assert all(one(s) == value for s in (flat + 1, flat + 10**6, 2**63 - 1))
+    if flat == 0:
+        assert value == 0.0
+        assert one.breakpoints == ()
+    else:
+        assert value == rate
+        assert one(flat - 1) < rate
+        assert one.breakpoints == (flat,)
+
+
+def test_cosine_restarts_of_equal_cycles_ends_in_closed_form() -> None:
+    # With period_multiplier 1, flat_from counted num_cycles cycles one by one: 2**53 of
+    # them took months (and tml-lr with it).
+    def restarts(n: int, cycles: int, m: int = 1) -> Schedule:
+        body = {"learning_rate": 0.1, "num_steps": n, "num_cycles": cycles}
+        return Schedule({"cosine_restarts": {**body, "period_multiplier": m}})
+
+    assert restarts(1000, 10**12).flat_from == 10**15
+    assert restarts(2**10, 2**53).flat_from is None  # 2**63: past int64
+    assert restarts(2**10, 2**53 - 1).flat_from == 2**63 - 2**10
+    assert restarts(2**53, 2**53).flat_from is None
+    assert restarts(3, 5).flat_from == 15
+    assert restarts(3, 5, m=2).flat_from == 3 * 31
+    for one, restarts_listed in (
+        (restarts(2**10, 2**53 - 1), 64),
+        (restarts(1000, 10**12), 64),
+        (restarts(3, 5, m=2), 5),
+    ):
+        flat = one.flat_from
+        assert flat is not None
+        assert one(flat) == one(flat + 1) == one(2**63 - 1) == 0.0
+        assert one(flat - 1) > 0.0
+        assert len(one.breakpoints) == restarts_listed
+
+
 def test_a_sequence_lists_its_first_breakpoints_without_a_gap() -> None:
     def cyclic(up: int) -> dict[str, Any]:
         return {"cyclic": {"learning_rate": 0.1, "max_learning_rate": 0.2, "step_size_up": up}}

@@ -468,14 +468,27 @@ struct LinearRampToConstant {
         return (*this)(s, c);
     }
     // Where the ramp meets L: R, or a step or two later when L / R * R rounds below L
-    // (1e-4 / 100 * 100 is 9.999999999999999e-05, and step 101 gives 1e-4).
-    std::int64_t ramp_end() const {
-        std::int64_t s = num_ramp_steps.i;
-        while (s < max_step && slope * as_double(s) < learning_rate) ++s;
-        return s;
+    // (1e-4 / 100 * 100 is 9.999999999999999e-05, and step 101 gives 1e-4). A subnormal
+    // L's slope is coarse, so the first step where slope * s reaches L is found by
+    // bisection (slope * s never decreases as s grows); None where it never does. A
+    // slope of 0 (L = 0, or L / R underflowing) makes every value 0: flat from step 0.
+    std::optional<std::int64_t> ramp_end() const {
+        if (slope == 0.0) return 0;
+        const auto reached = [&](std::int64_t s) {
+            return !(slope * as_double(s) < learning_rate);
+        };
+        std::int64_t below = num_ramp_steps.i, at = max_step;
+        if (reached(below)) return below;
+        if (!reached(at)) return std::nullopt;
+        while (at - below > 1) {
+            const std::int64_t mid = below + (at - below) / 2;
+            (reached(mid) ? at : below) = mid;
+        }
+        return at;
     }
     void breakpoints(const Context&, std::vector<std::int64_t>& out) const {
-        out.push_back(ramp_end());
+        const std::optional<std::int64_t> end = ramp_end();
+        if (end && *end > 0) out.push_back(*end);
     }
     std::optional<std::int64_t> flat_from(const Context&) const { return ramp_end(); }
     std::optional<std::int64_t> period(const Context&) const { return std::nullopt; }
@@ -516,9 +529,14 @@ struct LinearRampToCosine {
         slope = learning_rate / num_ramp_steps.d;
         half_range = (learning_rate - final_learning_rate) * 0.5;
         span = static_cast<double>(final_num_steps.i - num_ramp_steps.i);
-        // Largest where the cosine starts (cos = 1), or F.
-        detail::require_finite_peak((*this)(num_ramp_steps.i, Context{}), where, learning_rate,
-                                    final_learning_rate);
+        // Largest where the cosine starts (cos = 1), or F; smallest there too when F > L
+        // (the reference's subnormal half-amplitude can take it below 0, as cosine_decay's).
+        const double start = (*this)(num_ramp_steps.i, Context{});
+        detail::require_finite_peak(start, where, learning_rate, final_learning_rate);
+        detail::require_nonnegative_low(start, where, "learning_rate", [&] {
+            return "learning_rate=" + repr(learning_rate) +
+                   ", final_learning_rate=" + repr(final_learning_rate);
+        });
     }
     template <class Step>
     double operator()(Step s, const Context& c) const {
@@ -1366,6 +1384,13 @@ struct CosineRestarts {
     }
     std::optional<std::int64_t> flat_from(const Context&) const {
         if (!num_cycles.set) return std::nullopt;
+        if (period_multiplier.i == 1) {  // N * num_cycles (at most 2**106), not a loop
+            const uint128 end =
+                static_cast<uint128>(num_steps.i) * static_cast<uint128>(num_cycles.value.i);
+            if (end > static_cast<uint128>(max_step)) return std::nullopt;
+            return static_cast<std::int64_t>(end);
+        }
+        // Each cycle at least twice as long as the last: under 64 of them fit in int64.
         std::int64_t start = 0;
         uint128 length = static_cast<uint128>(num_steps.i);
         for (std::int64_t i = 0; i < num_cycles.value.i; ++i) {
@@ -1611,12 +1636,20 @@ struct Cyclic {
             fail(where, "max_learning_rate", "must be >= learning_rate",
                  "max_learning_rate=" + repr(max_learning_rate) +
                      ", learning_rate=" + repr(learning_rate));
-        if (!step_size_down.set) step_size_down = {true, step_size_up};
+        // Unset, step_size_down is step_size_up: then a cycle too long is step_size_up's.
+        const bool down_given = step_size_down.set;
+        if (!down_given) step_size_down = {true, step_size_up};
         cycle = step_size_up.i + step_size_down.value.i;
-        if (cycle > max_config_int)
+        if (cycle > max_config_int) {
+            if (!down_given)
+                fail(where, "step_size_up",
+                     "must be <= 2**52 without step_size_down (which is then step_size_up: "
+                     "a cycle is at most 2**53 steps)",
+                     "step_size_up=" + repr(step_size_up.i));
             fail(where, "step_size_down", "must keep step_size_up + step_size_down <= 2**53",
                  "step_size_up=" + repr(step_size_up.i) +
                      ", step_size_down=" + repr(step_size_down.value.i));
+        }
         amplitude = max_learning_rate - learning_rate;
         // The first cycle holds the largest value: its peak, at step U with scale 1, for
         // the triangular modes; for exp_range the most of (t / U) * gamma ** t over the
