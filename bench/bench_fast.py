@@ -17,6 +17,11 @@ of their formula and JAX's jitted one (at least 5x faster). G mixed schedules of
 kind at one step, fast mode: at most 4 ns per group. Targets are graded at N = 1e7 and
 G = 1e6 only.
 
+Every kind is also timed against the same call with no formula: a constant schedule
+over the same steps, which reads them and writes a fresh output, the least any fast path
+takes on the machine. The "ceiling" rows give the exact path over it for the cosine
+kinds: the most that fast mode could gain there, whatever its kernels.
+
 Every compared implementation is checked against the package's exact values within
 fast mode's documented bound, 4 ulp of the schedule's largest rate (the max error seen
 is printed with each row); float32 results against the float64 ones rounded once,
@@ -56,6 +61,9 @@ ROOT = HERE.parent
 TARGET_N = 10**7
 TARGET_G = 10**6
 FILL_TARGET = 1.5  # fast path over the fill floor, at most
+# The no-formula floor's label, and its agreement column (a different schedule's values).
+NO_FORMULA = "no formula (constant, same steps)"
+NOT_COMPARED = "n/a"
 FLOAT32_TARGET = 1.3  # float32 output over a float32 fill floor, at most
 EXACT_TARGET = 4.0  # cosine kinds: times faster than the exact path, at least
 PEER_TARGET = 5.0  # cosine kinds: times faster than torch's and JAX's versions, at least
@@ -271,10 +279,15 @@ def bench_kind(ctx: Context, kind: str, n: int) -> None:
     steps = np.arange(n, dtype=np.int64)
     cfg = kinds.config(kind, n)
     fast, exact = Schedule(cfg, exact=False), Schedule(cfg)
+    # The same call with no formula: a constant schedule reads the same steps and writes
+    # the same fresh output. No kind's fast path can be faster on this machine, so
+    # exact / this is the most that fast mode could gain here.
+    no_formula = Schedule({"constant": 0.5}, exact=False)
     scale = largest_rate(cfg)
     fns: dict[str, Callable[[], Any]] = {
         "fast": lambda: fast(steps),
         "exact": lambda: exact(steps),
+        "no formula": lambda: no_formula(steps),
         "fill": lambda: np.full(n, 0.5),
         "fast32": lambda: fast(steps, dtype=np.float32),
         "fast32 range": lambda: fast(range(n), dtype=np.float32),
@@ -289,6 +302,10 @@ def bench_kind(ctx: Context, kind: str, n: int) -> None:
     cosine = kind in kinds.COSINE_KINDS
     target = EXACT_TARGET if graded and cosine else None
     row.speedup("exact path", t["exact"], agree, target)
+    row.over(NO_FORMULA, t["no formula"], NOT_COMPARED, None, unit="floor")
+    if cosine:
+        row = ctx.bench.compare("ceiling", kind, size, "no formula", t["no formula"])
+        row.speedup("exact path", t["exact"], NOT_COMPARED, None)
     rounded = got["fast"].astype(np.float32).astype(np.float64)
     agree32 = check.bitwise(f"{label} float32", got["fast32"].astype(np.float64), rounded)
     row = ctx.bench.compare("kinds", kind, size, "fast, float32", t["fast32"])
@@ -496,7 +513,9 @@ cost of producing the output. ours and the exact path use every core (tml thread
 own threads, JAX its CPU backend. Agreement: each result against the package's exact values,
 'within 4 ulp (max U)' of the config's largest rate (fast mode's documented bound), or bitwise.
 Cosine kinds: the fast path against the exact one and the peers; the other kinds are timed
-against the fill floor and the exact path only."""
+against the fill floor and the exact path only. no formula = a constant schedule over the
+same steps (reads them, writes a fresh output): the least any fast path can take here;
+'ceiling' rows: how much faster than the exact path that floor is, fast mode's limit."""
 
 
 def print_body(data: Mapping[str, Any]) -> None:
