@@ -96,6 +96,17 @@ def test_adam_gets_its_betas_and_eps() -> None:
     assert group["initial_lr"] == 0.003
 
 
+@pytest.mark.parametrize("betas", [(0.9, 1.0), (1.5, 0.9), (float("nan"), 0.9), (0.9, -0.1)])
+def test_adam_betas_outside_zero_to_one_are_refused_with_the_config(betas: Any) -> None:
+    # torch refuses them only when the optimizer is built; lr, eps and momentum were
+    # checked when the config was loaded, the betas not.
+    with pytest.raises(ValueError, match="Invalid beta"):  # torch itself
+        torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], betas=betas)
+    with pytest.raises(pydantic.ValidationError, match="betas"):
+        OptimizerConfig(adam={"lr": 0.003, "betas": list(betas)})
+    OptimizerConfig(adam={"lr": 0.003, "betas": [0.0, 0.5]})  # torch takes 0
+
+
 def test_sgd_gets_its_momentum() -> None:
     optimizer, _ = build_optimizer(model(), OptimizerConfig(sgd={"lr": 0.1, "momentum": 0.7}))
     assert type(optimizer) is torch.optim.SGD

@@ -142,6 +142,17 @@ def test_fields_written_without_optional_take_an_explicit_none(tmp_path: Path) -
     with pytest.raises(pydantic.ValidationError, match="valid integer"):
         Recap(multi="a")
 
+    # Under any name the field is read by: alias, validation_alias, one of AliasChoices.
+    class Aliased(BaseConfig):
+        a: int = pydantic.Field(None, alias="a_alias")  # type: ignore[assignment]
+        b: int = pydantic.Field(None, validation_alias="b_alias")  # type: ignore[assignment]
+        c: int = pydantic.Field(  # type: ignore[assignment, pydantic-alias]
+            None, validation_alias=pydantic.AliasChoices("c1", "c2")
+        )
+
+    assert Aliased.model_validate({"a_alias": None, "b_alias": None, "c2": None}).b is None
+    assert Aliased.model_validate({"a_alias": 1, "b_alias": 2, "c1": 3}).c == 3
+
 
 def test_groups_are_independent_and_inherited() -> None:
     class Two(BaseConfig):
@@ -418,17 +429,21 @@ def test_braced_variables_inside_flow_mappings(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The original substituted into the text, so `{lr: ${LR}}` parsed; here the braces
-    # would end the flow mapping. Such a text is read with `${LR}` as `$LR`.
+    # would end the flow mapping. Such a text is read without the braces, each still
+    # meaning `${VAR}`: also where a name character follows, as in `${K}000`.
     monkeypatch.setenv("TML_TEST_LR", "0.25")
     monkeypatch.setenv("TML_TEST_N", "40")
     text = (
         "lr: {cosine_decay: {learning_rate: ${TML_TEST_LR}, num_steps: ${TML_TEST_N}}}\n"
-        'tag: ["${TML_TEST_LR}x", ${TML_TEST_N}]\n'
+        'tag: ["${TML_TEST_LR}x", ${TML_TEST_N}, ${TML_TEST_N}00, ${TML_TEST_N}_a]\n'
+        "other: {${TML_TEST_N}: ${TML_TEST_UNSET}0}\n"
     )
     data = load_config_from_yaml(Document, _write(tmp_path, text)).data
     assert data == {
         "lr": {"cosine_decay": {"learning_rate": 0.25, "num_steps": 40}},
-        "tag": ["0.25x", 40],
+        "tag": ["0.25x", 40, 4000, "40_a"],
+        # Keys are not substituted; an unset variable stays as written.
+        "other": {"${TML_TEST_N}": "${TML_TEST_UNSET}0"},
     }
     # A text broken otherwise keeps its own error; without substitution nothing changes.
     with pytest.raises(yaml.YAMLError, match="flow mapping") as e:

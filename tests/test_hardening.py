@@ -22,6 +22,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+import pydantic
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -457,10 +458,21 @@ def test_sequences_nest_32_deep_and_no_deeper() -> None:
     steps = np.array([0, 3 * 32 - 1, 3 * 32, 10**6])
     assert Schedule(deepest)(steps).tolist() == [0.1, 0.1, 0.5, 0.5]
     assert Schedule(LearningRate.model_validate(deepest))(3 * 32) == 0.5
-    with pytest.raises(ValueError, match=r"\.sequence: sequences nested more than 32 deep"):
+    with pytest.raises(ValueError, match=r"\.sequence nests sequences more than 32 deep"):
         Schedule(nested_sequence(33))
-    with pytest.raises(ValueError, match="nested more than 32 deep"):
+    with pytest.raises(ValueError, match="nests sequences more than 32 deep"):
         compute_lr(nested_sequence(33), 0)
+    # Through the models: one path, and a loc that ends where the error is (a colon
+    # after the path hid it from the models, which then gave two paths and loc ()).
+    # (pydantic validates the inner models first: the one 33 deep refuses itself.)
+    for depth in (33, 34):
+        with pytest.raises(pydantic.ValidationError) as info:
+            LearningRate.model_validate(nested_sequence(depth))
+        (error,) = info.value.errors()
+        assert error["loc"] == ("sequence", 1, "schedule") * (depth - 1) + ("sequence",)
+        message = str(error["ctx"]["error"])
+        assert message.startswith("sequence[1].schedule." * (depth - 1) + "sequence nests")
+        assert message.count("sequence[") == depth - 1  # one path, not two
 
 
 def test_a_config_that_contains_itself_is_refused_not_a_crash() -> None:

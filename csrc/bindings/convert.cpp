@@ -426,7 +426,7 @@ struct Reader {
                                  " must be a list of stages {num_steps, schedule}, got " +
                                  show(body) + " (" + type_name(body) + ")");
         if (sequence_depth == tml::max_sequence_depth)
-            throw py::value_error(at.str() + ": sequences nested more than " +
+            throw py::value_error(at.str() + " nests sequences more than " +
                                   std::to_string(tml::max_sequence_depth) +
                                   " deep (does the config contain itself?); refused");
         struct Level {  // one level deeper while this sequence's stages are read

@@ -17,8 +17,9 @@ arguments, `pydantic.Field(None, json_schema_extra={"one_of": "lr"})`.
   are field and task names, not settings). A substituted plain (unquoted, untagged)
   scalar is typed as YAML types it, so `lr: $LR` with `LR=0.001` reads the float
   0.001 and `steps: $N` with `N=40` the int 40, as before; a quoted `"$LR"` stays a
-  string. A text that parses only with each `${VAR}` written `$VAR` (`{lr: ${LR}}`,
-  whose braces end the flow mapping, parsed in the original) is read that way.
+  string. A text that parses only without the braces of its `${VAR}`s (`{lr: ${LR}}`
+  or `{num_steps: ${K}000}`, whose braces end the flow mapping, parsed in the
+  original) is read that way, each still meaning `${VAR}`.
   `substitute_env=False` turns substitution off.
 - **Limits.** A hostile or broken file gets a `ValueError` naming the file, the
   position and the problem, before it can take much time or memory: a file larger
@@ -95,6 +96,11 @@ def _implicitly_optional(model: type[pydantic.BaseModel]) -> frozenset[str]:
             names.add(name)
             if info.alias:
                 names.add(info.alias)
+            # validation_alias: a name, or AliasChoices of names (an AliasPath reaches
+            # into nested data, which holds no field of this model)
+            aliases = info.validation_alias
+            choices = aliases.choices if isinstance(aliases, pydantic.AliasChoices) else [aliases]
+            names.update(c for c in choices if isinstance(c, str))
     return frozenset(names)
 
 
@@ -421,34 +427,57 @@ def _read_yaml_text(path: str | os.PathLike[str]) -> str:
     return b"".join(chunks).decode("utf-8")
 
 
-# `${NAME}` where `$NAME` means the same (no name character follows, no `$` escapes it).
-_BRACED_VARIABLE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)\}(?![A-Za-z0-9_])")
+# `${NAME}` not escaped by a `$`, and what stands for it while the text is parsed: two
+# private-use characters, which YAML takes in a plain scalar and no config holds.
+_BRACED_VARIABLE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_OPEN, _CLOSE = "\ue000", "\ue001"
+
+
+def _restore_braces(root: yaml.Node | None) -> None:
+    """Writes each placeholder of `_parse`'s retry back as `${NAME}`, keys included."""
+    seen: set[int] = set()
+    stack = [] if root is None else [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            node.value = node.value.replace(_OPEN, "${").replace(_CLOSE, "}")
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend(part for pair in node.value for part in pair)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
 
 
 def _parse(text: str, substitute_env: bool) -> tuple[_Limits, yaml.Node | None]:
-    """A loader and the document's node graph; `${VAR}` read as `$VAR` where only that parses.
+    """A loader and the document's node graph; `${VAR}` unbraced where only that parses.
 
-    The original tml substituted into the text before parsing, so `{lr: ${LR}}` worked
-    there; here the braces of `${LR}` end a flow mapping. A text that does not parse as
-    it is, but does with each `${NAME}` written `$NAME` (the same variable), is read
-    that way; any other text keeps its own error. The caller disposes of the loader.
+    The original tml substituted into the text before parsing, so `{lr: ${LR}}` and
+    `{num_steps: ${K}000}` worked there; here the braces of `${LR}` end a flow mapping.
+    A text that does not parse as it is, but does with each `${NAME}` written without
+    its braces (as two private-use characters around the name, written back as `${NAME}`
+    once parsed), is read that way; any other text keeps its own error. The caller
+    disposes of the loader.
     """
     loader = _Loader(text)
     try:
         return loader, loader.get_single_node()
     except yaml.MarkedYAMLError as first:
         loader.dispose()
-        if not substitute_env or "${" not in text:
+        if not substitute_env or "${" not in text or _OPEN in text or _CLOSE in text:
             raise
-        retry = _Loader(_BRACED_VARIABLE.sub(r"$\1", text))
+        retry = _Loader(_BRACED_VARIABLE.sub(rf"{_OPEN}\1{_CLOSE}", text))
         try:
-            return retry, retry.get_single_node()
+            root = retry.get_single_node()
         except yaml.YAMLError:
             retry.dispose()
             raise first from None
         except BaseException:
             retry.dispose()
             raise
+        _restore_braces(root)
+        return retry, root
     except BaseException:
         loader.dispose()
         raise

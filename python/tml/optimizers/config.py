@@ -102,6 +102,9 @@ Rate = Annotated[
     float, pydantic.BeforeValidator(_not_bool), pydantic.AfterValidator(_positive_zero)
 ]
 Real = Annotated[float, pydantic.BeforeValidator(_not_bool)]
+# An Adam beta: torch refuses one outside [0, 1) when the optimizer is built; a config
+# refuses it when loaded, with the others.
+_Beta = Annotated[Real, pydantic.Field(ge=0.0, lt=1.0)]
 Steps = Annotated[int, pydantic.BeforeValidator(_count_text), pydantic.BeforeValidator(_not_bool)]
 StepList = Annotated[list[Steps], pydantic.BeforeValidator(_ordered)]
 RateList = Annotated[list[Rate], pydantic.BeforeValidator(_ordered)]
@@ -516,11 +519,11 @@ class OptimizerAlgorithmConfig(BaseConfig):
 class AdamConfig(OptimizerAlgorithmConfig):
     """`torch.optim.Adam` arguments.
 
-    `eps` must be positive: Adam divides by `sqrt(v) + eps`, and with 0 a parameter whose
+    Each of `betas` must be in [0, 1), as torch requires. `eps` must be positive: Adam divides by `sqrt(v) + eps`, and with 0 a parameter whose
     gradients so far were all zero (an unused embedding row) becomes NaN (0 / 0).
     """
 
-    betas: tuple[Real, Real] = (0.9, 0.999)
+    betas: tuple[_Beta, _Beta] = (0.9, 0.999)
     eps: Real = pydantic.Field(1e-7, gt=0.0, allow_inf_nan=False)
 
 
