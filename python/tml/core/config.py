@@ -336,8 +336,8 @@ def _environment() -> dict[str, str]:
     return {**os.environ, "USER": user}
 
 
-def _value_nodes(root: yaml.Node) -> Iterator[yaml.Node]:
-    """Every node reachable from `root` through values (not keys), once each.
+def _value_nodes(root: yaml.Node, *, keys: bool = False) -> Iterator[yaml.Node]:
+    """Every node reachable from `root` through values (and keys, with `keys`), once each.
 
     Each is yielded before its children are read.
     """
@@ -350,7 +350,8 @@ def _value_nodes(root: yaml.Node) -> Iterator[yaml.Node]:
         seen.add(id(node))
         yield node
         if isinstance(node, yaml.MappingNode):
-            stack.extend(value for _, value in node.value)
+            for key, value in node.value:
+                stack.extend((key, value) if keys else (value,))
         elif isinstance(node, yaml.SequenceNode):
             stack.extend(node.value)
 
@@ -435,19 +436,9 @@ _OPEN, _CLOSE = "\ue000", "\ue001"
 
 def _restore_braces(root: yaml.Node | None) -> None:
     """Writes each placeholder of `_parse`'s retry back as `${NAME}`, keys included."""
-    seen: set[int] = set()
-    stack = [] if root is None else [root]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
+    for node in () if root is None else _value_nodes(root, keys=True):
         if isinstance(node, yaml.ScalarNode):
             node.value = node.value.replace(_OPEN, "${").replace(_CLOSE, "}")
-        elif isinstance(node, yaml.MappingNode):
-            stack.extend(part for pair in node.value for part in pair)
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
 
 
 def _parse(text: str, substitute_env: bool) -> tuple[_Limits, yaml.Node | None]:
