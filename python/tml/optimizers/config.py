@@ -519,8 +519,9 @@ class OptimizerAlgorithmConfig(BaseConfig):
 class AdamConfig(OptimizerAlgorithmConfig):
     """`torch.optim.Adam` arguments.
 
-    Each of `betas` must be in [0, 1), as torch requires. `eps` must be positive: Adam divides by `sqrt(v) + eps`, and with 0 a parameter whose
-    gradients so far were all zero (an unused embedding row) becomes NaN (0 / 0).
+    Each of `betas` must be in [0, 1), as torch requires. `eps` must be positive: Adam
+    divides by `sqrt(v) + eps`, and with 0 a parameter whose gradients so far were all
+    zero (an unused embedding row) becomes NaN (0 / 0).
     """
 
     betas: tuple[_Beta, _Beta] = (0.9, 0.999)

@@ -205,12 +205,9 @@ def _evaluate_elementwise(
         error = _step_error(value, where)
         if error is not None:
             raise error
-        if isinstance(value, np.generic):  # its dtype checked as an array's would be
-            try:
-                value = _scalar_step(value)
-            except (TypeError, ValueError) as e:  # "step = ...", named as this element
-                raise type(e)(str(e).replace("step", where, 1)) from None
         try:
+            if isinstance(value, np.generic):  # its dtype checked as an array's would be
+                value = _scalar_step(value)
             if groups is None:
                 with np.errstate(over="ignore"):  # float32: inf, as the array paths give
                     rows[0, position] = compiled._scalar(value)
@@ -218,7 +215,7 @@ def _evaluate_elementwise(
                 compiled._evaluate_scalar(value, column)
                 rows[:, position] = column
         except (TypeError, ValueError) as e:
-            text = str(e)  # a refused step ("step = ...") named as this element
+            text = str(e)  # a bad or refused step ("step = ...") named as this element
             msg = text.replace("step", where, 1) if text.startswith("step = ") else f"{where}: {e}"
             raise type(e)(msg) from None
     result = rows.reshape(shape if groups is None else (groups, *shape))
